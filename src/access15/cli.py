@@ -1,0 +1,101 @@
+"""The ``access15`` command line. Thin by design: every command calls the Python API and prints."""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from importlib import resources
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import Access15Error
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="access15: who can reach which public services on foot, and where the gaps are.")
+console = Console()
+err = Console(stderr=True)
+
+
+def _fmt_min(v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return "none" if math.isinf(v) else f"{v:.1f}"
+
+
+def print_coverage(result) -> None:
+    """The coverage table as a Rich table."""
+    cov = result.coverage
+    table = Table(title=f"{result.config.name}\n[dim]{result.demand_label}[/dim]")
+    for col in ("category", "circle", "facilities", "covered", "share", "median min", "p90 min", "unreachable"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for row in cov.itertuples():
+        circle = "all required" if row.category == "combined" else f"{row.threshold_min:g} min"
+        table.add_row(row.category, circle, str(row.facilities), f"{row.covered:,.0f} / {row.demand:,.0f}",
+                      f"{row.share_covered:.1%}", _fmt_min(row.median_min), _fmt_min(row.p90_min),
+                      f"{row.unreachable:,.0f}")
+    console.print(table)
+
+
+def _run(config_path: Path, out: Path | None, html: bool) -> None:
+    from .outputs import write_outputs
+    from .pipeline import analyze
+
+    def progress(stage: str, seconds: float) -> None:
+        err.print(f"[dim]  {stage:<16} {seconds:6.2f} s[/dim]")
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = analyze(config_path, progress=progress)
+            for msg in result.warnings:
+                err.print(f"[yellow]warning:[/yellow] {msg}")
+            print_coverage(result)
+            target = out or result.config.resolve(result.config.output.dir)
+            with console.status("writing outputs"):
+                written = write_outputs(result, target, html=html)
+    except Access15Error as exc:
+        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    for key, path in written.items():
+        console.print(f"  {key:<14} {path}")
+
+
+@app.command()
+def run(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
+        out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: [output] dir)."),
+        html: bool = typer.Option(True, "--html/--no-html", help="Write the HTML gap map.")) -> None:
+    """Run the analysis described by CONFIG and write tables, a GeoPackage and a gap map."""
+    _run(config, out, html)
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("maps/porto_alegre"), "--out", "-o", help="Output folder.")) -> None:
+    """Run the bundled Porto Alegre example (real OSM network, real clinics and schools)."""
+    cfg = demo_config_path()
+    if cfg is None:
+        err.print("[bold red]error:[/bold red] bundled demo config not found; run from the repository root "
+                  "(configs/porto_alegre.toml)")
+        raise typer.Exit(2)
+    _run(cfg, out, True)
+
+
+def demo_config_path() -> Path | None:
+    """The demo config: configs/porto_alegre.toml in the source checkout."""
+    here = Path(__file__).resolve()
+    for root in (Path.cwd(), *here.parents):
+        cand = root / "configs" / "porto_alegre.toml"
+        if cand.is_file():
+            return cand
+    return None
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

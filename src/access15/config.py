@@ -1,0 +1,273 @@
+"""Analysis configuration: dataclasses and the TOML loader.
+
+A config file describes one analysis: the street network, the facility sources, the categories and their
+circles (thresholds in minutes), the walking speed, the demand model and the outputs. Relative paths are
+resolved against the directory of the config file. Unknown keys are refused with the closest valid key
+suggested, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .errors import InputError
+
+#: Walking speeds in km/h. ``walk`` makes a 15-minute walk 1,000 m, the upper end of the 800-1,000 m that
+#: GB 50180-2018 relates to the 15-minute life circle; many studies use 4.5-5 km/h (``brisk``).
+#: ``elderly`` is 3.0 km/h (0.83 m/s), the walking speed commonly used for older pedestrians.
+SPEED_PROFILES: dict[str, float] = {"walk": 4.0, "brisk": 5.0, "elderly": 3.0}
+
+#: Default circles (minutes) and labels for the built-in categories.
+DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
+    "elderly_care": {"minutes": 15.0, "label_en": "Elderly care", "label_zh": "养老服务"},
+    "childcare": {"minutes": 15.0, "label_en": "Childcare", "label_zh": "托育"},
+    "clinic": {"minutes": 15.0, "label_en": "Primary health care", "label_zh": "医疗卫生"},
+    "fitness": {"minutes": 10.0, "label_en": "Fitness", "label_zh": "健身"},
+    "culture": {"minutes": 15.0, "label_en": "Culture", "label_zh": "文化"},
+    "convenience": {"minutes": 15.0, "label_en": "Convenience services", "label_zh": "便民服务"},
+}
+
+
+@dataclass
+class CategoryConfig:
+    """One service category and its circle.
+
+    ``minutes`` is the circle threshold in minutes of travel; ``required`` puts the category in the
+    combined circle (every required service within reach).
+    """
+
+    name: str
+    minutes: float = 15.0
+    required: bool = True
+    label_en: str = ""
+    label_zh: str = ""
+
+    def label(self, lang: str = "en") -> str:
+        """The display name in ``lang`` ("en" or "zh"), falling back to the key."""
+        return (self.label_zh if lang == "zh" else self.label_en) or self.label_en or self.name
+
+
+@dataclass
+class FacilitySource:
+    """Where the facilities of one or more categories come from.
+
+    ``path = "osm"`` extracts them from the network's OSM file with the category -> tag mapping
+    (``tags`` names an alternative mapping TOML). Otherwise ``path`` is a GeoJSON/GeoPackage/Shapefile, or
+    a CSV with ``lon``/``lat`` columns in ``crs`` (EPSG:4326 unless declared). Each row's category comes from
+    ``category_column``, or every row gets ``category``.
+    """
+
+    path: str
+    categories: list[str] | None = None
+    category: str | None = None
+    category_column: str = "category"
+    lon: str = "lon"
+    lat: str = "lat"
+    crs: str | None = None
+    layer: str | None = None
+    name_column: str = "name"
+    id_column: str | None = None
+    capacity_column: str | None = None
+    tags: str | None = None
+
+
+@dataclass
+class NetworkConfig:
+    """The street network: a local OSM file (.osm.pbf, .osm, .osm.xml, optionally .bz2/.gz) or a road
+    centre-line layer (GeoPackage/Shapefile/GeoJSON lines).
+
+    ``max_snap_m`` is the farthest (metres) a point may lie from a walkable edge before it is reported as
+    unreachable; ``line_tolerance_m`` joins road-line endpoints closer than this (metres) into one node.
+    """
+
+    path: str = ""
+    max_snap_m: float = 500.0
+    line_tolerance_m: float = 1.0
+    tags: str | None = None
+    layer: str | None = None
+
+
+@dataclass
+class DemandConfig:
+    """The places whose access is measured.
+
+    ``kind = "grid"`` uses the centres of square cells of ``cell_m`` metres; ``"nodes"`` uses the network
+    nodes. Without boundaries the study area is the part of the network's convex hull within
+    ``max_snap_m`` of a walkable street. Every point weighs 1: coverage is of area/network, not population.
+    """
+
+    kind: str = "grid"
+    cell_m: float = 100.0
+
+
+@dataclass
+class BoundaryConfig:
+    """Administrative units for per-unit tables: a polygon file with a name column."""
+
+    path: str = ""
+    name_column: str = "name"
+    crs: str | None = None
+    layer: str | None = None
+
+
+@dataclass
+class OutputConfig:
+    """Where and how results are written. ``dir`` is relative to the config file."""
+
+    dir: str = "maps/access15"
+    lang: str = "en"
+    html: bool = True
+
+
+@dataclass
+class Config:
+    """A whole analysis. Build it in code or load it with :func:`load_config`."""
+
+    name: str = "access15 analysis"
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    facilities: list[FacilitySource] = field(default_factory=list)
+    categories: dict[str, CategoryConfig] = field(default_factory=dict)
+    speed_profile: str = "walk"
+    speed_kmh: float | None = None
+    max_minutes: float = 60.0
+    demand: DemandConfig = field(default_factory=DemandConfig)
+    boundaries: BoundaryConfig | None = None
+    output: OutputConfig = field(default_factory=OutputConfig)
+    base_dir: Path = field(default_factory=Path.cwd)
+    source: Path | None = None
+
+    @property
+    def speed_m_per_min(self) -> float:
+        """Travel speed in metres per minute."""
+        return self.kmh * 1000.0 / 60.0
+
+    @property
+    def kmh(self) -> float:
+        """Travel speed in km/h: ``speed_kmh`` if set, else the named profile's."""
+        if self.speed_kmh is not None:
+            return float(self.speed_kmh)
+        return SPEED_PROFILES[self.speed_profile]
+
+    def resolve(self, path: str | Path) -> Path:
+        """A config path made absolute against the config file's directory."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+
+def _closest(key: str, valid: list[str]) -> str:
+    match = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    return f"did you mean '{match[0]}'?" if match else "valid keys: " + ", ".join(sorted(valid))
+
+
+def _build(cls: type, data: Any, where: str, source: Path | str, **fixed: Any) -> Any:
+    """Make dataclass ``cls`` from a TOML table, refusing unknown keys and mistyped values."""
+    if not isinstance(data, dict):
+        raise InputError(source, f"[{where}] must be a table", "see the config format in the README")
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in fixed]
+    kwargs: dict[str, Any] = dict(fixed)
+    for key, value in data.items():
+        if key not in names:
+            raise InputError(source, f"unknown key '{key}' in [{where}]", _closest(key, names))
+        kwargs[key] = value
+    for f in dataclasses.fields(cls):
+        if f.name in kwargs and f.type in ("float", "float | None") and kwargs[f.name] is not None:
+            value = kwargs[f.name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(source, f"[{where}] {f.name} = {value!r} is not a number",
+                                 "write a plain number, e.g. 15")
+            kwargs[f.name] = float(value)
+    return cls(**kwargs)
+
+
+_TOP_KEYS = ["name", "network", "facilities", "categories", "speed", "routing", "demand", "boundaries",
+             "output"]
+
+
+def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: Path | str = "config") -> Config:
+    """Build a :class:`Config` from a parsed TOML document (see the README for the format)."""
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise InputError(source, f"unknown top-level key '{key}'", _closest(key, _TOP_KEYS))
+    if "network" not in data:
+        raise InputError(source, "no [network] table", "add [network] with path = \"your.osm.pbf\"")
+    cfg = Config(name=str(data.get("name", "access15 analysis")), base_dir=Path(base_dir),
+                 source=Path(source) if source != "config" else None)
+    cfg.network = _build(NetworkConfig, data["network"], "network", source)
+    if not cfg.network.path:
+        raise InputError(source, "[network] has no path", "set path to an .osm.pbf, .osm or road-line file")
+
+    speed = data.get("speed", {})
+    for key in speed:
+        if key not in ("profile", "kmh"):
+            raise InputError(source, f"unknown key '{key}' in [speed]", _closest(key, ["profile", "kmh"]))
+    cfg.speed_profile = str(speed.get("profile", "walk"))
+    if cfg.speed_profile not in SPEED_PROFILES:
+        raise InputError(source, f"[speed] unknown profile '{cfg.speed_profile}'",
+                         "use one of " + ", ".join(SPEED_PROFILES) + ", or set kmh")
+    if "kmh" in speed:
+        kmh = speed["kmh"]
+        if isinstance(kmh, bool) or not isinstance(kmh, (int, float)) or not 0.5 <= kmh <= 150:
+            raise InputError(source, f"[speed] kmh = {kmh!r} is not a speed", "use km/h between 0.5 and 150")
+        cfg.speed_kmh = float(kmh)
+
+    routing = data.get("routing", {})
+    for key in routing:
+        if key != "max_minutes":
+            raise InputError(source, f"unknown key '{key}' in [routing]", _closest(key, ["max_minutes"]))
+    cfg.max_minutes = float(routing.get("max_minutes", 60.0))
+
+    cfg.demand = _build(DemandConfig, data.get("demand", {}), "demand", source)
+    if cfg.demand.kind not in ("grid", "nodes"):
+        raise InputError(source, f"[demand] kind = '{cfg.demand.kind}'", "use \"grid\" or \"nodes\"")
+    if cfg.demand.cell_m <= 0:
+        raise InputError(source, "[demand] cell_m must be positive", "use a cell size in metres, e.g. 100")
+    if "boundaries" in data:
+        cfg.boundaries = _build(BoundaryConfig, data["boundaries"], "boundaries", source)
+    cfg.output = _build(OutputConfig, data.get("output", {}), "output", source)
+    if cfg.output.lang not in ("en", "zh"):
+        raise InputError(source, f"[output] lang = '{cfg.output.lang}'", "use \"en\" or \"zh\"")
+
+    cats = data.get("categories", {})
+    if not isinstance(cats, dict) or not cats:
+        raise InputError(source, "no [categories.*] tables",
+                         "add e.g. [categories.clinic] minutes = 15 (built-in: " + ", ".join(DEFAULT_CATEGORIES) + ")")
+    for name, table in cats.items():
+        merged = {**DEFAULT_CATEGORIES.get(name, {}), **(table or {})}
+        cfg.categories[name] = _build(CategoryConfig, merged, f"categories.{name}", source, name=name)
+        if cfg.categories[name].minutes <= 0:
+            raise InputError(source, f"[categories.{name}] minutes must be positive", "e.g. minutes = 15")
+
+    facs = data.get("facilities", [])
+    if not isinstance(facs, list) or not facs:
+        raise InputError(source, "no [[facilities]] entries",
+                         "add [[facilities]] with path = \"osm\" or a facility file")
+    for i, table in enumerate(facs, start=1):
+        fs = _build(FacilitySource, table, f"facilities #{i}", source)
+        for cat in (fs.categories or []) + ([fs.category] if fs.category else []):
+            if cat not in cfg.categories:
+                raise InputError(source, f"[[facilities]] #{i} names category '{cat}' that has no [categories.{cat}]",
+                                 _closest(cat, list(cfg.categories)))
+        cfg.facilities.append(fs)
+    return cfg
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a TOML config file. Relative paths inside it are relative to the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "config file not found", "check the path, or run 'access15 demo'")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not valid TOML ({exc})", "fix the syntax at the position given") from None
+    return config_from_dict(data, base_dir=path.resolve().parent, source=path)

@@ -1,0 +1,98 @@
+"""Coverage figures: who is inside each circle, overall and per unit.
+
+Inputs are travel times in minutes per demand point and category (``NaN`` = not on the network,
+``inf`` = no facility within the search limit) and a weight per point. Quantiles are weighted and
+computed over points on the network. Complexity: O(n log n) per category (one sort for quantiles).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .config import CategoryConfig
+
+COMBINED = "combined"
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The ``q`` quantile (0-1) of ``values`` weighted by ``weights`` (lower value at ties; ``inf`` kept)."""
+    ok = ~np.isnan(values) & (weights > 0)
+    if not ok.any():
+        return float("nan")
+    v, w = values[ok], weights[ok]
+    order = np.argsort(v, kind="stable")
+    cum = np.cumsum(w[order])
+    i = int(np.searchsorted(cum, q * cum[-1], side="left"))
+    return float(v[order][min(i, len(v) - 1)])
+
+
+def combined_minutes(times: pd.DataFrame, categories: dict[str, CategoryConfig]) -> tuple[np.ndarray, np.ndarray]:
+    """Per point: whether every required category is within its circle, and the slowest required time."""
+    req = [c for c, cfg in categories.items() if cfg.required]
+    if not req:
+        n = len(times)
+        return np.zeros(n, dtype=bool), np.full(n, np.nan)
+    covered = np.column_stack([times[c].to_numpy() <= categories[c].minutes for c in req]).all(axis=1)
+    slowest = times[req].to_numpy().max(axis=1)  # NaN propagates: off-network stays NaN
+    return covered, slowest
+
+
+def _row(t: np.ndarray, w: np.ndarray, minutes: float) -> dict:
+    on = ~np.isnan(t)
+    total = float(w.sum())
+    covered = float(w[on & (t <= minutes)].sum())
+    return {
+        "demand": total,
+        "covered": covered,
+        "share_covered": covered / total if total > 0 else float("nan"),
+        "median_min": weighted_quantile(t, w, 0.5),
+        "p90_min": weighted_quantile(t, w, 0.9),
+        "unreachable": float(w[~on].sum()),
+        "no_facility_in_reach": float(w[on & np.isinf(t)].sum()),
+    }
+
+
+def coverage_table(times: pd.DataFrame, weights: np.ndarray, categories: dict[str, CategoryConfig],
+                   facility_counts: dict[str, int]) -> pd.DataFrame:
+    """One row per category plus the combined circle.
+
+    Columns: ``category``, ``threshold_min``, ``facilities``, ``demand`` (sum of weights), ``covered``,
+    ``share_covered`` (0-1, over all demand including unreachable points), ``median_min``, ``p90_min``
+    (weighted, over points on the network; ``inf`` means beyond the search limit), ``unreachable``
+    (demand not on the walkable network), ``no_facility_in_reach``.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    rows = []
+    for cat, cfg in categories.items():
+        rows.append({"category": cat, "threshold_min": cfg.minutes, "facilities": facility_counts.get(cat, 0),
+                     **_row(times[cat].to_numpy(), w, cfg.minutes)})
+    covered, slowest = combined_minutes(times, categories)
+    comb = _row(slowest, w, np.inf)
+    comb["covered"] = float(w[covered].sum())
+    comb["share_covered"] = comb["covered"] / comb["demand"] if comb["demand"] > 0 else float("nan")
+    rows.append({"category": COMBINED, "threshold_min": float("nan"),
+                 "facilities": sum(facility_counts.get(c, 0) for c, k in categories.items() if k.required), **comb})
+    return pd.DataFrame(rows)
+
+
+def unit_coverage_table(times: pd.DataFrame, weights: np.ndarray, units: np.ndarray,
+                        categories: dict[str, CategoryConfig], facility_counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The coverage table for each administrative unit (``units`` gives each point's unit name, or None),
+    sorted worst first by the combined share."""
+    frames = []
+    units = np.asarray(units, dtype=object)
+    for unit in pd.unique(units[pd.notna(units)]):
+        m = units == unit
+        counts = {} if facility_counts is None else facility_counts.get(unit, {})
+        t = coverage_table(times[m].reset_index(drop=True), np.asarray(weights)[m], categories, counts)
+        t.insert(0, "unit", unit)
+        frames.append(t)
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    worst = out[out["category"] == COMBINED].sort_values(["share_covered", "unit"])["unit"].tolist()
+    out["unit"] = pd.Categorical(out["unit"], categories=worst, ordered=True)
+    out = out.sort_values(["unit"], kind="stable").reset_index(drop=True)
+    out["unit"] = out["unit"].astype(str)
+    return out

@@ -1,0 +1,55 @@
+"""One-line, actionable errors for bad input.
+
+Every problem a user can fix (a missing file, a bad column, a malformed config) is raised as an
+:class:`InputError` whose message names the file, the row or the field, and what to do. The CLI prints
+the message on one line and exits non-zero; it never shows a traceback for these.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+
+
+class Access15Error(Exception):
+    """Base class of every error access15 raises on purpose."""
+
+
+class InputError(Access15Error):
+    """An input file, value or config entry that access15 cannot use.
+
+    Parameters
+    ----------
+    source
+        The file (or config section) the problem is in.
+    problem
+        What is wrong, in a few words.
+    fix
+        What the user should do about it.
+    row, field
+        Where in ``source`` the problem is, when known. ``row`` is 1-based as a person counts data rows.
+    """
+
+    def __init__(
+        self,
+        source: str | PathLike | None,
+        problem: str,
+        fix: str = "",
+        *,
+        row: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.source = None if source is None else str(source)
+        self.problem = problem
+        self.fix = fix
+        self.row = row
+        self.field = field
+        where = [p for p in (self.source, None if row is None else f"row {row}",
+                             None if field is None else f"field '{field}'") if p]
+        msg = (", ".join(where) + ": " if where else "") + problem.rstrip(".")
+        if fix:
+            msg += ". " + fix.rstrip(".") + "."
+        super().__init__(msg)
+
+
+class AccessWarning(UserWarning):
+    """A problem that does not stop the analysis but that the user must see (e.g. an empty category)."""

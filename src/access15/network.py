@@ -1,0 +1,235 @@
+"""Build the walking network: nodes, undirected edges with lengths in metres, and edge geometries.
+
+Two sources give the same :class:`WalkNetwork`: a local OSM file (walkable ways chosen by tag) and a
+road centre-line layer (nodes where lines meet within a tolerance). Intermediate vertices are folded
+into edge geometries, so graph nodes are intersections and dead ends only; each edge keeps its exact
+polyline and its length is measured along it in the local UTM CRS.
+
+Complexity: O(V log V) in the number of way vertices V (one sort to find shared nodes); no Python loop
+over nodes or edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyproj
+import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from .crs import WGS84, transform_xy, utm_crs_for
+from .errors import InputError
+from .osm import TagRules, is_osm_file, read_walk_ways
+
+
+@dataclass
+class WalkNetwork:
+    """An undirected walking network in a metric CRS.
+
+    Attributes
+    ----------
+    crs : pyproj.CRS
+        The local metric CRS of every coordinate here (metres).
+    node_xy : (N, 2) float array
+        Node coordinates in ``crs``.
+    node_id : (N,) int array
+        OSM node ids (or sequential ids for road-line layers).
+    edge_u, edge_v : (E,) int arrays
+        Node indices of each edge's start and end; ``edge_geometry[i]`` runs from ``edge_u`` to ``edge_v``.
+    edge_length : (E,) float array
+        Length along the geometry, metres.
+    edge_geometry : (E,) array of shapely LineStrings in ``crs``.
+    source : str
+        Where the network came from (file name).
+    """
+
+    crs: pyproj.CRS
+    node_xy: np.ndarray
+    node_id: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length: np.ndarray
+    edge_geometry: np.ndarray
+    source: str = ""
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_xy)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edge_u)
+
+    @cached_property
+    def graph(self) -> sparse.csr_matrix:
+        """Symmetric CSR adjacency (N x N), weights in metres; parallel edges keep the shortest,
+        self-loops are dropped. Used by every shortest-path call."""
+        keep = self.edge_u != self.edge_v
+        a = np.concatenate([self.edge_u[keep], self.edge_v[keep]])
+        b = np.concatenate([self.edge_v[keep], self.edge_u[keep]])
+        w = np.maximum(np.concatenate([self.edge_length[keep]] * 2), 1e-9)  # csgraph ignores zeros
+        order = np.lexsort((w, b, a))
+        a, b, w = a[order], b[order], w[order]
+        first = np.ones(len(a), dtype=bool)
+        first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+        return sparse.csr_matrix((w[first], (a[first], b[first])), shape=(self.n_nodes, self.n_nodes))
+
+    @cached_property
+    def component(self) -> np.ndarray:
+        """Connected-component label per node; 0 is the largest component."""
+        _, labels = csgraph.connected_components(self.graph, directed=False)
+        sizes = np.bincount(labels)
+        rank = np.empty_like(sizes)
+        rank[np.argsort(-sizes, kind="stable")] = np.arange(len(sizes))
+        return rank[labels]
+
+    @cached_property
+    def tree(self) -> shapely.STRtree:
+        """Spatial index over edge geometries."""
+        return shapely.STRtree(self.edge_geometry)
+
+    def edges_gdf(self) -> gpd.GeoDataFrame:
+        """The edges as a GeoDataFrame (u, v, length_m) in the network CRS."""
+        return gpd.GeoDataFrame({"u": self.edge_u, "v": self.edge_v, "length_m": self.edge_length},
+                                geometry=self.edge_geometry, crs=self.crs)
+
+    def hull(self) -> shapely.Geometry:
+        """Convex hull of the nodes (metric CRS)."""
+        return shapely.convex_hull(shapely.multipoints(self.node_xy))
+
+
+def network_from_vertices(node_key: np.ndarray, xy: np.ndarray, offsets: np.ndarray, crs: pyproj.CRS,
+                          source: str = "", node_label: np.ndarray | None = None) -> WalkNetwork:
+    """Fold polylines into a network.
+
+    Parameters
+    ----------
+    node_key : (V,) int array
+        Identity of each vertex; vertices with the same key are the same point of the network.
+    xy : (V, 2) float array
+        Vertex coordinates in ``crs`` (metres).
+    offsets : (L+1,) int array
+        Polyline ``i`` is vertices ``offsets[i]:offsets[i+1]``.
+    node_label : optional (V,) int array
+        Id to report per node (e.g. the OSM id); defaults to ``node_key``.
+    """
+    node_label = node_key if node_label is None else node_label
+    lengths = np.diff(offsets)
+    line_of = np.repeat(np.arange(len(lengths)), lengths)
+    # drop repeated consecutive vertices (zero-length segments)
+    keep = np.ones(len(node_key), dtype=bool)
+    keep[1:] = ~((line_of[1:] == line_of[:-1]) & (node_key[1:] == node_key[:-1]))
+    node_key, xy, line_of, node_label = node_key[keep], xy[keep], line_of[keep], node_label[keep]
+    nv = len(node_key)
+    if nv == 0:
+        raise InputError(source, "no walkable ways in the network", "check the extract covers the study area")
+    is_first = np.ones(nv, dtype=bool)
+    is_first[1:] = line_of[1:] != line_of[:-1]
+    is_last = np.ones(nv, dtype=bool)
+    is_last[:-1] = line_of[1:] != line_of[:-1]
+    _, inv, counts = np.unique(node_key, return_inverse=True, return_counts=True)
+    brk = (counts[inv] > 1) | is_first | is_last  # intersections, shared vertices and line ends
+    starts = brk & ~is_last                       # vertices where an edge begins
+    seg = np.flatnonzero(~is_last)               # segment k runs from vertex k to k+1
+    if len(seg) == 0:
+        raise InputError(source, "no walkable ways in the network", "check the extract covers the study area")
+    edge_of = np.cumsum(starts) - 1
+    seg_edge = edge_of[seg]
+    n_edges = int(starts.sum())
+    seg_len = np.hypot(*(xy[seg + 1] - xy[seg]).T)
+    edge_len = np.bincount(seg_edge, weights=seg_len, minlength=n_edges)
+    start_pos = np.flatnonzero(starts)
+    last_seg = np.flatnonzero(np.r_[seg_edge[1:] != seg_edge[:-1], True])
+    end_pos = seg[last_seg] + 1
+    # edge geometries: each edge's segment starts, then its end vertex
+    vidx = np.concatenate([seg, end_pos])
+    veid = np.concatenate([seg_edge, np.arange(n_edges)])
+    order = np.lexsort((vidx, veid))
+    geoms = shapely.linestrings(xy[vidx[order]], indices=veid[order])
+    # compact node numbering over edge endpoints only
+    ends = np.concatenate([start_pos, end_pos])
+    uniq, first_at, node_of_end = np.unique(inv[ends], return_index=True, return_inverse=True)
+    return WalkNetwork(
+        crs=crs,
+        node_xy=xy[ends[first_at]],
+        node_id=node_label[ends[first_at]],
+        edge_u=node_of_end[:n_edges].astype(np.int64),
+        edge_v=node_of_end[n_edges:].astype(np.int64),
+        edge_length=edge_len,
+        edge_geometry=geoms,
+        source=source,
+    )
+
+
+def network_from_osm(path: str | Path, rules: TagRules | None = None,
+                     crs: pyproj.CRS | None = None) -> WalkNetwork:
+    """Walking network from a local OSM file, projected to ``crs`` (default: the UTM zone of its centre)."""
+    path = Path(path)
+    ways = read_walk_ways(path, rules)
+    if len(ways.node_id) == 0:
+        raise InputError(path, "no walkable ways (highway=* open to pedestrians) in this extract",
+                         "check the file covers a built-up area, or loosen [walk] in the tag mapping")
+    if crs is None:
+        lo, hi = ways.lonlat.min(axis=0), ways.lonlat.max(axis=0)
+        crs = utm_crs_for(*(lo + hi) / 2)
+    xy = transform_xy(ways.lonlat, WGS84, crs)
+    net = network_from_vertices(ways.node_id, xy, ways.offsets, crs, source=path.name)
+    net.info["ways"] = int(len(ways.way_id))
+    return net
+
+
+def network_from_lines(lines: gpd.GeoDataFrame, tolerance_m: float = 1.0, source: str = "",
+                       crs: pyproj.CRS | None = None) -> WalkNetwork:
+    """Walking network from a road centre-line layer.
+
+    Every vertex within ``tolerance_m`` metres of another becomes one node, so lines that meet at an
+    end or at a shared vertex are connected. Lines that merely cross (bridges, tunnels, or un-noded data)
+    are not joined.
+    """
+    if lines.crs is None:
+        raise InputError(source, "road layer has no CRS", "save it with a CRS (e.g. EPSG:4326) or declare crs in [network]")
+    geom = lines.geometry.values
+    geom = geom[~(shapely.is_empty(geom) | shapely.is_missing(geom))]
+    types = set(shapely.get_type_id(geom).tolist())
+    if not types <= {1, 5}:
+        raise InputError(source, "road layer must hold LineStrings or MultiLineStrings",
+                         "export the road centre-lines, not polygons or points")
+    parts = shapely.get_parts(geom)
+    if len(parts) == 0:
+        raise InputError(source, "road layer has no lines", "check the layer name and the file")
+    coords, line_idx = shapely.get_coordinates(parts, return_index=True)
+    if crs is None:
+        lonlat = transform_xy(coords, lines.crs, WGS84)
+        lo, hi = lonlat.min(axis=0), lonlat.max(axis=0)
+        crs = utm_crs_for(*(lo + hi) / 2)
+    xy = transform_xy(coords, lines.crs, crs)
+    # merge vertices closer than the tolerance (connected components of the "close" relation)
+    pairs = cKDTree(xy).query_pairs(tolerance_m, output_type="ndarray")
+    n = len(xy)
+    adj = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, key = csgraph.connected_components(adj, directed=False)
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(line_idx, minlength=len(parts)))])
+    return network_from_vertices(key.astype(np.int64), xy, offsets, crs, source=source)
+
+
+def load_network(path: str | Path, rules: TagRules | None = None, tolerance_m: float = 1.0,
+                 layer: str | None = None) -> WalkNetwork:
+    """Load a walking network from an OSM file or a road-line layer, chosen by the file name."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "network file not found", "check [network] path in the config")
+    if is_osm_file(path):
+        return network_from_osm(path, rules)
+    try:
+        lines = gpd.read_file(path, layer=layer)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise InputError(path, f"cannot read as a road-line layer ({str(exc).splitlines()[0]})",
+                         "use an .osm.pbf/.osm file or a GeoPackage/Shapefile/GeoJSON of lines") from None
+    return network_from_lines(lines, tolerance_m, source=path.name)

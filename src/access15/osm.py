@@ -1,0 +1,248 @@
+"""Read a local OpenStreetMap file (.osm.pbf, .osm/.osm.xml, optionally .bz2/.gz) with pyosmium.
+
+The file is streamed, never held whole in memory: one pass collects the walkable ways (node ids and
+coordinates, WGS84), a second pass collects facilities by the category -> tag mapping in
+``data/osm_tags.toml``. Both return plain arrays / GeoDataFrames in EPSG:4326; projecting is the caller's job.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import osmium
+import shapely
+
+from .errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+OSM_SUFFIXES = (".pbf", ".osm", ".xml", ".bz2", ".gz", ".o5m", ".opl")
+
+
+def is_osm_file(path: str | Path) -> bool:
+    """True when ``path`` looks like an OSM data file (by its name, not its content)."""
+    name = Path(path).name.lower()
+    return name.endswith((".osm.pbf", ".pbf", ".osm", ".osm.xml", ".osm.bz2", ".osm.gz", ".osm.xml.bz2"))
+
+
+@dataclass
+class TagRules:
+    """The walkable-way filter and the category -> tag rules (see ``data/osm_tags.toml``)."""
+
+    exclude_highway: frozenset[str]
+    foot_forbidden: frozenset[str]
+    access_forbidden: frozenset[str]
+    foot_allowed: frozenset[str]
+    categories: dict[str, list[dict[str, list[str]]]]
+
+    def is_walkable(self, tags: Any) -> bool:
+        """Whether an OSM way with these tags may be walked on."""
+        hw = tags.get("highway")
+        if hw is None or hw in self.exclude_highway or tags.get("area") == "yes":
+            return False
+        foot = tags.get("foot")
+        if foot in self.foot_allowed:
+            return True
+        if foot in self.foot_forbidden:
+            return False
+        return tags.get("access") not in self.access_forbidden
+
+    def match(self, tags: Any, wanted: set[str] | None = None) -> list[str]:
+        """The categories whose rules this tag set matches."""
+        out = []
+        for cat, rules in self.categories.items():
+            if wanted is not None and cat not in wanted:
+                continue
+            for rule in rules:
+                if all(tags.get(k) is not None and ("*" in vals or tags.get(k) in vals)
+                       for k, vals in rule.items()):
+                    out.append(cat)
+                    break
+        return out
+
+    @property
+    def keys(self) -> list[str]:
+        """Every OSM key a category rule looks at (for pre-filtering in C++)."""
+        return sorted({k for rules in self.categories.values() for rule in rules for k in rule})
+
+
+def load_tag_rules(path: str | Path | None = None) -> TagRules:
+    """Load a tag-mapping TOML; ``None`` loads the built-in one."""
+    try:
+        if path is None:
+            text = resources.files("access15").joinpath("data/osm_tags.toml").read_text(encoding="utf-8")
+            source: Any = "built-in osm_tags.toml"
+        else:
+            source = Path(path)
+            if not source.is_file():
+                raise InputError(source, "tag mapping file not found", "check the 'tags' path in the config")
+            text = source.read_text(encoding="utf-8-sig")
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"not valid TOML ({exc})", "fix the syntax at the position given") from None
+    walk = data.get("walk", {})
+    cats: dict[str, list[dict[str, list[str]]]] = {}
+    for cat, rules in data.get("categories", {}).items():
+        if not isinstance(rules, list) or not all(isinstance(r, dict) and r for r in rules):
+            raise InputError(source, f"[categories] {cat} must be a list of tables like {{ amenity = [\"clinic\"] }}",
+                             "see the comments at the top of the built-in osm_tags.toml")
+        cats[cat] = [{k: [v] if isinstance(v, str) else list(v) for k, v in r.items()} for r in rules]
+    return TagRules(
+        exclude_highway=frozenset(walk.get("exclude_highway", [])),
+        foot_forbidden=frozenset(walk.get("foot_forbidden", ["no"])),
+        access_forbidden=frozenset(walk.get("access_forbidden", ["private", "no"])),
+        foot_allowed=frozenset(walk.get("foot_allowed", ["yes", "designated", "permissive"])),
+        categories=cats,
+    )
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(path, "file not found", "check the network path in the config")
+    if path.stat().st_size == 0:
+        raise InputError(path, "file is empty", "re-export the OSM extract")
+
+
+def _osm_failure(path: Path, exc: Exception) -> InputError:
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return InputError(path, f"cannot read as an OSM file ({first})",
+                      "check that it is a complete .osm.pbf or .osm XML extract (re-download or re-export it)")
+
+
+@dataclass
+class WayArrays:
+    """Walkable ways as flat arrays: way ``i`` has vertices ``offsets[i]:offsets[i+1]``.
+
+    ``node_id`` are OSM node ids; ``lonlat`` their WGS84 coordinates (degrees).
+    """
+
+    node_id: np.ndarray
+    lonlat: np.ndarray
+    offsets: np.ndarray
+    way_id: np.ndarray
+
+
+def read_walk_ways(path: str | Path, rules: TagRules | None = None) -> WayArrays:
+    """Stream the walkable ways (and their node coordinates) out of an OSM file."""
+    path = Path(path)
+    _check_file(path)
+    rules = rules or load_tag_rules()
+    ids: list[list[int]] = []
+    lons: list[list[float]] = []
+    lats: list[list[float]] = []
+    way_ids: list[int] = []
+    try:
+        fp = (osmium.FileProcessor(str(path))
+              .with_locations()
+              .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+              .with_filter(osmium.filter.KeyFilter("highway")))
+        for way in fp:
+            if not rules.is_walkable(way.tags):
+                continue
+            nodes = [(n.ref, n.lon, n.lat) for n in way.nodes if n.location.valid()]
+            if len(nodes) < 2:
+                continue
+            r, x, y = zip(*nodes)
+            ids.append(r)
+            lons.append(x)
+            lats.append(y)
+            way_ids.append(way.id)
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise _osm_failure(path, exc) from None
+    lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=len(ids))
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    flat = lambda parts, dt: np.fromiter((v for p in parts for v in p), dtype=dt, count=int(offsets[-1]))  # noqa: E731
+    return WayArrays(
+        node_id=flat(ids, np.int64),
+        lonlat=np.column_stack([flat(lons, np.float64), flat(lats, np.float64)]) if len(ids) else np.empty((0, 2)),
+        offsets=offsets,
+        way_id=np.asarray(way_ids, dtype=np.int64),
+    )
+
+
+def read_osm_facilities(path: str | Path, rules: TagRules | None = None,
+                        categories: list[str] | None = None) -> gpd.GeoDataFrame:
+    """Facilities of the given categories found in an OSM file, as points in EPSG:4326.
+
+    Nodes give their location; closed ways and multipolygon relations give their representative point
+    (always inside the polygon); open ways give the point halfway along. A feature that matches several
+    categories appears once per category. Columns: ``category``, ``name``, ``osm_type``, ``osm_id``,
+    ``capacity`` (from the ``capacity`` tag when numeric, else NaN).
+    """
+    path = Path(path)
+    _check_file(path)
+    rules = rules or load_tag_rules()
+    wanted = set(categories) if categories is not None else None
+    unknown = sorted((wanted or set()) - set(rules.categories))
+    if unknown:
+        raise InputError(path, f"no OSM tag mapping for categories {', '.join(unknown)}",
+                         f"add them to a tags TOML (built-in: {', '.join(rules.categories)}) or load them from a file")
+    wkb = osmium.geom.WKBFactory()
+    rows: list[tuple] = []
+    geoms: list[bytes] = []
+    try:
+        fp = osmium.FileProcessor(str(path)).with_locations().with_areas().with_filter(
+            osmium.filter.KeyFilter(*rules.keys))
+        for obj in fp:
+            if obj.is_way() and obj.is_closed():
+                continue  # its area (below) stands for it
+            cats = rules.match(obj.tags, wanted)
+            if not cats:
+                continue
+            try:
+                if obj.is_node():
+                    g, otype, oid = wkb.create_point(obj), "node", obj.id
+                elif obj.is_way():
+                    g, otype, oid = wkb.create_linestring(obj), "way", obj.id
+                elif obj.is_area():
+                    g = wkb.create_multipolygon(obj)
+                    otype, oid = ("way" if obj.from_way() else "relation"), obj.orig_id()
+                else:
+                    continue
+            except RuntimeError:
+                continue  # broken geometry in the extract (missing nodes at its edge)
+            tags = obj.tags
+            name = tags.get("name") or tags.get("name:zh") or tags.get("name:en") or ""
+            cap = tags.get("capacity")
+            for cat in cats:
+                rows.append((cat, name, otype, oid, cap))
+                geoms.append(g)
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise _osm_failure(path, exc) from None
+    geom = shapely.from_wkb(np.asarray(geoms, dtype=object)) if geoms else np.empty(0, dtype=object)
+    if len(geom):
+        lines = shapely.get_type_id(geom) == 1
+        pts = shapely.point_on_surface(geom)
+        pts[lines] = shapely.line_interpolate_point(geom[lines], 0.5, normalized=True)
+        geom = pts
+    gdf = gpd.GeoDataFrame(rows, columns=["category", "name", "osm_type", "osm_id", "capacity"],
+                           geometry=geom, crs="EPSG:4326")
+    gdf["capacity"] = gpd.pd.to_numeric(gdf["capacity"], errors="coerce")
+    gdf["source"] = f"OpenStreetMap ({path.name})"
+    return gdf
+
+
+def osm_header_info(path: str | Path) -> dict[str, str]:
+    """What the file header says about the extract: its timestamp and bounding box, where present."""
+    try:
+        header = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING).header()
+    except (RuntimeError, ValueError, OSError):
+        return {}
+    info = {}
+    for key in ("osmosis_replication_timestamp", "timestamp"):
+        if header.get(key):
+            info["timestamp"] = header.get(key)
+            break
+    box = header.box()
+    if box.valid():
+        info["bbox"] = f"{box.bottom_left.lon},{box.bottom_left.lat},{box.top_right.lon},{box.top_right.lat}"
+    return info

@@ -1,0 +1,71 @@
+"""Write an analysis to disk: coverage CSVs, a GeoPackage and the HTML map.
+
+Every file is first written into a staging folder beside the output folder and moved into place only
+when all of them are complete, so a failed or interrupted run never leaves a half-written file and never
+mixes new files with a failed run's leftovers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+
+from .coverage import COMBINED
+from .pipeline import AnalysisResult
+
+
+def demand_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
+    """Demand as cell polygons (grid demand) or points, with travel times and a ``missing`` column that
+    lists the required categories outside their circle (EPSG:4326)."""
+    d = result.demand.copy()
+    if result.grid is not None:
+        d = d.set_geometry(result.grid.cell_polygons(d["ix"].to_numpy(), d["iy"].to_numpy()), crs=d.crs)
+    req = [c for c, k in result.config.categories.items() if k.required]
+    miss = np.column_stack([~d[f"covered_{c}"].to_numpy() for c in req]) if req else np.zeros((len(d), 0), bool)
+    d["missing"] = [",".join(c for c, m in zip(req, row) if m) for row in miss]
+    d["demand_label"] = result.demand_label
+    for col in [c for c in d.columns if c.startswith("time_")]:
+        d[col] = d[col].round(3)
+    return d.to_crs(4326)
+
+
+def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None = None) -> dict[str, Path]:
+    """Write ``coverage.csv``, ``unit_coverage.csv`` (with boundaries), ``access15.gpkg`` (layers
+    ``facilities``, ``demand``, ``gaps``) and ``map.html`` into ``out_dir``; return the written paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html = result.config.output.html if html is None else html
+    staging = Path(tempfile.mkdtemp(prefix=".access15-", dir=out_dir.parent))
+    try:
+        files: dict[str, str] = {}
+        result.coverage.to_csv(staging / "coverage.csv", index=False, float_format="%.6g")
+        files["coverage"] = "coverage.csv"
+        if len(result.unit_coverage):
+            result.unit_coverage.to_csv(staging / "unit_coverage.csv", index=False, float_format="%.6g")
+            files["unit_coverage"] = "unit_coverage.csv"
+        gpkg = staging / "access15.gpkg"
+        fac = result.facilities.to_crs(4326)
+        fac.to_file(gpkg, layer="facilities", driver="GPKG")
+        dem = demand_layer(result)
+        dem.to_file(gpkg, layer="demand", driver="GPKG")
+        dem[~dem[f"covered_{COMBINED}"]].to_file(gpkg, layer="gaps", driver="GPKG")
+        if result.boundaries is not None:
+            result.boundaries.to_crs(4326).to_file(gpkg, layer="boundaries", driver="GPKG")
+        files["gpkg"] = "access15.gpkg"
+        if html:
+            from .html_map import write_map
+
+            write_map(result, staging / "map.html")
+            files["html"] = "map.html"
+        written = {}
+        for key, name in files.items():
+            os.replace(staging / name, out_dir / name)
+            written[key] = out_dir / name
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

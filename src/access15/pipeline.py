@@ -1,0 +1,186 @@
+"""The analysis as one call: load inputs, build the network, snap, route, and compute coverage.
+
+:func:`analyze` is the Python API the CLI is built on. Each stage is a function of its own module;
+this one only wires them together, records timings and warnings, and projects inputs to the local
+metric CRS once.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import __version__
+from .config import Config, load_config
+from .coverage import COMBINED, combined_minutes, coverage_table, unit_coverage_table
+from .demand import Demand, grid_demand, node_demand
+from .errors import AccessWarning, InputError
+from .inputs import load_boundaries, load_facilities
+from .network import WalkNetwork, load_network
+from .osm import is_osm_file, load_tag_rules
+from .routing import nearest_facility
+from .snap import snap_points
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class AnalysisResult:
+    """Everything an analysis produced.
+
+    Attributes
+    ----------
+    config : the configuration used.
+    network : the walking network (metric CRS).
+    facilities : GeoDataFrame (network CRS) with ``category``, ``name``, ``facility_id``, ``snap_m``
+        (access leg, metres; NaN when off the network) and ``on_network``.
+    demand : GeoDataFrame (network CRS) of demand points with ``weight``, ``time_<category>`` (minutes;
+        NaN off-network, inf beyond the search limit), ``nearest_<category>`` (facility_id) and
+        ``covered_<category>`` per category, plus ``time_combined`` and ``covered_combined``.
+    grid : the demand grid (or None for node demand); ``demand_label`` says what a weight means.
+    coverage : the coverage table (see :func:`access15.coverage.coverage_table`).
+    unit_coverage : the same per administrative unit (empty without boundaries).
+    boundaries : the units (network CRS) or None.
+    timings : seconds per stage. ``warnings`` : messages the user must see.
+    """
+
+    config: Config
+    network: WalkNetwork
+    facilities: gpd.GeoDataFrame
+    demand: gpd.GeoDataFrame
+    grid: object
+    demand_label: str
+    coverage: pd.DataFrame
+    unit_coverage: pd.DataFrame
+    boundaries: gpd.GeoDataFrame | None
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    version: str = __version__
+
+    def gaps(self, category: str = COMBINED) -> gpd.GeoDataFrame:
+        """Demand points outside the circle of ``category`` (or of the combined circle)."""
+        return self.demand[~self.demand[f"covered_{category}"]]
+
+
+class _Stages:
+    """Times each stage and reports it to an optional progress callback."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
+        if self.progress:
+            self.progress(name, self.timings[name])
+
+
+def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
+            facilities: gpd.GeoDataFrame | None = None, progress: Progress | None = None) -> AnalysisResult:
+    """Run a coverage analysis.
+
+    Parameters
+    ----------
+    config : a :class:`Config` or the path of a TOML config file.
+    network : a prebuilt network to use instead of loading ``config.network.path``.
+    facilities : facilities (any CRS; columns ``category`` and geometry, optional ``name``,
+        ``facility_id``, ``capacity``) to use instead of the configured sources.
+    progress : called as ``progress(stage, seconds)`` after each stage.
+
+    Returns
+    -------
+    AnalysisResult with tables and GeoDataFrames in the network's metric CRS; times in minutes.
+    """
+    cfg = config if isinstance(config, Config) else load_config(config)
+    stage = _Stages(progress)
+    caught: list[str] = []
+    with warnings.catch_warnings(record=True) as wlist:
+        warnings.simplefilter("always", AccessWarning)
+        net_path = cfg.resolve(cfg.network.path)
+        if network is None:
+            with stage("load network"):
+                rules = load_tag_rules(cfg.resolve(cfg.network.tags) if cfg.network.tags else None)
+                network = load_network(net_path, rules, cfg.network.line_tolerance_m, cfg.network.layer)
+        crs = network.crs
+        cats = list(cfg.categories)
+        with stage("load facilities"):
+            if facilities is None:
+                facilities = load_facilities(cfg.facilities, cfg.resolve, cats,
+                                             net_path if is_osm_file(net_path) else None)
+            fac = facilities.to_crs(crs).reset_index(drop=True)
+            for col, default in (("name", ""), ("facility_id", None), ("capacity", np.nan), ("source", "")):
+                if col not in fac.columns:
+                    fac[col] = [f"f{i + 1}" for i in range(len(fac))] if col == "facility_id" else default
+        bounds = None
+        if cfg.boundaries is not None:
+            with stage("load boundaries"):
+                b = cfg.boundaries
+                bounds = load_boundaries(cfg.resolve(b.path), b.name_column, b.crs, b.layer).to_crs(crs)
+        with stage("demand points"):
+            area = shapely.union_all(bounds.geometry.values) if bounds is not None else None
+            if cfg.demand.kind == "grid":
+                dem = grid_demand(network, area, cfg.demand.cell_m, cfg.network.max_snap_m)
+            else:
+                dem = node_demand(network, area)
+            if len(dem.points) == 0:
+                raise InputError(cfg.source or "config", "the study area holds no demand points",
+                                 "check that the boundaries overlap the network extract")
+        with stage("snap"):
+            fsnap = snap_points(network, shapely.get_coordinates(fac.geometry.values), cfg.network.max_snap_m)
+            dsnap = snap_points(network, shapely.get_coordinates(dem.points.geometry.values), cfg.network.max_snap_m)
+            fac["snap_m"] = fsnap.dist_m
+            fac["on_network"] = fsnap.ok
+            off = ~fsnap.ok
+            if off.any():
+                if off.all() and len(fac):
+                    raise InputError(", ".join(sorted(set(fac["source"]))),
+                                     f"none of the {len(fac)} facilities lies within {cfg.network.max_snap_m:g} m "
+                                     "of the walkable network",
+                                     "check the facility coordinates and CRS against the network extract")
+                ids = ", ".join(fac.loc[off, "facility_id"].astype(str).head(5))
+                warnings.warn(f"{int(off.sum())} facilities are farther than {cfg.network.max_snap_m:g} m from any "
+                              f"walkable street and are left out ({ids}{', ...' if off.sum() > 5 else ''})",
+                              AccessWarning, stacklevel=2)
+        times = pd.DataFrame(index=dem.points.index)
+        out = dem.points.copy()
+        speed = cfg.speed_m_per_min
+        with stage("route"):
+            for cat in cats:
+                sel = np.flatnonzero((fac["category"] == cat).to_numpy())
+                if len(sel) == 0 or not fsnap.ok[sel].any():
+                    warnings.warn(f"category '{cat}' has no facilities on the network: 0% coverage", AccessWarning,
+                                  stacklevel=2)
+                res = nearest_facility(network, fsnap.take(sel), dsnap, limit_m=cfg.max_minutes * speed)
+                times[cat] = res.dist_m / speed
+                out[f"time_{cat}"] = times[cat]
+                ids = fac["facility_id"].to_numpy()[sel]
+                out[f"nearest_{cat}"] = np.where(res.facility >= 0, ids[np.maximum(res.facility, 0)] if len(sel) else "", "")
+                out[f"covered_{cat}"] = (times[cat] <= cfg.categories[cat].minutes).to_numpy()
+        with stage("coverage"):
+            covered, slowest = combined_minutes(times, cfg.categories)
+            out["time_combined"] = slowest
+            out["covered_combined"] = covered
+            out["on_network"] = dsnap.ok
+            counts = fac[fac["on_network"]].groupby("category").size().to_dict()
+            table = coverage_table(times, out["weight"].to_numpy(), cfg.categories, counts)
+            units = pd.DataFrame()
+            if bounds is not None:
+                hit = gpd.sjoin(out[["geometry"]], bounds, predicate="within", how="left")
+                hit = hit[~hit.index.duplicated()]
+                out["unit"] = hit["unit"].to_numpy()
+                units = unit_coverage_table(times, out["weight"].to_numpy(), out["unit"].to_numpy(), cfg.categories)
+        caught = [str(w.message) for w in wlist if issubclass(w.category, AccessWarning)]
+    return AnalysisResult(cfg, network, fac, out, dem.grid, dem.label, table, units, bounds,
+                          stage.timings, list(dict.fromkeys(caught)))
