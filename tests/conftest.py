@@ -1,0 +1,39 @@
+"""Shared fixtures: the real bundled extracts and one cached demo analysis per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+OSM = DATA / "osm"
+DEMO_CONFIG = ROOT / "configs" / "porto_alegre.toml"
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def porto_alegre_network():
+    from access15.network import load_network
+
+    return load_network(OSM / "porto_alegre.osm.pbf")
+
+
+@pytest.fixture(scope="session")
+def helsinki_network():
+    from access15.network import load_network
+
+    return load_network(OSM / "helsinki.osm.pbf")
+
+
+@pytest.fixture(scope="session")
+def demo_result(porto_alegre_network):
+    """The bundled Porto Alegre analysis (network reused from the session fixture)."""
+    from access15 import analyze
+
+    return analyze(DEMO_CONFIG, network=porto_alegre_network)
