@@ -16,26 +16,29 @@ from .errors import Access15Error
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="access15: who can reach which public services on foot, and where the gaps are.")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 110)
 err = Console(stderr=True)
 
 
-def _fmt_min(v: float) -> str:
+def _fmt_min(v: float, limit: float) -> str:
+    """Minutes for display: '–' when undefined, '>limit' beyond the search limit."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
-    return "none" if math.isinf(v) else f"{v:.1f}"
+    return f">{limit:g}" if math.isinf(v) else f"{v:.1f}"
 
 
 def print_coverage(result) -> None:
     """The coverage table as a Rich table."""
     cov = result.coverage
+    limit = result.config.max_minutes
     table = Table(title=f"{result.config.name}\n[dim]{result.demand_label}[/dim]")
-    for col in ("category", "circle", "facilities", "covered", "share", "median min", "p90 min", "unreachable"):
-        table.add_column(col, justify="left" if col == "category" else "right")
+    table.add_column("category", no_wrap=True, min_width=8)
+    for col in ("circle", "facilities", "covered", "share", "median min", "p90 min", "unreachable"):
+        table.add_column(col, justify="right")
     for row in cov.itertuples():
         circle = "all required" if row.category == "combined" else f"{row.threshold_min:g} min"
         table.add_row(row.category, circle, str(row.facilities), f"{row.covered:,.0f} / {row.demand:,.0f}",
-                      f"{row.share_covered:.1%}", _fmt_min(row.median_min), _fmt_min(row.p90_min),
+                      f"{row.share_covered:.1%}", _fmt_min(row.median_min, limit), _fmt_min(row.p90_min, limit),
                       f"{row.unreachable:,.0f}")
     console.print(table)
 

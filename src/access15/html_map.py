@@ -175,8 +175,8 @@ def build_map(result: AnalysisResult, lang: str | None = None, tiles: str | None
     sources = sorted({net.source} | set(result.facilities["source"].astype(str)))
     footer = [result.demand_label, t(lang, "speed", profile=cfg.speed_profile, kmh=cfg.kmh),
               t(lang, "sources", sources="; ".join(sources)), f"access15 {result.version}"]
-    fmap.get_root().html.add_child(_title(cfg.name, " · ".join(heads)))
-    fmap.get_root().html.add_child(_legend(t(lang, "travel_time", label=first_cfg.label(lang)), items, footer))
+    fmap.add_child(_title(cfg.name, " · ".join(heads)))
+    fmap.add_child(_legend(t(lang, "travel_time", label=first_cfg.label(lang)), items, footer))
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
 

@@ -1,0 +1,108 @@
+"""Travel times: exact against an independent networkx Dijkstra, and the properties every answer must have."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+
+from access15.routing import nearest_facility
+from access15.snap import snap_points
+
+
+def _reference_distances(net, fac, dem):
+    """networkx Dijkstra on the same streets with every attachment point inserted as a node of its edge."""
+    g = nx.Graph()
+    for u, v, w in zip(net.edge_u, net.edge_v, net.edge_length):
+        if u != v and (not g.has_edge(u, v) or g[u][v]["weight"] > w):
+            g.add_edge(int(u), int(v), weight=float(w))
+    # split every edge that carries attachment points into a chain u -> p1 -> p2 -> ... -> v
+    stops = {}
+    for kind, snap in (("f", fac), ("d", dem)):
+        for i in np.flatnonzero(snap.ok):
+            stops.setdefault(int(snap.edge[i]), []).append((float(snap.offset_m[i]), (kind, int(i)), float(snap.dist_m[i])))
+    for e, pts in stops.items():
+        u, v, length = int(net.edge_u[e]), int(net.edge_v[e]), float(net.edge_length[e])
+        chain = [(0.0, u)] + [(t, ("at",) + key) for t, key, _ in sorted(pts)] + [(length, v)]
+        for (t0, a), (t1, b) in zip(chain[:-1], chain[1:]):
+            w = max(t1 - t0, 0.0)
+            if a != b and (not g.has_edge(a, b) or g[a][b]["weight"] > w):
+                g.add_edge(a, b, weight=w)
+        for t, key, leg in pts:
+            g.add_edge(key, ("at",) + key, weight=leg)
+    sources = [("f", int(i)) for i in np.flatnonzero(fac.ok)]
+    dist = nx.multi_source_dijkstra_path_length(g, sources, weight="weight")
+    return np.array([dist.get(("d", int(i)), np.inf) if dem.ok[i] else np.nan for i in range(len(dem))])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_networkx_on_real_network(helsinki_network, seed):
+    net = helsinki_network
+    rng = np.random.default_rng(seed)
+    lo, hi = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
+    fac = snap_points(net, rng.uniform(lo, hi, size=(6, 2)))
+    dem = snap_points(net, rng.uniform(lo, hi, size=(300, 2)))
+    # force some demand onto facility edges, to exercise the along-the-edge case
+    shapely_pts = shapely.line_interpolate_point(net.edge_geometry[fac.edge[:3]], 0.3, normalized=True)
+    dem_xy = np.vstack([rng.uniform(lo, hi, size=(300, 2)), shapely.get_coordinates(shapely_pts) + 3.0])
+    dem = snap_points(net, dem_xy)
+    got = nearest_facility(net, fac, dem).dist_m
+    want = _reference_distances(net, fac, dem)
+    finite = np.isfinite(want)
+    assert finite.sum() > 250
+    speed = 4000 / 3600  # m/s: 1 s of walking
+    np.testing.assert_allclose(got[finite], want[finite], atol=speed * 1.0)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+
+
+def test_nearest_facility_index_is_the_closest(helsinki_network):
+    net = helsinki_network
+    rng = np.random.default_rng(3)
+    lo, hi = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
+    fac = snap_points(net, rng.uniform(lo, hi, size=(5, 2)))
+    dem = snap_points(net, rng.uniform(lo, hi, size=(200, 2)))
+    res = nearest_facility(net, fac, dem)
+    each = np.column_stack([nearest_facility(net, fac.take(np.array([j])), dem).dist_m for j in range(5)])
+    ok = np.isfinite(res.dist_m)
+    np.testing.assert_allclose(res.dist_m[ok], each[ok].min(axis=1))
+    np.testing.assert_allclose(each[ok, res.facility[ok]], res.dist_m[ok])
+
+
+def test_limit_and_unreachable(helsinki_network):
+    net = helsinki_network
+    lo = net.node_xy.min(axis=0)
+    fac = snap_points(net, net.node_xy[:1])
+    far = lo - 5_000  # 5 km outside the extract: not snapped
+    dem = snap_points(net, np.vstack([net.node_xy[::50], far]))
+    assert not dem.ok[-1] and np.isnan(dem.dist_m[-1])
+    full = nearest_facility(net, fac, dem)
+    capped = nearest_facility(net, fac, dem, limit_m=300)
+    assert np.isnan(full.dist_m[-1]) and np.isnan(capped.dist_m[-1])
+    inside = full.dist_m <= 300
+    np.testing.assert_allclose(capped.dist_m[inside], full.dist_m[inside])
+    assert np.isinf(capped.dist_m[(full.dist_m > 300) & np.isfinite(full.dist_m)]).all()
+    assert (capped.facility[np.isinf(capped.dist_m)] == -1).all()
+
+
+def test_no_facilities_means_no_coverage(helsinki_network):
+    net = helsinki_network
+    empty = snap_points(net, np.empty((0, 2)))
+    dem = snap_points(net, net.node_xy[:10])
+    res = nearest_facility(net, empty, dem)
+    assert np.isinf(res.dist_m).all() and (res.facility == -1).all()
+
+
+def test_snap_is_to_the_nearest_point_on_an_edge(helsinki_network):
+    net = helsinki_network
+    rng = np.random.default_rng(7)
+    lo, hi = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
+    xy = rng.uniform(lo, hi, size=(500, 2))
+    s = snap_points(net, xy, max_snap_m=500)
+    pts = shapely.points(xy)
+    # the reported leg is the distance to the attachment point and to the whole network
+    np.testing.assert_allclose(s.dist_m[s.ok], np.hypot(*(xy[s.ok] - s.xy[s.ok]).T), atol=1e-6)
+    nearest = net.tree.query_nearest(pts, return_distance=True, all_matches=False)[1]
+    np.testing.assert_allclose(s.dist_m[s.ok], nearest[s.ok], atol=1e-6)
+    node_d = np.min(np.hypot(*(xy[:, None, :] - net.node_xy[None, ::1, :]).transpose(2, 0, 1)), axis=1)
+    assert (s.dist_m[s.ok] <= node_d[s.ok] + 1e-6).all()  # never farther than the nearest node
