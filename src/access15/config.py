@@ -161,7 +161,7 @@ class Config:
     def resolve(self, path: str | Path) -> Path:
         """A config path made absolute against the config file's directory."""
         p = Path(path).expanduser()
-        return p if p.is_absolute() else (self.base_dir / p)
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
 
 
 def _closest(key: str, valid: list[str]) -> str:
