@@ -51,6 +51,16 @@ class CategoryConfig:
     required: bool = True
     label_en: str = ""
     label_zh: str = ""
+    #: population column this category is measured against (e.g. "pop_65plus"); default: the total
+    population: str | None = None
+    #: circle per unit class, e.g. {rural = 30, remote = 90} (minutes); other classes use ``minutes``
+    minutes_by_class: dict[str, float] = field(default_factory=dict)
+    #: travel profile per unit class, e.g. {rural = "cycle"} (see ``data/speeds.toml``); default: walking
+    profile_by_class: dict[str, str] = field(default_factory=dict)
+
+    def minutes_for(self, cls: str | None) -> float:
+        """The circle (minutes) for a demand point of unit class ``cls`` (None: no class)."""
+        return float(self.minutes_by_class.get(cls, self.minutes)) if cls else self.minutes
 
     def label(self, lang: str = "en") -> str:
         """The display name in ``lang`` ("en" or "zh"), falling back to the key."""
@@ -112,12 +122,71 @@ class DemandConfig:
 
 @dataclass
 class BoundaryConfig:
-    """Administrative units for per-unit tables: a polygon file with a name column."""
+    """Administrative units for per-unit tables: a polygon file with a name column.
+
+    ``path = "osm"`` extracts ``boundary=administrative`` relations from the network's OSM file
+    (``admin_levels`` picks which, e.g. [8, 10]). ``level_column`` (or one ``level`` for the whole file)
+    names each unit's level (district / street / community, or OSM admin_level); ``class_column`` gives
+    an optional urban/rural (or custom) class used by per-class circles. ``crs`` may be an EPSG code or
+    ``"gcj02"`` / ``"bd09"`` for Chinese map-provider coordinates.
+    """
 
     path: str = ""
     name_column: str = "name"
     crs: str | None = None
     layer: str | None = None
+    level_column: str | None = None
+    level: str | None = None
+    class_column: str | None = None
+    admin_levels: list[int] | None = None
+
+
+@dataclass
+class PopulationConfig:
+    """Who lives where (see docs/population.md).
+
+    ``kind``: ``"raster"`` (GeoTIFF, any CRS; band 1 = persons per cell), ``"polygons"`` (census units with a
+    population column, spread over the demand points inside by area), ``"points"`` (population points that
+    become the demand points), or ``"buildings"`` (a dasymetric *estimate* from OSM residential buildings,
+    scaled to ``total``). ``column`` is the total population; ``columns`` lists extra age-group columns
+    (e.g. ["pop_65plus", "pop_0_3"]) a category may be measured against. ``crs`` declares the file's CRS
+    when it has none (or overrides it). ``id_column`` + ``h3_column``: polygons from H3 cell ids in a CSV.
+    """
+
+    path: str = ""
+    kind: str = "polygons"
+    column: str = "population"
+    columns: list[str] = field(default_factory=list)
+    crs: str | None = None
+    layer: str | None = None
+    h3_column: str | None = None
+    lon: str = "lon"
+    lat: str = "lat"
+    total: float | None = None
+    default_levels: float = 2.0
+    name: str = ""
+
+
+@dataclass
+class TargetConfig:
+    """One figure from a plan, checked against the analysis (see docs/population.md).
+
+    ``measure``: ``per_1000`` / ``per_10000`` / ``per_resident`` (capacity of ``category`` per 1,000 /
+    10,000 / one resident of ``population``), ``coverage`` (share of residents inside the circle),
+    ``min_per_unit`` (every unit of ``level`` has at least ``value`` facilities) or ``unit_share`` (share of
+    units of ``level`` with at least one facility). A target is met when the figure is >= ``value``.
+    """
+
+    name: str
+    category: str = ""
+    measure: str = "per_1000"
+    value: float = 0.0
+    population: str | None = None
+    level: str | None = None
+    unit: str = ""
+    city: str = ""
+    year: int | None = None
+    source: str = ""
 
 
 @dataclass
@@ -142,6 +211,8 @@ class Config:
     max_minutes: float = 60.0
     demand: DemandConfig = field(default_factory=DemandConfig)
     boundaries: BoundaryConfig | None = None
+    population: PopulationConfig | None = None
+    targets: dict[str, TargetConfig] = field(default_factory=dict)
     output: OutputConfig = field(default_factory=OutputConfig)
     base_dir: Path = field(default_factory=Path.cwd)
     source: Path | None = None
@@ -190,7 +261,7 @@ def _build(cls: type, data: Any, where: str, source: Path | str, **fixed: Any) -
 
 
 _TOP_KEYS = ["name", "network", "facilities", "categories", "speed", "routing", "demand", "boundaries",
-             "output"]
+             "output", "population", "targets"]
 
 
 def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: Path | str = "config") -> Config:
@@ -233,6 +304,11 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
         raise InputError(source, "[demand] cell_m must be positive", "use a cell size in metres, e.g. 100")
     if "boundaries" in data:
         cfg.boundaries = _build(BoundaryConfig, data["boundaries"], "boundaries", source)
+    if "population" in data:
+        from .population import check_population_config
+
+        cfg.population = _build(PopulationConfig, data["population"], "population", source)
+        check_population_config(cfg.population, source)
     cfg.output = _build(OutputConfig, data.get("output", {}), "output", source)
     if cfg.output.lang not in ("en", "zh"):
         raise InputError(source, f"[output] lang = '{cfg.output.lang}'", "use \"en\" or \"zh\"")
@@ -258,7 +334,22 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
                 raise InputError(source, f"[[facilities]] #{i} names category '{cat}' that has no [categories.{cat}]",
                                  _closest(cat, list(cfg.categories)))
         cfg.facilities.append(fs)
+    if "targets" in data:
+        from .targets import targets_from_dict
+
+        cfg.targets = targets_from_dict(data["targets"], cfg, source)
+    _check_population_columns(cfg, source)
     return cfg
+
+
+def _check_population_columns(cfg: Config, source: Path | str) -> None:
+    """Every category's ``population`` names a configured population column."""
+    known = [] if cfg.population is None else [cfg.population.column, *cfg.population.columns]
+    for name, cat in cfg.categories.items():
+        if cat.population and cat.population not in known:
+            raise InputError(source, f"[categories.{name}] population = '{cat.population}' is not a population column",
+                             ("add it to [population] columns" if known else "add a [population] table with that column")
+                             + (f" (known: {', '.join(known)})" if known else ""))
 
 
 def load_config(path: str | Path) -> Config:

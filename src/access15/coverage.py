@@ -27,18 +27,21 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     return float(v[order][min(i, len(v) - 1)])
 
 
-def combined_minutes(times: pd.DataFrame, categories: dict[str, CategoryConfig]) -> tuple[np.ndarray, np.ndarray]:
-    """Per point: whether every required category is within its circle, and the slowest required time."""
+def combined_minutes(times: pd.DataFrame, categories: dict[str, CategoryConfig],
+                     thresholds: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per point: whether every required category is within its circle (``thresholds``: per-point circles
+    in minutes, default the category's), and the slowest required time."""
     req = [c for c, cfg in categories.items() if cfg.required]
+    th = thresholds or {}
     if not req:
         n = len(times)
         return np.zeros(n, dtype=bool), np.full(n, np.nan)
-    covered = np.column_stack([times[c].to_numpy() <= categories[c].minutes for c in req]).all(axis=1)
+    covered = np.column_stack([times[c].to_numpy() <= th.get(c, categories[c].minutes) for c in req]).all(axis=1)
     slowest = times[req].to_numpy().max(axis=1)  # NaN propagates: off-network stays NaN
     return covered, slowest
 
 
-def _row(t: np.ndarray, w: np.ndarray, minutes: float) -> dict:
+def _row(t: np.ndarray, w: np.ndarray, minutes: float | np.ndarray) -> dict:
     on = ~np.isnan(t)
     total = float(w.sum())
     covered = float(w[on & (t <= minutes)].sum())
@@ -54,20 +57,27 @@ def _row(t: np.ndarray, w: np.ndarray, minutes: float) -> dict:
 
 
 def coverage_table(times: pd.DataFrame, weights: np.ndarray, categories: dict[str, CategoryConfig],
-                   facility_counts: dict[str, int]) -> pd.DataFrame:
+                   facility_counts: dict[str, int], category_weights: dict[str, np.ndarray] | None = None,
+                   thresholds: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """One row per category plus the combined circle.
 
     Columns: ``category``, ``threshold_min``, ``facilities``, ``demand`` (sum of weights), ``covered``,
     ``share_covered`` (0-1, over all demand including unreachable points), ``median_min``, ``p90_min``
     (weighted, over points on the network; ``inf`` means beyond the search limit), ``unreachable``
     (demand not on the walkable network), ``no_facility_in_reach``.
+
+    ``category_weights`` measures a category against its own population (e.g. residents aged 65+) instead
+    of ``weights``; ``thresholds`` gives each point its own circle per category (per-class circles, minutes).
     """
     w = np.asarray(weights, dtype=np.float64)
+    cw = category_weights or {}
+    th = thresholds or {}
     rows = []
     for cat, cfg in categories.items():
+        wc = np.asarray(cw.get(cat, w), dtype=np.float64)
         rows.append({"category": cat, "threshold_min": cfg.minutes, "facilities": facility_counts.get(cat, 0),
-                     **_row(times[cat].to_numpy(), w, cfg.minutes)})
-    covered, slowest = combined_minutes(times, categories)
+                     **_row(times[cat].to_numpy(), wc, th.get(cat, cfg.minutes))})
+    covered, slowest = combined_minutes(times, categories, th)
     comb = _row(slowest, w, np.inf)
     comb["covered"] = float(w[covered].sum())
     comb["share_covered"] = comb["covered"] / comb["demand"] if comb["demand"] > 0 else float("nan")
@@ -77,15 +87,21 @@ def coverage_table(times: pd.DataFrame, weights: np.ndarray, categories: dict[st
 
 
 def unit_coverage_table(times: pd.DataFrame, weights: np.ndarray, units: np.ndarray,
-                        categories: dict[str, CategoryConfig], facility_counts: pd.DataFrame | None = None) -> pd.DataFrame:
+                        categories: dict[str, CategoryConfig], facility_counts: pd.DataFrame | None = None,
+                        category_weights: dict[str, np.ndarray] | None = None,
+                        thresholds: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """The coverage table for each administrative unit (``units`` gives each point's unit name, or None),
     sorted worst first by the combined share."""
     frames = []
     units = np.asarray(units, dtype=object)
+    cw = category_weights or {}
+    th = thresholds or {}
     for unit in pd.unique(units[pd.notna(units)]):
         m = units == unit
         counts = {} if facility_counts is None else facility_counts.get(unit, {})
-        t = coverage_table(times[m].reset_index(drop=True), np.asarray(weights)[m], categories, counts)
+        t = coverage_table(times[m].reset_index(drop=True), np.asarray(weights)[m], categories, counts,
+                           {c: np.asarray(v)[m] for c, v in cw.items()},
+                           {c: (np.asarray(v)[m] if np.ndim(v) else v) for c, v in th.items()})
         t.insert(0, "unit", unit)
         frames.append(t)
     if not frames:

@@ -137,6 +137,17 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
             if len(dem.points) == 0:
                 raise InputError(cfg.source or "config", "the study area holds no demand points",
                                  "check that the boundaries overlap the network extract")
+        if cfg.population is not None:
+            with stage("population"):
+                from .population import apply_population, read_population, study_area
+
+                pop_area = study_area(network.hull(), area, cfg.network.max_snap_m)
+                pop_src = read_population(cfg.population, cfg.resolve, crs, pop_area,
+                                          net_path if is_osm_file(net_path) else None)
+                dem = apply_population(pop_src, dem, pop_area)
+                if len(dem.points) == 0:
+                    raise InputError(cfg.resolve(cfg.population.path), "no population point lies in the study area",
+                                     "check the population file covers the network extract (and its CRS)")
         with stage("snap"):
             fsnap = snap_points(network, shapely.get_coordinates(fac.geometry.values), cfg.network.max_snap_m)
             dsnap = snap_points(network, shapely.get_coordinates(dem.points.geometry.values), cfg.network.max_snap_m)
@@ -174,7 +185,9 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
             out["covered_combined"] = covered
             out["on_network"] = dsnap.ok
             counts = fac[fac["on_network"]].groupby("category").size().to_dict()
-            table = coverage_table(times, out["weight"].to_numpy(), cfg.categories, counts)
+            cat_w = {c: out[k.population].to_numpy() for c, k in cfg.categories.items()
+                     if k.population and k.population in out.columns}
+            table = coverage_table(times, out["weight"].to_numpy(), cfg.categories, counts, cat_w)
             units = pd.DataFrame()
             if bounds is not None:
                 hit = gpd.sjoin(out[["geometry"]], bounds, predicate="within", how="left")
