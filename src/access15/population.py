@@ -214,6 +214,11 @@ def _clean_polygons(geom: np.ndarray, path: Path) -> np.ndarray:
     return geom
 
 
+def _apply(t, col: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raster (col, row) positions to the raster CRS through the affine transform ``t`` (vectorised)."""
+    return t.a * col + t.b * row + t.c, t.d * col + t.e * row + t.f
+
+
 def read_raster(pc: PopulationConfig, path: Path, crs: pyproj.CRS, area: shapely.Geometry) -> PopulationSource:
     """Raster cells whose centre lies in ``area`` (network CRS) as footprint polygons with their persons."""
     import rasterio
@@ -235,8 +240,10 @@ def read_raster(pc: PopulationConfig, path: Path, crs: pyproj.CRS, area: shapely
         rx, ry = to_r.transform(*shapely.get_coordinates(ring).T)
         full = Window(0, 0, ds.width, ds.height)
         try:
-            win = from_bounds(rx.min(), ry.min(), rx.max(), ry.max(), transform=ds.transform)
-            win = win.round_offsets(op="floor").round_lengths(op="ceil").intersection(full)
+            w = from_bounds(rx.min(), ry.min(), rx.max(), ry.max(), transform=ds.transform)
+            c0, r0 = int(np.floor(w.col_off)), int(np.floor(w.row_off))
+            c1, r1 = int(np.ceil(w.col_off + w.width)), int(np.ceil(w.row_off + w.height))
+            win = Window(c0, r0, c1 - c0, r1 - r0).intersection(full)
         except rasterio.errors.WindowError:
             win = None
         if win is None or win.width <= 0 or win.height <= 0:
@@ -254,7 +261,7 @@ def read_raster(pc: PopulationConfig, path: Path, crs: pyproj.CRS, area: shapely
     rows, cols = np.nonzero(vals > 0)
     v = vals[rows, cols]
     to_n = pyproj.Transformer.from_crs(rcrs, crs, always_xy=True)
-    cx, cy = wt * (cols + 0.5, rows + 0.5)
+    cx, cy = _apply(wt, cols + 0.5, rows + 0.5)
     nx, ny = to_n.transform(np.asarray(cx), np.asarray(cy))
     inside = shapely.contains_xy(area, nx, ny)
     if not inside.any():
@@ -263,7 +270,7 @@ def read_raster(pc: PopulationConfig, path: Path, crs: pyproj.CRS, area: shapely
     rows, cols, v = rows[inside], cols[inside], v[inside]
     corner_c = np.stack([cols, cols + 1, cols + 1, cols, cols], axis=1).astype(np.float64)
     corner_r = np.stack([rows, rows, rows + 1, rows + 1, rows], axis=1).astype(np.float64)
-    px, py = wt * (corner_c, corner_r)
+    px, py = _apply(wt, corner_c, corner_r)
     qx, qy = to_n.transform(np.asarray(px).ravel(), np.asarray(py).ravel())
     polys = shapely.polygons(np.stack([qx, qy], axis=1).reshape(len(v), 5, 2))
     label = f"residents (raster {path.name}, {v.sum():,.0f} persons in the study area)"
