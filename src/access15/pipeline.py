@@ -21,10 +21,10 @@ import shapely
 
 from . import __version__
 from .config import Config, load_config
-from .coverage import COMBINED, combined_minutes, coverage_table, unit_coverage_table
+from .coverage import COMBINED, combined_minutes, coverage_table
 from .demand import Demand, grid_demand, node_demand
 from .errors import AccessWarning, InputError
-from .inputs import load_boundaries, load_facilities
+from .inputs import load_facilities
 from .network import WalkNetwork, load_network
 from .osm import is_osm_file, load_tag_rules
 from .routing import nearest_facility
@@ -48,7 +48,7 @@ class AnalysisResult:
         ``covered_<category>`` per category, plus ``time_combined`` and ``covered_combined``.
     grid : the demand grid (or None for node demand); ``demand_label`` says what a weight means.
     coverage : the coverage table (see :func:`access15.coverage.coverage_table`).
-    unit_coverage : the same per administrative unit (empty without boundaries).
+    unit_coverage : the same per administrative unit and level (empty without boundaries), worst first.
     boundaries : the units (network CRS) or None.
     timings : seconds per stage. ``warnings`` : messages the user must see.
     """
@@ -65,6 +65,14 @@ class AnalysisResult:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     version: str = __version__
+    #: per boundary level: residents in overlapping units (counted twice) and in gaps (in no unit)
+    unit_check: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: facilities per category with their capacity, and those missing it (see :mod:`access15.capacity`)
+    capacity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: supply ratios (capacity per population) overall and per unit
+    supply: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: each configured target with its figure and met / not met
+    targets: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def gaps(self, category: str = COMBINED) -> gpd.GeoDataFrame:
         """Demand points outside the circle of ``category`` (or of the combined circle)."""
@@ -126,8 +134,9 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
         bounds = None
         if cfg.boundaries is not None:
             with stage("load boundaries"):
-                b = cfg.boundaries
-                bounds = load_boundaries(cfg.resolve(b.path), b.name_column, b.crs, b.layer).to_crs(crs)
+                from .units import load_units
+
+                bounds = load_units(cfg.boundaries, cfg.resolve, net_path if is_osm_file(net_path) else None).to_crs(crs)
         with stage("demand points"):
             area = shapely.union_all(bounds.geometry.values) if bounds is not None else None
             if cfg.demand.kind == "grid":
@@ -166,6 +175,17 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
                               AccessWarning, stacklevel=2)
         times = pd.DataFrame(index=dem.points.index)
         out = dem.points.copy()
+        assign, thresholds = None, {}
+        if bounds is not None:
+            with stage("units"):
+                from .units import assign_units, class_thresholds, level_column
+
+                assign = assign_units(out, bounds, out["weight"].to_numpy())
+                for lvl in assign.unit.columns:
+                    out[level_column(lvl)] = assign.unit[lvl].to_numpy()
+                out["unit"] = assign.unit[assign.unit.columns[0]].to_numpy()
+                out["unit_class"] = assign.cls
+                thresholds = class_thresholds(cfg.categories, assign.cls)
         speed = cfg.speed_m_per_min
         with stage("route"):
             for cat in cats:
@@ -178,22 +198,25 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
                 out[f"time_{cat}"] = times[cat]
                 ids = fac["facility_id"].to_numpy()[sel]
                 out[f"nearest_{cat}"] = np.where(res.facility >= 0, ids[np.maximum(res.facility, 0)] if len(sel) else "", "")
-                out[f"covered_{cat}"] = (times[cat] <= cfg.categories[cat].minutes).to_numpy()
+                out[f"covered_{cat}"] = times[cat].to_numpy() <= thresholds.get(cat, cfg.categories[cat].minutes)
         with stage("coverage"):
-            covered, slowest = combined_minutes(times, cfg.categories)
+            covered, slowest = combined_minutes(times, cfg.categories, thresholds)
             out["time_combined"] = slowest
             out["covered_combined"] = covered
             out["on_network"] = dsnap.ok
             counts = fac[fac["on_network"]].groupby("category").size().to_dict()
             cat_w = {c: out[k.population].to_numpy() for c, k in cfg.categories.items()
                      if k.population and k.population in out.columns}
-            table = coverage_table(times, out["weight"].to_numpy(), cfg.categories, counts, cat_w)
+            table = coverage_table(times, out["weight"].to_numpy(), cfg.categories, counts, cat_w, thresholds)
             units = pd.DataFrame()
-            if bounds is not None:
-                hit = gpd.sjoin(out[["geometry"]], bounds, predicate="within", how="left")
-                hit = hit[~hit.index.duplicated()]
-                out["unit"] = hit["unit"].to_numpy()
-                units = unit_coverage_table(times, out["weight"].to_numpy(), out["unit"].to_numpy(), cfg.categories)
+            if assign is not None:
+                from .units import unit_tables
+
+                onf = fac[fac["on_network"]]
+                fac_units = assign_units(onf, bounds, np.ones(len(onf)), warn=False).unit
+                units = unit_tables(times, out["weight"].to_numpy(), assign, cfg.categories, cat_w, thresholds,
+                                    fac_units, onf["category"])
         caught = [str(w.message) for w in wlist if issubclass(w.category, AccessWarning)]
     return AnalysisResult(cfg, network, fac, out, dem.grid, dem.label, table, units, bounds,
-                          stage.timings, list(dict.fromkeys(caught)))
+                          stage.timings, list(dict.fromkeys(caught)),
+                          unit_check=assign.check if assign is not None else pd.DataFrame())
