@@ -146,6 +146,7 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
             if len(dem.points) == 0:
                 raise InputError(cfg.source or "config", "the study area holds no demand points",
                                  "check that the boundaries overlap the network extract")
+        pop_src = None
         if cfg.population is not None:
             with stage("population"):
                 from .population import apply_population, read_population, study_area
@@ -212,11 +213,20 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
             if assign is not None:
                 from .units import unit_tables
 
-                onf = fac[fac["on_network"]]
-                fac_units = assign_units(onf, bounds, np.ones(len(onf)), warn=False).unit
+                fac_units = assign_units(fac, bounds, np.ones(len(fac)), warn=False).unit
+                onf = fac["on_network"].to_numpy()
                 units = unit_tables(times, out["weight"].to_numpy(), assign, cfg.categories, cat_w, thresholds,
-                                    fac_units, onf["category"])
+                                    fac_units[onf], fac.loc[onf, "category"])
+        with stage("standards"):
+            from .standards import compute_standards
+            from .units import level_column
+
+            ucols = {lvl: level_column(lvl) for lvl in assign.unit.columns} if assign is not None else {}
+            std = compute_standards(cfg, network, fac, fsnap, dsnap, out, fac_units if assign is not None else None,
+                                    bounds, ucols, table, units, weighted=cfg.population is not None,
+                                    estimated=pop_src.estimated if pop_src is not None else False)
         caught = [str(w.message) for w in wlist if issubclass(w.category, AccessWarning)]
     return AnalysisResult(cfg, network, fac, out, dem.grid, dem.label, table, units, bounds,
                           stage.timings, list(dict.fromkeys(caught)),
-                          unit_check=assign.check if assign is not None else pd.DataFrame())
+                          unit_check=assign.check if assign is not None else pd.DataFrame(),
+                          capacity=std.capacity, supply=std.supply, targets=std.targets)
