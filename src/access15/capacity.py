@@ -24,13 +24,14 @@ from .errors import AccessWarning
 OVERALL = "(all)"
 
 
-def missing_capacity(fac: pd.DataFrame, categories: list[str]) -> pd.DataFrame:
-    """Facilities whose capacity is missing, in categories where some facilities do have one (warned) or
-    none does (listed, not warned). Columns: ``facility_id``, ``category``, ``name``, ``source``."""
+def missing_capacity(fac: pd.DataFrame, categories: list[str], needed: set[str] | frozenset = frozenset()) -> pd.DataFrame:
+    """Facilities whose capacity is missing, in categories where some facilities have one or that a
+    per-capita target needs (``needed``); each such category is warned with the ids.
+    Columns: ``facility_id``, ``category``, ``name``, ``source``."""
     cap = pd.to_numeric(fac["capacity"], errors="coerce")
-    miss = fac[cap.isna() & fac["category"].isin(categories)]
-    has = fac.loc[cap.notna(), "category"].unique()
-    for cat, grp in miss[miss["category"].isin(has)].groupby("category"):
+    has = set(fac.loc[cap.notna(), "category"].unique())
+    miss = fac[cap.isna() & fac["category"].isin([c for c in categories if c in has or c in needed])]
+    for cat, grp in miss.groupby("category"):
         total = int((fac["category"] == cat).sum())
         ids = ", ".join(grp["facility_id"].astype(str).head(8)) + (", ..." if len(grp) > 8 else "")
         warnings.warn(f"{cat}: {len(grp)} of {total} facilities have no capacity ({ids}); they are left out of "

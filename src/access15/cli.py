@@ -43,6 +43,38 @@ def print_coverage(result) -> None:
     console.print(table)
 
 
+def print_frame(df, title: str, columns: list[str], limit: int = 15) -> None:
+    """A results table (first ``limit`` rows of ``columns``) as a Rich table; nothing when empty."""
+    if df is None or not len(df):
+        return
+    cols = [c for c in columns if c in df.columns]
+    table = Table(title=title + (f" [dim](first {limit} of {len(df)})[/dim]" if len(df) > limit else ""))
+    for c in cols:
+        table.add_column(c)
+    for row in df[cols].head(limit).itertuples(index=False):
+        table.add_row(*[f"{v:,.4g}" if isinstance(v, float) else str(v) for v in row])
+    console.print(table)
+
+
+def print_extra(result) -> None:
+    """Per-unit coverage (combined circle, worst first), unit checks, supply ratios and targets, if present."""
+    uc = getattr(result, "unit_coverage", None)
+    if uc is not None and len(uc) and "level" in uc:
+        print_frame(uc[uc["category"] == "combined"], "Units, worst first (combined circle)",
+                    ["level", "unit", "demand", "covered", "share_covered", "median_min", "p90_min", "unreachable"])
+    print_frame(getattr(result, "unit_check", None), "Boundary check (overlaps count residents twice, gaps not at all)",
+                ["level", "units", "residents", "residents_in_overlaps", "residents_in_gaps"])
+    sup = getattr(result, "supply", None)
+    if sup is not None and len(sup):
+        print_frame(sup[sup["level"] == "overall"], "Supply per resident", ["category", "population", "basis",
+                    "residents", "facilities", "missing_capacity", "capacity", "per_1000", "sfca2_per_1000",
+                    "e2sfca_per_1000"])
+    tg = getattr(result, "targets", None)
+    if tg is not None and len(tg):
+        print_frame(tg[tg["level"] == "overall"] if (tg["level"] == "overall").any() else tg, "Targets",
+                    ["target", "category", "measure", "target_value", "figure", "status", "city", "year"], limit=30)
+
+
 def _run(config_path: Path, out: Path | None, html: bool) -> None:
     from .outputs import write_outputs
     from .pipeline import analyze
@@ -57,6 +89,7 @@ def _run(config_path: Path, out: Path | None, html: bool) -> None:
             for msg in result.warnings:
                 err.print(f"[yellow]warning:[/yellow] {msg}")
             print_coverage(result)
+            print_extra(result)
             target = out or result.config.resolve(result.config.output.dir)
             with console.status("writing outputs"):
                 written = write_outputs(result, target, html=html)

@@ -34,9 +34,31 @@ def demand_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
     return d.to_crs(4326)
 
 
+def unit_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
+    """The per-unit coverage table on the unit polygons (one row per unit, level and category; EPSG:4326)."""
+    b = result.boundaries.to_crs(4326)[["unit", "level", "geometry"]].drop_duplicates(["unit", "level"])
+    return gpd.GeoDataFrame(result.unit_coverage.merge(b, on=["unit", "level"], how="left"), geometry="geometry",
+                            crs=4326)
+
+
+def _write_tables(result: AnalysisResult, gpkg: Path) -> None:
+    """Non-spatial tables (supply ratios, targets, unit checks, missing capacities) as GeoPackage tables."""
+    import pyogrio
+
+    for key in ("supply", "targets", "unit_check", "capacity"):
+        table = getattr(result, key, None)
+        if table is not None and len(table):
+            df = table.copy()
+            for col in df.columns[df.dtypes == object]:
+                df[col] = df[col].astype("string")
+            pyogrio.write_dataframe(df, gpkg, layer="capacity_missing" if key == "capacity" else key, driver="GPKG")
+
+
 def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None = None) -> dict[str, Path]:
-    """Write ``coverage.csv``, ``unit_coverage.csv`` (with boundaries), ``access15.gpkg`` (layers
-    ``facilities``, ``demand``, ``gaps``) and ``map.html`` into ``out_dir``; return the written paths."""
+    """Write ``coverage.csv``, ``unit_coverage.csv`` (with boundaries), ``unit_check.csv``, ``supply.csv``,
+    ``targets.csv`` and ``capacity_missing.csv`` (when present), ``access15.gpkg`` (layers ``facilities``,
+    ``demand``, ``gaps``, ``boundaries``, ``unit_coverage`` and the same tables) and ``map.html`` into
+    ``out_dir``; return the written paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html = result.config.output.html if html is None else html
@@ -48,6 +70,12 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
         if len(result.unit_coverage):
             result.unit_coverage.to_csv(staging / "unit_coverage.csv", index=False, float_format="%.6g")
             files["unit_coverage"] = "unit_coverage.csv"
+        for key in ("unit_check", "supply", "targets", "capacity"):
+            table = getattr(result, key, None)
+            if table is not None and len(table):
+                name = "capacity_missing.csv" if key == "capacity" else f"{key}.csv"
+                table.to_csv(staging / name, index=False, float_format="%.6g")
+                files[key] = name
         gpkg = staging / "access15.gpkg"
         fac = result.facilities.to_crs(4326)
         fac.to_file(gpkg, layer="facilities", driver="GPKG")
@@ -56,6 +84,9 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
         dem[~dem[f"covered_{COMBINED}"]].to_file(gpkg, layer="gaps", driver="GPKG")
         if result.boundaries is not None:
             result.boundaries.to_crs(4326).to_file(gpkg, layer="boundaries", driver="GPKG")
+            if len(result.unit_coverage):
+                unit_layer(result).to_file(gpkg, layer="unit_coverage", driver="GPKG")
+        _write_tables(result, gpkg)
         files["gpkg"] = "access15.gpkg"
         if html:
             from .html_map import write_map

@@ -37,7 +37,10 @@ def compute_standards(cfg, net: WalkNetwork, fac: gpd.GeoDataFrame, fsnap: Snapp
     """Compute the per-capita figures; adds ``sfca2_<cat>`` / ``e2sfca_<cat>`` (supply per resident) to
     ``demand`` when ``weighted``."""
     cats = list(cfg.categories)
-    capacity = missing_capacity(fac, cats)
+    from .targets import SCALE
+
+    needed = {t.category for t in cfg.targets.values() if t.measure in SCALE}
+    capacity = missing_capacity(fac, cats, needed)
     fca_cols: dict[str, tuple[str, str]] = {}
     supply = pd.DataFrame()
     if weighted:

@@ -118,25 +118,30 @@ def evaluate_targets(targets: dict, categories: dict, supply: pd.DataFrame, cove
                                  f"n/a: no population column '{popcol}' (add it to [population] columns)", estimated))
                 continue
             cat_pop = categories[t.category].population or "total"
-            sub = supply[supply["category"] == t.category]
-            for _, r in sub[sub["level"].isin(["overall", *levels])].iterrows():  # one row per unit
-                residents = r["residents"]
-                if popcol != cat_pop:  # the target counts other residents than the category's column
-                    m = demand[unit_columns[r["level"]]] == r["unit"] if r["level"] != "overall" else slice(None)
-                    residents = float(demand.loc[m, col].sum())
-                amount = r["capacity"] if r["basis"] == "capacity" else np.nan
-                if r["basis"] != "capacity":
-                    rows.append(_row(t, r["level"], r["unit"], np.nan, None,
-                                     "unknown: no facility has a capacity", estimated))
-                    continue
-                fig = amount / residents * SCALE[t.measure] if residents > 0 else np.nan
-                met: bool | None = bool(fig >= t.value) if np.isfinite(fig) else None
-                status = "met" if met else "not met"
-                if met is False and r["missing_capacity"] > 0:
-                    met, status = None, f"unknown: capacity missing for {int(r['missing_capacity'])} facilities"
-                if not np.isfinite(fig):
-                    status = "n/a: no residents"
-                rows.append(_row(t, r["level"], r["unit"], fig, met, status, estimated))
+            sub = supply[(supply["category"] == t.category) & supply["level"].isin(["overall", *levels])]
+            residents = sub["residents"].to_numpy(dtype=np.float64)
+            if popcol != cat_pop:  # the target counts other residents than the category's own column
+                alt = {("overall", OVERALL): float(demand[col].sum())}
+                for lvl in levels:
+                    for unit, v in demand.groupby(unit_columns[lvl])[col].sum().items():
+                        alt[(lvl, unit)] = float(v)
+                residents = np.array([alt.get(k, 0.0) for k in zip(sub["level"], sub["unit"])])
+            amount = sub["capacity"].to_numpy(dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                fig = np.where(residents > 0, amount / residents * SCALE[t.measure], np.nan)
+            for (lvl, unit, basis, missing), f in zip(sub[["level", "unit", "basis", "missing_capacity"]]
+                                                      .itertuples(index=False), fig):  # one row per unit
+                if basis != "capacity":
+                    rows.append(_row(t, lvl, unit, np.nan, None, "unknown: no facility has a capacity", estimated))
+                elif not np.isfinite(f):
+                    rows.append(_row(t, lvl, unit, np.nan, None, "n/a: no residents", estimated))
+                elif f >= t.value:
+                    rows.append(_row(t, lvl, unit, float(f), True, "met", estimated))
+                elif missing > 0:
+                    rows.append(_row(t, lvl, unit, float(f), None,
+                                     f"unknown: capacity missing for {int(missing)} facilities", estimated))
+                else:
+                    rows.append(_row(t, lvl, unit, float(f), False, "not met", estimated))
         elif t.measure == "coverage":
             c = coverage[coverage["category"] == t.category]
             scopes = [("overall", OVERALL, float(c["share_covered"].iloc[0]))] if len(c) else []
@@ -165,4 +170,7 @@ def evaluate_targets(targets: dict, categories: dict, supply: pd.DataFrame, cove
                 share = float((counts >= 1).mean()) if len(names) else np.nan
                 met = bool(share >= t.value - 1e-12) if np.isfinite(share) else None
                 rows.append(_row(t, t.level, "", share, met, "met" if met else "not met", estimated))
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["met"] = out["met"].astype("boolean")
+    return out
