@@ -106,3 +106,49 @@ def test_levels_classes_overlaps_and_per_class_circles(hel_units, helsinki_netwo
     street = uc[(uc["level"] == "street") & (uc["category"] == "clinic")]
     assert street["demand"].sum() == pytest.approx(d["weight"][d["unit_street"].notna()].sum())
     assert street["facilities"].sum() >= 1
+
+
+def test_rural_profile_routes_on_minutes_by_road_class(hel_units, helsinki_network):
+    from access15.profiles import edge_minutes, load_profiles, profile_nearest
+    from access15.routing import nearest_facility
+    from access15.snap import snap_points
+
+    net = helsinki_network
+    assert net.edge_highway is not None and len(net.edge_highway) == net.n_edges
+    cyc = load_profiles()["cycle"]
+    mins = edge_minutes(net, cyc)
+    foot = net.edge_highway == "footway"
+    res = net.edge_highway == "residential"
+    assert foot.any() and res.any()
+    np.testing.assert_allclose(mins[foot], net.edge_length[foot] / (4000 / 60))
+    np.testing.assert_allclose(mins[res], net.edge_length[res] / (15000 / 60))
+
+    # a uniform profile at walking speed reproduces the walking search exactly
+    grid = np.stack(np.meshgrid(np.linspace(*net.hull().bounds[0::2], 12)[1:-1],
+                                np.linspace(*net.hull().bounds[1::2], 12)[1:-1]), -1).reshape(-1, 2)
+    dem = snap_points(net, grid, 500.0)
+    fac = snap_points(net, grid[::17], 500.0)
+    walk = nearest_facility(net, fac, dem, 60 * 4000 / 60).dist_m / (4000 / 60)
+    same = profile_nearest(net, fac, dem, {"default": 4.0}, 4000 / 60, 60.0).dist_m
+    np.testing.assert_allclose(same, walk, rtol=1e-9)
+    fast = profile_nearest(net, fac, dem, cyc, 4000 / 60, 60.0).dist_m
+    assert (fast <= walk + 1e-9).all() and (fast < walk - 0.5).any()
+
+    cfg = config_from_dict({
+        "network": {"path": str(DATA / "osm" / "helsinki.osm.pbf")},
+        "boundaries": {"path": str(hel_units), "level_column": "level", "class_column": "kind"},
+        "categories": {"clinic": {"minutes": 5, "minutes_by_class": {"rural": 15},
+                                  "profile_by_class": {"rural": "cycle"}}},
+        "facilities": [{"path": "osm"}],
+    })
+    on_bike = analyze(cfg, network=net).demand
+    cfg.categories["clinic"].profile_by_class = {}
+    on_foot = analyze(cfg, network=net).demand
+    rural = (on_bike["unit_class"] == "rural").to_numpy()
+    tb, tf = on_bike["time_clinic"].to_numpy(), on_foot["time_clinic"].to_numpy()
+    np.testing.assert_array_equal(tb[~rural], tf[~rural])
+    ok = rural & np.isfinite(tf)
+    assert (tb[ok] <= tf[ok] + 1e-9).all() and (tb[ok] < tf[ok] - 0.5).any()
+    with pytest.raises(InputError, match="unknown travel profile 'boat'"):
+        config_from_dict({"network": {"path": "x.pbf"}, "facilities": [{"path": "osm"}],
+                          "categories": {"clinic": {"profile_by_class": {"island": "boat"}}}})

@@ -343,7 +343,16 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
 
 
 def _check_population_columns(cfg: Config, source: Path | str) -> None:
-    """Every category's ``population`` names a configured population column."""
+    """Every category's ``population`` names a configured population column; class profiles exist."""
+    from .profiles import check_profile
+
+    for name, cat in cfg.categories.items():
+        for cls, minutes in cat.minutes_by_class.items():
+            if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
+                raise InputError(source, f"[categories.{name}] minutes_by_class.{cls} = {minutes!r}",
+                                 "give a positive number of minutes, e.g. {rural = 30}")
+        for profile in cat.profile_by_class.values():
+            check_profile(str(profile), source)
     known = [] if cfg.population is None else [cfg.population.column, *cfg.population.columns]
     for name, cat in cfg.categories.items():
         if cat.population and cat.population not in known:

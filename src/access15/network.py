@@ -47,6 +47,8 @@ class WalkNetwork:
     edge_geometry : (E,) array of shapely LineStrings in ``crs``.
     source : str
         Where the network came from (file name).
+    edge_highway : (E,) object array or None
+        OSM highway class of each edge's way (e.g. "footway"); None for road-line layers.
     """
 
     crs: pyproj.CRS
@@ -58,6 +60,7 @@ class WalkNetwork:
     edge_geometry: np.ndarray
     source: str = ""
     info: dict = field(default_factory=dict)
+    edge_highway: np.ndarray | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -106,7 +109,8 @@ class WalkNetwork:
 
 
 def network_from_vertices(node_key: np.ndarray, xy: np.ndarray, offsets: np.ndarray, crs: pyproj.CRS,
-                          source: str = "", node_label: np.ndarray | None = None) -> WalkNetwork:
+                          source: str = "", node_label: np.ndarray | None = None,
+                          line_class: np.ndarray | None = None) -> WalkNetwork:
     """Fold polylines into a network.
 
     Parameters
@@ -119,6 +123,8 @@ def network_from_vertices(node_key: np.ndarray, xy: np.ndarray, offsets: np.ndar
         Polyline ``i`` is vertices ``offsets[i]:offsets[i+1]``.
     node_label : optional (V,) int array
         Id to report per node (e.g. the OSM id); defaults to ``node_key``.
+    line_class : optional (L,) array
+        A class per polyline (the OSM highway tag), kept per edge as ``edge_highway``.
     """
     node_label = node_key if node_label is None else node_label
     lengths = np.diff(offsets)
@@ -165,6 +171,7 @@ def network_from_vertices(node_key: np.ndarray, xy: np.ndarray, offsets: np.ndar
         edge_length=edge_len,
         edge_geometry=geoms,
         source=source,
+        edge_highway=None if line_class is None else np.asarray(line_class, dtype=object)[line_of[start_pos]],
     )
 
 
@@ -180,7 +187,7 @@ def network_from_osm(path: str | Path, rules: TagRules | None = None,
         lo, hi = ways.lonlat.min(axis=0), ways.lonlat.max(axis=0)
         crs = utm_crs_for(*(lo + hi) / 2)
     xy = transform_xy(ways.lonlat, WGS84, crs)
-    net = network_from_vertices(ways.node_id, xy, ways.offsets, crs, source=path.name)
+    net = network_from_vertices(ways.node_id, xy, ways.offsets, crs, source=path.name, line_class=ways.highway)
     net.info["ways"] = int(len(ways.way_id))
     return net
 

@@ -122,13 +122,15 @@ def _osm_failure(path: Path, exc: Exception) -> InputError:
 class WayArrays:
     """Walkable ways as flat arrays: way ``i`` has vertices ``offsets[i]:offsets[i+1]``.
 
-    ``node_id`` are OSM node ids; ``lonlat`` their WGS84 coordinates (degrees).
+    ``node_id`` are OSM node ids; ``lonlat`` their WGS84 coordinates (degrees); ``highway`` the
+    highway class of each way (e.g. "footway", "residential").
     """
 
     node_id: np.ndarray
     lonlat: np.ndarray
     offsets: np.ndarray
     way_id: np.ndarray
+    highway: np.ndarray | None = None
 
 
 def read_walk_ways(path: str | Path, rules: TagRules | None = None) -> WayArrays:
@@ -140,6 +142,7 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None) -> WayArrays
     lons: list[list[float]] = []
     lats: list[list[float]] = []
     way_ids: list[int] = []
+    highways: list[str] = []
     try:
         fp = (osmium.FileProcessor(str(path))
               .with_locations()
@@ -156,6 +159,7 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None) -> WayArrays
             lons.append(x)
             lats.append(y)
             way_ids.append(way.id)
+            highways.append(way.tags.get("highway"))
     except (RuntimeError, ValueError, OSError) as exc:
         raise _osm_failure(path, exc) from None
     lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=len(ids))
@@ -166,6 +170,7 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None) -> WayArrays
         lonlat=np.column_stack([flat(lons, np.float64), flat(lats, np.float64)]) if len(ids) else np.empty((0, 2)),
         offsets=offsets,
         way_id=np.asarray(way_ids, dtype=np.int64),
+        highway=np.asarray(highways, dtype=object),
     )
 
 

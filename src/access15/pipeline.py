@@ -194,8 +194,15 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
                 if len(sel) == 0 or not fsnap.ok[sel].any():
                     warnings.warn(f"category '{cat}' has no facilities on the network: 0% coverage", AccessWarning,
                                   stacklevel=2)
-                res = nearest_facility(network, fsnap.take(sel), dsnap, limit_m=cfg.max_minutes * speed)
+                kcfg = cfg.categories[cat]
+                limit_min = max([cfg.max_minutes, *kcfg.minutes_by_class.values()])
+                res = nearest_facility(network, fsnap.take(sel), dsnap, limit_m=limit_min * speed)
                 times[cat] = res.dist_m / speed
+                if kcfg.profile_by_class and assign is not None:
+                    from .profiles import class_profile_times
+
+                    class_profile_times(network, fsnap.take(sel), dsnap, kcfg, assign.cls, speed, limit_min,
+                                        times, res)
                 out[f"time_{cat}"] = times[cat]
                 ids = fac["facility_id"].to_numpy()[sel]
                 out[f"nearest_{cat}"] = np.where(res.facility >= 0, ids[np.maximum(res.facility, 0)] if len(sel) else "", "")
