@@ -216,3 +216,31 @@ def test_demo_is_population_weighted(demo_result):
     # residents are not spread evenly: the share of residents differs from the share of cells
     cells = (demo_result.demand["covered_clinic"]).mean()
     assert abs(cov.loc["clinic", "share_covered"] - cells) > 0.01
+
+
+def test_building_estimate_is_scaled_and_labelled(tmp_path):
+    """No population at all: the dasymetric estimate from Tsinghua's residential buildings."""
+    from access15.network import load_network
+
+    osm = ROOT / "data" / "osm" / "beijing_haidian_tsinghua.osm.pbf"
+    net = load_network(osm)
+    area = study_area(net.hull(), None, 500.0)
+    a = read_population(PopulationConfig(kind="buildings", total=50_000), Path, net.crs, area, osm)
+    b = read_population(PopulationConfig(kind="buildings", total=50_000, default_levels=6), Path, net.crs, area, osm)
+    assert a.estimated and a.label.startswith("ESTIMATED residents")
+    assert "2 levels where untagged" in a.label and "scaled to 50,000 persons" in a.label
+    assert len(a.values) > 100
+    assert a.values.sum() == pytest.approx(50_000)
+    # persons per m² of footprint follow the levels: untagged buildings (most) all share one density,
+    # and raising the default number of levels moves people towards them
+    dens = a.values[:, 0] / shapely.area(a.geometry)
+    common = np.median(dens)
+    assert np.isclose(dens, common).mean() > 0.5 and not np.allclose(dens, common)
+    untagged = np.isclose(dens, common)
+    assert b.values[untagged, 0].sum() > a.values[untagged, 0].sum()
+    dem = apply_population(a, grid_demand(net, None, 100.0), area)
+    assert dem.points["weight"].sum() == pytest.approx(50_000)
+    assert dem.label.startswith("ESTIMATED")
+    with pytest.raises(InputError, match="needs total"):
+        config_from_dict({"network": {"path": str(osm)}, "facilities": [{"path": "osm"}],
+                          "categories": {"clinic": {}}, "population": {"kind": "buildings"}})

@@ -65,13 +65,14 @@ def print_extra(result) -> None:
     print_frame(getattr(result, "unit_check", None), "Boundary check (overlaps count residents twice, gaps not at all)",
                 ["level", "units", "residents", "residents_in_overlaps", "residents_in_gaps"])
     sup = getattr(result, "supply", None)
+    est = " [bold](population ESTIMATED)[/bold]" if "ESTIMATED" in result.demand_label else ""
     if sup is not None and len(sup):
-        print_frame(sup[sup["level"] == "overall"], "Supply per resident", ["category", "population", "basis",
+        print_frame(sup[sup["level"] == "overall"], "Supply per resident" + est, ["category", "population", "basis",
                     "residents", "facilities", "missing_capacity", "capacity", "per_1000", "sfca2_per_1000",
                     "e2sfca_per_1000"])
     tg = getattr(result, "targets", None)
     if tg is not None and len(tg):
-        print_frame(tg[tg["level"] == "overall"] if (tg["level"] == "overall").any() else tg, "Targets",
+        print_frame(tg[tg["level"] == "overall"] if (tg["level"] == "overall").any() else tg, "Targets" + est,
                     ["target", "category", "measure", "target_value", "figure", "status", "city", "year"], limit=30)
 
 

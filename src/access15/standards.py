@@ -58,6 +58,7 @@ def compute_standards(cfg, net: WalkNetwork, fac: gpd.GeoDataFrame, fsnap: Snapp
             demand[f"sfca2_{cat}"], demand[f"e2sfca_{cat}"] = a2, a3
             fca_cols[cat] = (f"sfca2_{cat}", f"e2sfca_{cat}")
         supply = supply_table(fac, fac_units, demand, unit_columns, cfg.categories, fca_cols)
+        supply["population_estimated"] = estimated
     fac_by_level: dict[str, pd.DataFrame] = {}
     if fac_units is not None and bounds is not None:
         for lvl in fac_units.columns:
