@@ -244,3 +244,28 @@ def test_building_estimate_is_scaled_and_labelled(tmp_path):
     with pytest.raises(InputError, match="needs total"):
         config_from_dict({"network": {"path": str(osm)}, "facilities": [{"path": "osm"}],
                           "categories": {"clinic": {}}, "population": {"kind": "buildings"}})
+
+
+def test_category_measured_against_its_age_group(tmp_path, grid_cells, helsinki_network):
+    """elderly_care counts residents aged 65+ (a column derived here from the real grid: 20% of each cell)."""
+    from access15 import analyze
+
+    cen = grid_cells.geometry.centroid
+    csv = tmp_path / "compounds.csv"
+    pd.DataFrame({"lon": cen.x, "lat": cen.y, "population": grid_cells["population"],
+                  "pop_65plus": (grid_cells["population"] * 0.2).round()}).to_csv(csv, index=False)
+    cfg = config_from_dict({
+        "network": {"path": str(ROOT / "data" / "osm" / "helsinki.osm.pbf")},
+        "population": {"path": str(csv), "kind": "points", "columns": ["pop_65plus"]},
+        "categories": {"clinic": {"minutes": 10}, "fitness": {"minutes": 10, "population": "pop_65plus"}},
+        "facilities": [{"path": "osm"}],
+    })
+    res = analyze(cfg, network=helsinki_network)
+    cov = res.coverage.set_index("category")
+    d = res.demand
+    assert cov.loc["fitness", "demand"] == pytest.approx(d["pop_65plus"].sum())
+    assert cov.loc["clinic", "demand"] == pytest.approx(d["weight"].sum())
+    assert cov.loc["fitness", "covered"] == pytest.approx(d.loc[d["covered_fitness"], "pop_65plus"].sum())
+    sup = res.supply.set_index("category")
+    assert sup.loc["fitness", "population"] == "pop_65plus"
+    assert sup.loc["fitness", "residents"] == pytest.approx(d["pop_65plus"].sum())
