@@ -28,8 +28,8 @@ def test_demo_coverage_table(demo_result):
     # the combined circle can never be wider than any required circle
     assert cov.loc["combined", "covered"] <= min(cov.loc["clinic", "covered"], cov.loc["school", "covered"])
     d = demo_result.demand
-    expect = ((d["time_clinic"] <= 15) & (d["time_school"] <= 15)).sum()
-    assert cov.loc["combined", "covered"] == pytest.approx(expect * d["weight"].iloc[0])
+    expect = d.loc[(d["time_clinic"] <= 15) & (d["time_school"] <= 15), "weight"].sum()  # residents
+    assert cov.loc["combined", "covered"] == pytest.approx(expect)
     assert "not population" in demo_result.demand_label or "population" in demo_result.demand_label
 
 
@@ -50,7 +50,7 @@ def test_adding_a_facility_never_lowers_coverage(demo_result, porto_alegre_netwo
     r = demo_result
     gaps = r.gaps("clinic")
     extra = gpd.GeoDataFrame({"category": ["clinic"], "name": ["new"], "facility_id": ["new"]},
-                             geometry=[gaps.geometry.iloc[len(gaps) // 2]], crs=r.demand.crs)
+                             geometry=[gaps.geometry.loc[gaps["weight"].idxmax()]], crs=r.demand.crs)
     fac = pd.concat([r.facilities[["category", "name", "facility_id", "geometry"]], extra], ignore_index=True)
     more = analyze(r.config, network=porto_alegre_network, facilities=gpd.GeoDataFrame(fac, crs=r.demand.crs))
     before = r.demand["time_clinic"].to_numpy()

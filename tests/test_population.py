@@ -75,7 +75,7 @@ def test_raster_total_equals_raster_sum_in_study_area(tmp_path, grid_cells, hels
     assert np.allclose(shapely.area(src.geometry), CELL * CELL, rtol=0.02)
     dem = apply_population(src, hel_demand, hel_area)
     assert dem.points["weight"].sum() == pytest.approx(expected, rel=1e-9)
-    assert "raster pop.tif" in dem.label
+    assert "population raster pop.tif" in dem.label
     # footprints sit exactly on the real cells (reprojected EPSG:3879 -> UTM 35N, not swapped)
     cen = grid_cells.to_crs(helsinki_network.crs).geometry.centroid
     real = np.c_[cen.x.values, cen.y.values]
@@ -227,7 +227,7 @@ def test_building_estimate_is_scaled_and_labelled(tmp_path):
     area = study_area(net.hull(), None, 500.0)
     a = read_population(PopulationConfig(kind="buildings", total=50_000), Path, net.crs, area, osm)
     b = read_population(PopulationConfig(kind="buildings", total=50_000, default_levels=6), Path, net.crs, area, osm)
-    assert a.estimated and a.label.startswith("ESTIMATED residents")
+    assert a.estimated and a.label.startswith("ESTIMATED population")
     assert "2 levels where untagged" in a.label and "scaled to 50,000 persons" in a.label
     assert len(a.values) > 100
     assert a.values.sum() == pytest.approx(50_000)

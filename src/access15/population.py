@@ -273,7 +273,7 @@ def read_raster(pc: PopulationConfig, path: Path, crs: pyproj.CRS, area: shapely
     px, py = _apply(wt, corner_c, corner_r)
     qx, qy = to_n.transform(np.asarray(px).ravel(), np.asarray(py).ravel())
     polys = shapely.polygons(np.stack([qx, qy], axis=1).reshape(len(v), 5, 2))
-    label = f"residents (raster {path.name}, {v.sum():,.0f} persons in the study area)"
+    label = f"share of residents (population raster {path.name}, {v.sum():,.0f} persons in the study area)"
     return PopulationSource(polys, v[:, None], [pc.column], "raster", label, clip=False)
 
 
@@ -295,7 +295,7 @@ def read_vector(pc: PopulationConfig, path: Path, crs: pyproj.CRS) -> Population
             geom[polys] = shapely.point_on_surface(geom[polys])
     geom = geometry_to(np.asarray(geom, dtype=object), src_crs, crs)
     name = pc.name or path.name
-    label = f"residents ({name}, {vals[:, 0].sum():,.0f} persons)"
+    label = f"share of residents (population: {name}, {vals[:, 0].sum():,.0f} persons)"
     return PopulationSource(geom, vals, columns, pc.kind, label)
 
 
@@ -329,7 +329,7 @@ def read_buildings(pc: PopulationConfig, osm_path: Path, crs: pyproj.CRS) -> Pop
     lv = np.where(np.isfinite(lv) & (lv > 0), lv, pc.default_levels)
     floor = shapely.area(geom) * lv
     vals = (floor / floor.sum() * float(pc.total))[:, None]
-    label = (f"ESTIMATED residents (dasymetric from {len(geom):,} OSM residential buildings: footprint x levels, "
+    label = (f"ESTIMATED population: share of estimated residents (dasymetric from {len(geom):,} OSM residential buildings: footprint x levels, "
              f"{pc.default_levels:g} levels where untagged; scaled to {pc.total:,.0f} persons)")
     return PopulationSource(geom, vals, [pc.column], "buildings", label, estimated=True)
 
