@@ -269,3 +269,9 @@ def test_category_measured_against_its_age_group(tmp_path, grid_cells, helsinki_
     sup = res.supply.set_index("category")
     assert sup.loc["fitness", "population"] == "pop_65plus"
     assert sup.loc["fitness", "residents"] == pytest.approx(d["pop_65plus"].sum())
+
+
+def test_age_groups_need_a_vector_file():
+    with pytest.raises(InputError, match=r"columns \(age groups\) cannot come from kind = \"raster\""):
+        config_from_dict({"network": {"path": "x.pbf"}, "facilities": [{"path": "osm"}], "categories": {"clinic": {}},
+                          "population": {"path": "p.tif", "kind": "raster", "columns": ["pop_65plus"]}})

@@ -152,3 +152,14 @@ def test_rural_profile_routes_on_minutes_by_road_class(hel_units, helsinki_netwo
     with pytest.raises(InputError, match="unknown travel profile 'boat'"):
         config_from_dict({"network": {"path": "x.pbf"}, "facilities": [{"path": "osm"}],
                           "categories": {"clinic": {"profile_by_class": {"island": "boat"}}}})
+
+
+def test_class_circles_without_classes_are_warned(helsinki_network):
+    cfg = config_from_dict({
+        "network": {"path": str(DATA / "osm" / "helsinki.osm.pbf")},
+        "categories": {"clinic": {"minutes": 5, "minutes_by_class": {"rural": 15}}},
+        "facilities": [{"path": "osm"}],
+    })
+    res = analyze(cfg, network=helsinki_network)
+    assert any("names unit classes rural that no demand point has" in w for w in res.warnings)
+    assert (res.demand["covered_clinic"] == (res.demand["time_clinic"] <= 5)).all()

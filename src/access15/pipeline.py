@@ -187,6 +187,10 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
                 out["unit"] = assign.unit[assign.unit.columns[0]].to_numpy()
                 out["unit_class"] = assign.cls
                 thresholds = class_thresholds(cfg.categories, assign.cls)
+        elif any(k.minutes_by_class or k.profile_by_class for k in cfg.categories.values()):
+            from .units import class_thresholds
+
+            class_thresholds(cfg.categories, np.full(len(out), None, dtype=object))  # warns: no classes
         speed = cfg.speed_m_per_min
         with stage("route"):
             for cat in cats:

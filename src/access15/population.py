@@ -80,6 +80,9 @@ def check_population_config(pc: PopulationConfig, source: Path | str) -> None:
                          "give the known total population of the study area, e.g. total = 120000")
     if pc.default_levels <= 0:
         raise InputError(source, "[population] default_levels must be positive", "e.g. default_levels = 2")
+    if pc.columns and pc.kind in ("raster", "buildings"):
+        raise InputError(source, f"[population] columns (age groups) cannot come from kind = \"{pc.kind}\"",
+                         "give age groups as columns of a polygon or point file, or drop columns")
     bad = [c for c in pc.columns if c in RESERVED or c == pc.column]
     if bad:
         raise InputError(source, f"[population] columns: '{bad[0]}' is reserved or repeats column",

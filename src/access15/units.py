@@ -192,8 +192,14 @@ def assign_units(points: gpd.GeoDataFrame, units: gpd.GeoDataFrame, weight: np.n
 def class_thresholds(categories: dict, cls: np.ndarray) -> dict[str, np.ndarray]:
     """Per category with per-class circles, each point's circle in minutes (its class's, else the default)."""
     s = pd.Series(cls, dtype=object)
+    present = set(s.dropna())
     out = {}
     for name, cat in categories.items():
+        unknown = sorted((set(cat.minutes_by_class) | set(cat.profile_by_class)) - present)
+        if unknown:
+            warnings.warn(f"[categories.{name}] names unit classes {', '.join(unknown)} that no demand point has "
+                          f"(classes present: {', '.join(sorted(present)) or 'none; set class_column in [boundaries]'})",
+                          AccessWarning, stacklevel=2)
         if cat.minutes_by_class:
             out[name] = s.map(cat.minutes_by_class).astype(float).fillna(cat.minutes).to_numpy()
     return out
