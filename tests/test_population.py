@@ -275,3 +275,51 @@ def test_age_groups_need_a_vector_file():
     with pytest.raises(InputError, match=r"columns \(age groups\) cannot come from kind = \"raster\""):
         config_from_dict({"network": {"path": "x.pbf"}, "facilities": [{"path": "osm"}], "categories": {"clinic": {}},
                           "population": {"path": "p.tif", "kind": "raster", "columns": ["pop_65plus"]}})
+
+
+def test_polygons_spread_by_residential_floor_area(grid_cells, helsinki_network, hel_demand):
+    """Census polygons refined by the OSM buildings inside them (Helsinki: apartments and building=yes)."""
+    from access15.population import PopulationSource, refine_by_buildings, residential_buildings
+
+    osm = ROOT / "data" / "osm" / "helsinki.osm.pbf"
+    bgeom, floor = residential_buildings(osm, helsinki_network.crs, 2.0, ["apartments", "yes"])
+    cells = grid_cells.to_crs(helsinki_network.crs)
+    inside = shapely.within(cells.geometry.values, helsinki_network.hull())
+    geom = np.asarray(cells.geometry.values[inside], dtype=object)
+    pop = cells["population"].to_numpy(float)[inside]
+    src = PopulationSource(geom, np.diag(pop), [f"p{j}" for j in range(len(pop))], "polygons", "test (x)")
+    fine = refine_by_buildings(src, bgeom, floor)
+    assert "spread by the floor area of" in fine.label
+    per, _ = distribute(fine, hel_demand, None)
+    np.testing.assert_allclose(per.sum(axis=0), pop, rtol=1e-9)  # every polygon conserved
+    # a polygon with buildings puts all its people in the cells that hold those buildings
+    bpts = shapely.point_on_surface(bgeom)
+    j = int(np.argmax([shapely.contains(g, bpts).sum() for g in geom]))
+    assert shapely.contains(geom[j], bpts).sum() >= 3
+    cells_xy = hel_demand.grid.cell_polygons(hel_demand.points["ix"].to_numpy(), hel_demand.points["iy"].to_numpy())
+    got = per[:, j] > 0
+    hold = shapely.STRtree(bpts[shapely.contains(geom[j], bpts)]).query(cells_xy, predicate="intersects")[0]
+    assert set(np.flatnonzero(got)) <= set(hold)
+    # and the area rule would have spread them wider
+    coarse, _ = distribute(src, hel_demand, None)
+    assert (coarse[:, j] > 0).sum() > got.sum()
+
+
+def test_dasymetric_config_end_to_end(tmp_path, grid_cells, helsinki_network):
+    from access15 import analyze
+
+    gpkg = tmp_path / "cells.gpkg"
+    grid_cells.to_file(gpkg)
+    base = {"network": {"path": str(ROOT / "data" / "osm" / "helsinki.osm.pbf")},
+            "categories": {"clinic": {"minutes": 10}}, "facilities": [{"path": "osm"}]}
+    pop = {"path": str(gpkg), "kind": "polygons", "dasymetric": "buildings", "building_values": ["apartments", "yes"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AccessWarning)
+        fine = analyze(config_from_dict({**base, "population": pop}), network=helsinki_network)
+        pop.pop("dasymetric")
+        coarse = analyze(config_from_dict({**base, "population": pop}), network=helsinki_network)
+    assert "residential buildings" in fine.demand_label
+    assert fine.demand["weight"].sum() == pytest.approx(coarse.demand["weight"].sum(), rel=0.05)
+    assert (fine.demand["weight"] > 0).sum() < (coarse.demand["weight"] > 0).sum()
+    with pytest.raises(InputError, match="dasymetric = 'buildings' with kind = 'raster'"):
+        config_from_dict({**base, "population": {"path": "p.tif", "kind": "raster", "dasymetric": "buildings"}})

@@ -165,6 +165,10 @@ class PopulationConfig:
     total: float | None = None
     default_levels: float = 2.0
     name: str = ""
+    #: "buildings": spread each polygon's people over the residential floor area of the OSM buildings inside it
+    dasymetric: str | None = None
+    #: OSM building=* values counted as homes (default: access15.population.RESIDENTIAL_BUILDINGS)
+    building_values: list[str] | None = None
 
 
 @dataclass

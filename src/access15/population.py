@@ -78,6 +78,9 @@ def check_population_config(pc: PopulationConfig, source: Path | str) -> None:
     if pc.kind == "buildings" and (pc.total is None or pc.total <= 0):
         raise InputError(source, "[population] kind = \"buildings\" needs total",
                          "give the known total population of the study area, e.g. total = 120000")
+    if pc.dasymetric not in (None, "buildings") or (pc.dasymetric and pc.kind != "polygons"):
+        raise InputError(source, f"[population] dasymetric = '{pc.dasymetric}' with kind = '{pc.kind}'",
+                         "use dasymetric = \"buildings\" with kind = \"polygons\" (or leave it out)")
     if pc.default_levels <= 0:
         raise InputError(source, "[population] default_levels must be positive", "e.g. default_levels = 2")
     if pc.columns and pc.kind in ("raster", "buildings"):
@@ -302,12 +305,15 @@ def read_vector(pc: PopulationConfig, path: Path, crs: pyproj.CRS) -> Population
     return PopulationSource(geom, vals, columns, pc.kind, label)
 
 
-def read_buildings(pc: PopulationConfig, osm_path: Path, crs: pyproj.CRS) -> PopulationSource:
-    """Dasymetric estimate: residential buildings' floor area (footprint x levels), scaled to ``pc.total``."""
+def residential_buildings(osm_path: Path, crs: pyproj.CRS, default_levels: float,
+                          values: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Residential building footprints (network CRS) and their floor area in m² (footprint x
+    ``building:levels``, ``default_levels`` where the tag is missing or not a positive number)."""
     import osmium
 
     if not osm_path.is_file():
         raise InputError(osm_path, "OSM file for the building estimate not found", "check [population] path")
+    homes = frozenset(values) if values else RESIDENTIAL_BUILDINGS
     wkb = osmium.geom.WKBFactory()
     geoms: list[bytes] = []
     levels: list[str | None] = []
@@ -315,7 +321,7 @@ def read_buildings(pc: PopulationConfig, osm_path: Path, crs: pyproj.CRS) -> Pop
         fp = osmium.FileProcessor(str(osm_path)).with_locations().with_areas().with_filter(
             osmium.filter.KeyFilter("building"))
         for obj in fp:
-            if not obj.is_area() or obj.tags.get("building") not in RESIDENTIAL_BUILDINGS:
+            if not obj.is_area() or obj.tags.get("building") not in homes:
                 continue
             try:
                 geoms.append(wkb.create_multipolygon(obj))
@@ -325,16 +331,41 @@ def read_buildings(pc: PopulationConfig, osm_path: Path, crs: pyproj.CRS) -> Pop
     except (RuntimeError, ValueError, OSError) as exc:
         raise InputError(osm_path, f"cannot read as an OSM file ({exc})", "check the extract") from None
     if not geoms:
-        raise InputError(osm_path, "no residential buildings (building=house/apartments/residential/...) in the extract",
-                         "give real population data in [population] instead")
+        raise InputError(osm_path, f"no residential buildings (building={'/'.join(sorted(homes)[:4])}/...) in the "
+                         "extract", "give real population data in [population] or set building_values")
     geom = geometry_to(shapely.from_wkb(np.asarray(geoms, dtype=object)), pyproj.CRS.from_epsg(4326), crs)
     lv = pd.to_numeric(pd.Series(levels, dtype=object), errors="coerce").to_numpy(float)
-    lv = np.where(np.isfinite(lv) & (lv > 0), lv, pc.default_levels)
-    floor = shapely.area(geom) * lv
+    lv = np.where(np.isfinite(lv) & (lv > 0), lv, default_levels)
+    return geom, shapely.area(geom) * lv
+
+
+def read_buildings(pc: PopulationConfig, osm_path: Path, crs: pyproj.CRS) -> PopulationSource:
+    """Dasymetric estimate: residential buildings' floor area (footprint x levels), scaled to ``pc.total``."""
+    geom, floor = residential_buildings(osm_path, crs, pc.default_levels, pc.building_values)
     vals = (floor / floor.sum() * float(pc.total))[:, None]
-    label = (f"ESTIMATED population: share of estimated residents (dasymetric from {len(geom):,} OSM residential buildings: footprint x levels, "
-             f"{pc.default_levels:g} levels where untagged; scaled to {pc.total:,.0f} persons)")
+    label = (f"ESTIMATED population: share of estimated residents (dasymetric from {len(geom):,} OSM residential "
+             f"buildings: footprint x levels, {pc.default_levels:g} levels where untagged; scaled to "
+             f"{pc.total:,.0f} persons)")
     return PopulationSource(geom, vals, [pc.column], "buildings", label, estimated=True)
+
+
+def refine_by_buildings(pop: PopulationSource, geom: np.ndarray, floor: np.ndarray) -> PopulationSource:
+    """Spread each population polygon's people over the residential buildings inside it, in proportion to
+    floor area (each building becomes a point source); polygons without residential floor area keep
+    the area rule. The population of every polygon is conserved."""
+    pts = shapely.point_on_surface(geom)
+    poly = np.flatnonzero(np.isin(shapely.get_type_id(pop.geometry), [3, 6]))
+    pi, bi = shapely.STRtree(pts).query(pop.geometry[poly], predicate="contains")
+    tot = np.bincount(pi, weights=floor[bi], minlength=len(poly))
+    ok = tot[pi] > 0
+    pi, bi = pi[ok], bi[ok]
+    share = floor[bi] / tot[pi]
+    keep = np.ones(len(pop.geometry), dtype=bool)
+    keep[poly[tot > 0]] = False
+    label = pop.label.rstrip(")") + f"; spread by the floor area of {len(np.unique(bi)):,} residential buildings)"
+    return PopulationSource(np.concatenate([pts[bi], pop.geometry[keep]]),
+                            np.concatenate([pop.values[poly[pi]] * share[:, None], pop.values[keep]]),
+                            pop.columns, pop.kind, label, clip=pop.clip, estimated=pop.estimated)
 
 
 def read_population(pc: PopulationConfig, resolve: Callable[[str], Path], crs: pyproj.CRS,
@@ -347,7 +378,13 @@ def read_population(pc: PopulationConfig, resolve: Callable[[str], Path], crs: p
         if path is None:
             raise InputError("[population]", "kind = \"buildings\" needs an OSM file", "set path to an .osm.pbf")
         return read_buildings(pc, path, crs)
-    return read_vector(pc, resolve(pc.path), crs)
+    src = read_vector(pc, resolve(pc.path), crs)
+    if pc.dasymetric == "buildings":
+        if network_path is None:
+            raise InputError("[population]", "dasymetric = \"buildings\" needs an OSM network file",
+                             "point [network] path at an .osm.pbf, or drop dasymetric")
+        src = refine_by_buildings(src, *residential_buildings(network_path, crs, pc.default_levels, pc.building_values))
+    return src
 
 
 # ------------------------------------------------------------------------------------------ distribution
