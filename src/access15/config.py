@@ -113,7 +113,8 @@ class DemandConfig:
 
     ``kind = "grid"`` uses the centres of square cells of ``cell_m`` metres; ``"nodes"`` uses the network
     nodes. Without boundaries the study area is the part of the network's convex hull within
-    ``max_snap_m`` of a walkable street. Every point weighs 1: coverage is of area/network, not population.
+    ``max_snap_m`` of a walkable street. Without ``[population]`` every point weighs 1: coverage is of
+    area/network, not population; with it, points weigh residents (see docs/population.md).
     """
 
     kind: str = "grid"

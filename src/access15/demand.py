@@ -1,7 +1,7 @@
 """Demand points: the places whose access to services is measured.
 
-For now every point weighs 1, so coverage is a share of area (grid cells) or of network nodes, not of
-people; the label says so in every output. Weights are a column, so population plugs in without rework.
+Here every point weighs 1, so coverage is a share of area (grid cells) or of network nodes, not of
+people; the label says so in every output. :mod:`access15.population` replaces the weights by residents.
 
 Complexity: O(cells) vectorised (shapely.contains_xy over a regular grid).
 """

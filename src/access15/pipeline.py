@@ -181,7 +181,8 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
             with stage("units"):
                 from .units import assign_units, class_thresholds, level_column
 
-                assign = assign_units(out, bounds, out["weight"].to_numpy())
+                what = "residents" if cfg.population else ("grid cells" if dem.grid is not None else "points")
+                assign = assign_units(out, bounds, out["weight"].to_numpy(), what=what)
                 for lvl in assign.unit.columns:
                     out[level_column(lvl)] = assign.unit[lvl].to_numpy()
                 out["unit"] = assign.unit[assign.unit.columns[0]].to_numpy()

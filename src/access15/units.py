@@ -143,8 +143,10 @@ class UnitAssignment:
 
 
 def assign_units(points: gpd.GeoDataFrame, units: gpd.GeoDataFrame, weight: np.ndarray,
-                 warn: bool = True) -> UnitAssignment:
+                 warn: bool = True, what: str = "residents") -> UnitAssignment:
     """Assign demand points (same CRS as ``units``) to units per level and check overlaps and gaps.
+
+    ``what`` names the weights in warnings ("residents", or "grid cells" without population).
 
     A point in several units of one level goes to the first in file order, and its residents are reported
     as counted twice; a point in no unit of a level is a gap at that level.
@@ -180,11 +182,11 @@ def assign_units(points: gpd.GeoDataFrame, units: gpd.GeoDataFrame, weight: np.n
     check = pd.DataFrame(rows)
     for r in (check.itertuples() if warn else ()):
         if r.overlap_points:
-            warnings.warn(f"boundaries at level '{r.level}' overlap: {r.residents_in_overlaps:,.0f} residents "
+            warnings.warn(f"boundaries at level '{r.level}' overlap: {r.residents_in_overlaps:,.0f} {what} "
                           f"({r.overlap_points} points) lie in two or more units and would be counted twice; each "
                           "is counted in the first unit only", AccessWarning, stacklevel=2)
         if r.gap_points:
-            warnings.warn(f"boundaries at level '{r.level}' leave gaps: {r.residents_in_gaps:,.0f} residents "
+            warnings.warn(f"boundaries at level '{r.level}' leave gaps: {r.residents_in_gaps:,.0f} {what} "
                           f"({r.gap_points} points) lie in no unit of this level", AccessWarning, stacklevel=2)
     return UnitAssignment(out, cls, check)
 
