@@ -54,6 +54,14 @@ def test_boundaries_in_another_crs_are_refused(tmp_path):
         load_units(BoundaryConfig(path=str(path), name_column="id"), Path, None)
     with pytest.raises(InputError, match="no column 'district'"):
         load_units(BoundaryConfig(path=str(path), name_column="district"), Path, None)
+    shp = tmp_path / "nocrs.shp"
+    cells.set_crs(None, allow_override=True).to_file(shp)
+    with pytest.raises(InputError, match="boundary file has no coordinate reference system.*in \\[boundaries\\]"):
+        load_units(BoundaryConfig(path=str(shp), name_column="id"), Path, None)
+    units = load_units(BoundaryConfig(path=str(shp), name_column="id", crs="EPSG:3879"), Path, None)
+    assert units.total_bounds[0] == pytest.approx(24.9, abs=0.1)  # declared CRS used: back in Helsinki
+    with pytest.raises(InputError, match="unknown CRS 'EPSG:99999'"):
+        load_units(BoundaryConfig(path=str(shp), name_column="id", crs="EPSG:99999"), Path, None)
 
 
 @pytest.fixture(scope="module")

@@ -94,18 +94,20 @@ def check_population_config(pc: PopulationConfig, source: Path | str) -> None:
 
 # ----------------------------------------------------------------------------------------------- readers
 
-def _to_crs(crs_text: str | None, fallback, path: Path, what: str):
-    """The declared or file CRS; ``"gcj02"``/``"bd09"`` are returned as text for conversion."""
+def declared_crs(crs_text: str | None, fallback, path: Path, what: str, section: str = "[population]"):
+    """The declared CRS (``crs_text``) or the file's (``fallback``); ``"gcj02"``/``"bd09"`` are returned as
+    text for :func:`geometry_to`. A file without a CRS and without a declaration is an InputError."""
     if crs_text:
-        if crs_text.lower().replace("-", "") in ("gcj02", "bd09"):
-            return crs_text.lower().replace("-", "")
+        key = crs_text.lower().replace("-", "").replace("_", "")
+        if key in ("gcj02", "bd09"):
+            return key
         try:
             return pyproj.CRS.from_user_input(crs_text)
         except pyproj.exceptions.CRSError:
             raise InputError(path, f"unknown CRS '{crs_text}'", "use e.g. \"EPSG:4326\", \"gcj02\" or \"bd09\"") from None
     if fallback is None:
         raise InputError(path, f"{what} has no coordinate reference system",
-                         "declare it with crs = \"EPSG:4326\" (or the right code) in [population]")
+                         f"declare it with crs = \"EPSG:4326\" (or the right code) in {section}")
     return fallback
 
 
@@ -161,14 +163,14 @@ def _read_layer(pc: PopulationConfig, path: Path) -> tuple[np.ndarray, pd.DataFr
         if len(bad):
             raise InputError(path, "missing or non-numeric coordinate", "fill in lon/lat", row=int(bad[0]) + 1,
                              field=pc.lon)
-        crs = _to_crs(pc.crs, pyproj.CRS.from_epsg(4326), path, "CSV")
+        crs = declared_crs(pc.crs, pyproj.CRS.from_epsg(4326), path, "CSV")
         return shapely.points(x, y), df, crs
     try:
         gdf = gpd.read_file(path, layer=pc.layer)
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise InputError(path, f"cannot read population layer ({str(exc).splitlines()[0]})",
                          "use GeoJSON, GeoPackage, Shapefile, a GeoTIFF (kind = \"raster\") or a CSV") from None
-    crs = _to_crs(pc.crs, gdf.crs, path, "population layer")
+    crs = declared_crs(pc.crs, gdf.crs, path, "population layer")
     return np.asarray(gdf.geometry.values), pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), crs
 
 
@@ -238,7 +240,7 @@ def read_raster(pc: PopulationConfig, path: Path, crs: pyproj.CRS, area: shapely
         raise InputError(path, f"cannot read as a raster ({str(exc).splitlines()[0]})",
                          "use a GeoTIFF with persons per cell in band 1") from None
     with ds:
-        rcrs = _to_crs(pc.crs, ds.crs, path, "raster")
+        rcrs = declared_crs(pc.crs, ds.crs, path, "raster")
         if isinstance(rcrs, str):
             raise InputError(path, f"crs = '{rcrs}' is not supported for rasters", "reproject the raster to an EPSG CRS")
         to_r = pyproj.Transformer.from_crs(crs, rcrs, always_xy=True)

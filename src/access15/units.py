@@ -73,7 +73,7 @@ def load_units(bc: BoundaryConfig, resolve: Callable[[str], Path], network_path:
         gdf = read_osm_admin(network_path, bc.admin_levels)
         gdf["class"] = None
         return gdf
-    from .population import geometry_to
+    from .population import declared_crs, geometry_to
 
     path = resolve(bc.path)
     if not path.is_file():
@@ -94,7 +94,7 @@ def load_units(bc: BoundaryConfig, resolve: Callable[[str], Path], network_path:
                          field="geometry")
     if not np.isin(shapely.get_type_id(geom), [3, 6]).all():
         raise InputError(path, "boundaries must be polygons", "export the administrative areas as polygons")
-    crs = _declared_crs(bc.crs, raw.crs, path)
+    crs = declared_crs(bc.crs, raw.crs, path, "boundary file", "[boundaries]")
     if not isinstance(crs, str) and crs.is_geographic:
         x0, y0, x1, y1 = shapely.total_bounds(geom)
         if min(x0, y0) < -180 or x1 > 180 or y1 > 90 or y0 < -90:
@@ -112,20 +112,6 @@ def load_units(bc: BoundaryConfig, resolve: Callable[[str], Path], network_path:
            if bc.class_column else None)
     return gpd.GeoDataFrame({"unit": raw[bc.name_column].astype(str).to_numpy(), "level": level, "class": cls},
                             geometry=geom, crs=WGS84)
-
-
-def _declared_crs(text: str | None, file_crs, path: Path):
-    if text:
-        key = text.lower().replace("-", "").replace("_", "")
-        if key in ("gcj02", "bd09"):
-            return key
-        try:
-            return pyproj.CRS.from_user_input(text)
-        except pyproj.exceptions.CRSError:
-            raise InputError(path, f"unknown CRS '{text}'", "use e.g. \"EPSG:4326\", \"gcj02\" or \"bd09\"") from None
-    if file_crs is None:
-        raise InputError(path, "boundaries have no CRS", "declare crs = \"EPSG:4326\" (or \"gcj02\") in [boundaries]")
-    return file_crs
 
 
 @dataclass
