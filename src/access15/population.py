@@ -434,11 +434,12 @@ def distribute(pop: PopulationSource, demand: Demand, area: shapely.Geometry | N
     if len(geom) == 0 or n == 0:
         return out, outside
     cells = demand.grid.cell_polygons(pts["ix"].to_numpy(), pts["iy"].to_numpy()) if demand.grid else None
+    cell_tree = shapely.STRtree(cells) if cells is not None else None
     placed = np.zeros(len(geom), dtype=bool)
     pidx = np.flatnonzero(is_poly)
     if len(pidx):
         if cells is not None:
-            gi, di = shapely.STRtree(cells).query(geom[pidx], predicate="intersects")
+            gi, di = cell_tree.query(geom[pidx], predicate="intersects")
             w = shapely.area(shapely.intersection(geom[pidx][gi], cells[di]))
         else:
             gi, di = shapely.STRtree(dem_pts).query(geom[pidx], predicate="contains")
@@ -452,7 +453,7 @@ def distribute(pop: PopulationSource, demand: Demand, area: shapely.Geometry | N
         placed[pidx[tot > 0]] = True
     qidx = np.flatnonzero(~is_poly)
     if len(qidx) and cells is not None:
-        qi, di = shapely.STRtree(cells).query(geom[qidx], predicate="intersects")
+        qi, di = cell_tree.query(geom[qidx], predicate="intersects")
         qi, first = np.unique(qi, return_index=True)  # a point on a shared cell edge goes to one cell
         di = di[first]
         for c in range(k):
