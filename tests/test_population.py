@@ -323,3 +323,15 @@ def test_dasymetric_config_end_to_end(tmp_path, grid_cells, helsinki_network):
     assert (fine.demand["weight"] > 0).sum() < (coarse.demand["weight"] > 0).sum()
     with pytest.raises(InputError, match="dasymetric = 'buildings' with kind = 'raster'"):
         config_from_dict({**base, "population": {"path": "p.tif", "kind": "raster", "dasymetric": "buildings"}})
+
+
+def test_polygon_without_area_is_refused(tmp_path, grid_cells, helsinki_network):
+    g = grid_cells.head(3).copy()
+    x0, y0, x1, y1 = g.geometry.iloc[2].bounds
+    g.loc[g.index[2], "geometry"] = shapely.Polygon([(x0, y0), (x1, y1), (x0, y0), (x0, y0)])  # a line
+    path = tmp_path / "flat.gpkg"
+    g.to_file(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AccessWarning)
+        with pytest.raises(InputError, match="row 3, field 'geometry': polygon cannot be repaired"):
+            read_vector(PopulationConfig(path=str(path), kind="polygons"), path, helsinki_network.crs)

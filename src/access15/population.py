@@ -212,10 +212,12 @@ def _clean_polygons(geom: np.ndarray, path: Path) -> np.ndarray:
         areal = shapely.get_type_id(parts) == 3  # make_valid may add stray lines or points: keep the areas
         fixed = np.full(len(invalid), None, dtype=object)
         if areal.any():
-            grouped = shapely.multipolygons(parts[areal], indices=owner[areal])
-            fixed[np.unique(owner[areal])] = grouped
-        if any(g is None for g in fixed):
-            i = int(invalid[[g is None for g in fixed]][0])
+            grouped = shapely.multipolygons(parts[areal], indices=owner[areal])  # one per index up to the max
+            have = np.unique(owner[areal])
+            fixed[have] = grouped[have]
+        lost = pd.isna(fixed)
+        if lost.any():
+            i = int(invalid[lost][0])
             raise InputError(path, "polygon cannot be repaired (it has no area)", "fix or delete it",
                              row=i + 1, field="geometry")
         geom[invalid] = fixed
