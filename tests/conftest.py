@@ -37,3 +37,10 @@ def demo_result(porto_alegre_network):
     from access15 import analyze
 
     return analyze(DEMO_CONFIG, network=porto_alegre_network)
+
+
+@pytest.fixture(scope="session")
+def tsinghua_network():
+    from access15.network import load_network
+
+    return load_network(OSM / "beijing_haidian_tsinghua.osm.pbf")

@@ -74,7 +74,9 @@ class FacilitySource:
     ``path = "osm"`` extracts them from the network's OSM file with the category -> tag mapping
     (``tags`` names an alternative mapping TOML). Otherwise ``path`` is a GeoJSON/GeoPackage/Shapefile, or
     a CSV with ``lon``/``lat`` columns in ``crs`` (EPSG:4326 unless declared). Each row's category comes from
-    ``category_column``, or every row gets ``category``.
+    ``category_column``, or every row gets ``category``. ``crs`` may also be ``"gcj02"`` (AMap/Tencent) or
+    ``"bd09"`` (Baidu), converted to WGS84 at load (see :mod:`access15.lonlat`); ``swap_lonlat = true``
+    swaps longitude and latitude of every row (for files whose columns are the wrong way round).
     """
 
     path: str
@@ -89,6 +91,7 @@ class FacilitySource:
     id_column: str | None = None
     capacity_column: str | None = None
     tags: str | None = None
+    swap_lonlat: bool = False
 
 
 @dataclass

@@ -13,61 +13,72 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 
 from .config import FacilitySource
 from .errors import AccessWarning, InputError
+from .lonlat import convert_lonlat, find_lonlat_columns, frame_to_wgs84, looks_swapped, parse_crs
 from .osm import load_tag_rules, read_osm_facilities
+from .tabular import CATEGORY_HEADERS, NAME_HEADERS, number_error, parse_numbers, read_table, resolve_column
 
 FACILITY_COLUMNS = ["category", "name", "facility_id", "capacity", "source", "geometry"]
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    """A CSV read as text, trying UTF-8 (with or without BOM) then GBK (common for Chinese exports)."""
-    last: Exception | None = None
-    for enc in ("utf-8-sig", "gbk"):
-        try:
-            return pd.read_csv(path, dtype=str, encoding=enc, keep_default_na=False, na_values=[""])
-        except UnicodeDecodeError as exc:
-            last = exc
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise InputError(path, f"cannot parse as CSV ({str(exc).splitlines()[0]})",
-                             "save it as comma-separated UTF-8 text with a header row") from None
-    raise InputError(path, f"unknown text encoding ({last})", "save the CSV as UTF-8") from None
+    """A CSV read as text: UTF-8 (with or without BOM) or GBK, comma/semicolon/tab separated."""
+    return read_table(path)[0]
 
 
 def _numeric(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:
-    values = pd.to_numeric(df[column], errors="coerce")
-    bad = values.isna()
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(path, f"'{df[column].iloc[i]}' is not a number", "fill in a decimal coordinate",
+    values, bad = parse_numbers(df[column])
+    missing = ~bad & np.isnan(values)
+    if bad.any() or missing.any():
+        if bad.any():
+            raise number_error(path, df[column], bad, column, "a decimal coordinate")
+        i = int(np.flatnonzero(missing)[0])
+        raise InputError(path, "empty coordinate", "fill in a decimal coordinate or delete the row",
                          row=i + 1, field=column)
-    return values.to_numpy(dtype=np.float64)
+    return values
 
 
-def _points_from_csv(path: Path, df: pd.DataFrame, lon: str, lat: str, crs: str | None) -> gpd.GeoDataFrame:
-    for col in (lon, lat):
-        if col not in df.columns:
-            raise InputError(path, f"no coordinate column '{col}' (columns: {', '.join(df.columns)})",
-                             "name the columns with lon = \"...\" and lat = \"...\" in [[facilities]]", field=col)
+def _points_from_csv(path: Path, df: pd.DataFrame, src: FacilitySource) -> gpd.GeoDataFrame:
+    """Points from a table's longitude/latitude columns, converted from the declared system to WGS84."""
+    cols = find_lonlat_columns(list(df.columns), src.lon, src.lat)
+    if cols is None:
+        missing = [c for c in (src.lon, src.lat) if c not in df.columns]
+        raise InputError(path, f"no coordinate column '{missing[0]}' (columns: {', '.join(df.columns)})",
+                         "name the columns with lon = \"...\" and lat = \"...\" in [[facilities]] "
+                         "(recognised: 经度/纬度, lng/lat, lon/lat, longitude/latitude, x/y)", field=missing[0])
+    lon, lat = cols
+    if (lon, lat) != (src.lon, src.lat):
+        warnings.warn(f"{path.name}: read longitude/latitude from columns '{lon}'/'{lat}'", AccessWarning,
+                      stacklevel=3)
     x, y = _numeric(df, lon, path), _numeric(df, lat, path)
-    declared = pyproj.CRS.from_user_input(crs) if crs else pyproj.CRS.from_epsg(4326)
-    if declared.is_geographic:
+    declared = parse_crs(src.crs, path)
+    if src.swap_lonlat:
+        x, y = y, x
+        lon, lat = lat, lon
+    if declared.crs.is_geographic:
         bad_lon = np.flatnonzero(np.abs(x) > 180)
         bad_lat = np.flatnonzero(np.abs(y) > 90)
         if len(bad_lon) or len(bad_lat):
             big = len(bad_lon) == len(x) and len(bad_lat) == len(y)
-            if big and not crs:
+            if big and not src.crs:
                 raise InputError(path, "coordinates are not longitude/latitude (they look projected, in metres)",
                                  "declare the file's CRS, e.g. crs = \"EPSG:32650\", in [[facilities]]")
             i = int(min(np.r_[bad_lon, bad_lat]))
             field = lon if i in set(bad_lon) else lat
+            swapped = looks_swapped(x, y)
+            if swapped[i] and not src.swap_lonlat:
+                raise InputError(path, f"longitude and latitude look swapped ('{lat}' = {y[i]:g} is not a latitude; "
+                                 f"{int(swapped.sum())} of {len(x)} rows)",
+                                 "set swap_lonlat = true in [[facilities]], or swap the lon/lat column names",
+                                 row=i + 1, field=lat)
             raise InputError(path, f"coordinate ({x[i]}, {y[i]}) is out of range for longitude/latitude",
                              "longitude must be within ±180 and latitude within ±90; check for swapped or mistyped values",
                              row=i + 1, field=field)
-    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(x, y), crs=declared)
+    x, y = convert_lonlat(x, y, declared)
+    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(x, y), crs=4326)
 
 
 def read_facility_file(src: FacilitySource, path: Path) -> gpd.GeoDataFrame:
@@ -75,16 +86,14 @@ def read_facility_file(src: FacilitySource, path: Path) -> gpd.GeoDataFrame:
     if not path.is_file():
         raise InputError(path, "facility file not found", "check the path in [[facilities]]")
     if path.suffix.lower() in (".csv", ".txt"):
-        gdf = _points_from_csv(path, _read_table(path), src.lon, src.lat, src.crs)
+        gdf = _points_from_csv(path, _read_table(path), src)
     else:
         try:
             gdf = gpd.read_file(path, layer=src.layer)
         except Exception as exc:  # pyogrio raises several types for unreadable files
             raise InputError(path, f"cannot read as a GIS layer ({str(exc).splitlines()[0]})",
                              "use GeoJSON, GeoPackage, Shapefile or CSV with lon/lat columns") from None
-        if src.crs:
-            gdf = gdf.set_crs(src.crs, allow_override=True)
-        elif gdf.crs is None:
+        if gdf.crs is None and not src.crs:
             raise InputError(path, "layer has no coordinate reference system",
                              "declare it with crs = \"EPSG:4326\" (or the right code) in [[facilities]]")
         empty = gdf.geometry.isna() | gdf.geometry.is_empty
@@ -98,28 +107,41 @@ def read_facility_file(src: FacilitySource, path: Path) -> gpd.GeoDataFrame:
             geom = geom.copy()
             geom[polys] = shapely.point_on_surface(geom[polys])
             gdf = gdf.set_geometry(gpd.GeoSeries(geom, index=gdf.index, crs=gdf.crs))
+        if src.swap_lonlat:
+            gdf = gdf.set_geometry(gpd.GeoSeries(shapely.transform(gdf.geometry.values, lambda xy: xy[:, ::-1]),
+                                                 index=gdf.index, crs=gdf.crs))
+        gdf = frame_to_wgs84(gdf, parse_crs(src.crs, path))
     if len(gdf) == 0:
         raise InputError(path, "no rows", "add facilities or remove this [[facilities]] entry")
+    cat_col = resolve_column(list(gdf.columns), src.category_column, CATEGORY_HEADERS) or src.category_column
+    name_col = resolve_column(list(gdf.columns), src.name_column, NAME_HEADERS) or src.name_column
     if src.category:
         gdf["category"] = src.category
-    elif src.category_column not in gdf.columns:
+    elif cat_col not in gdf.columns:
         raise InputError(path, f"no category column '{src.category_column}'",
                          "add it, set category_column, or give every row one category with category = \"...\"",
                          field=src.category_column)
     else:
-        cat = gdf[src.category_column].astype("string").str.strip()
-        missing = cat.isna() | (cat == "")
+        cat = gdf[cat_col].astype("string").str.strip()
+        missing = (cat.isna() | (cat == "")).to_numpy(dtype=bool, na_value=True)
         if missing.any():
-            i = int(np.flatnonzero(missing.to_numpy())[0])
-            raise InputError(path, "empty category", "fill in the category", row=i + 1, field=src.category_column)
+            i = int(np.flatnonzero(missing)[0])
+            raise InputError(path, "empty category", "fill in the category", row=i + 1, field=cat_col)
         gdf["category"] = cat.astype(str)
+    capacity = np.full(len(gdf), np.nan)
+    if src.capacity_column:
+        if src.capacity_column not in gdf.columns:
+            raise InputError(path, f"no capacity column '{src.capacity_column}' (columns: {', '.join(map(str, gdf.columns))})",
+                             "fix capacity_column in [[facilities]] or remove it", field=src.capacity_column)
+        capacity, bad = parse_numbers(gdf[src.capacity_column])
+        if bad.any():
+            raise number_error(path, gdf[src.capacity_column], bad, src.capacity_column, "the capacity")
     out = gpd.GeoDataFrame({
         "category": gdf["category"].to_numpy(),
-        "name": gdf[src.name_column].fillna("").astype(str).to_numpy() if src.name_column in gdf.columns else "",
+        "name": gdf[name_col].fillna("").astype(str).to_numpy() if name_col in gdf.columns else "",
         "facility_id": (gdf[src.id_column].astype(str).to_numpy() if src.id_column and src.id_column in gdf.columns
                         else [f"{path.stem}:{i + 1}" for i in range(len(gdf))]),
-        "capacity": (pd.to_numeric(gdf[src.capacity_column], errors="coerce").to_numpy()
-                     if src.capacity_column and src.capacity_column in gdf.columns else np.nan),
+        "capacity": capacity,
         "source": path.name,
     }, geometry=gdf.geometry.values, crs=gdf.crs)
     return out.to_crs(4326)
@@ -168,15 +190,18 @@ def load_boundaries(path: Path, name_column: str, crs: str | None = None, layer:
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise InputError(path, f"cannot read boundaries ({str(exc).splitlines()[0]})",
                          "use a GeoJSON or GeoPackage of polygons") from None
-    if crs:
-        gdf = gdf.set_crs(crs, allow_override=True)
-    elif gdf.crs is None:
+    if gdf.crs is None and not crs:
         raise InputError(path, "boundaries have no CRS", "declare crs = \"EPSG:4326\" in [boundaries]")
+    empty = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+    if empty.any():
+        raise InputError(path, "empty geometry", "give every unit a polygon or delete the row",
+                         row=int(np.flatnonzero(empty)[0]) + 1, field="geometry")
     if name_column not in gdf.columns:
         raise InputError(path, f"no name column '{name_column}' (columns: {', '.join(map(str, gdf.columns))})",
                          "set name_column in [boundaries]", field=name_column)
     kinds = set(shapely.get_type_id(gdf.geometry.values).tolist())
     if not kinds <= {3, 6}:
         raise InputError(path, "boundaries must be polygons", "export the administrative areas as polygons")
+    gdf = frame_to_wgs84(gdf, parse_crs(crs, path))
     geom = shapely.make_valid(gdf.geometry.values)
-    return gpd.GeoDataFrame({"unit": gdf[name_column].astype(str).to_numpy()}, geometry=geom, crs=gdf.crs).to_crs(4326)
+    return gpd.GeoDataFrame({"unit": gdf[name_column].astype(str).to_numpy()}, geometry=geom, crs=4326)

@@ -23,6 +23,7 @@ from . import __version__
 from .config import Config, load_config
 from .coverage import COMBINED, combined_minutes, coverage_table
 from .demand import Demand, grid_demand, node_demand
+from .diagnostics import component_message, component_share, facility_source_warnings
 from .errors import AccessWarning, InputError
 from .inputs import load_facilities
 from .network import WalkNetwork, load_network
@@ -127,6 +128,8 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
             if facilities is None:
                 facilities = load_facilities(cfg.facilities, cfg.resolve, cats,
                                              net_path if is_osm_file(net_path) else None)
+            for msg in facility_source_warnings(cfg, facilities, network):
+                warnings.warn(msg, AccessWarning, stacklevel=2)
             fac = facilities.to_crs(crs).reset_index(drop=True)
             for col, default in (("name", ""), ("facility_id", None), ("capacity", np.nan), ("source", "")):
                 if col not in fac.columns:
@@ -161,6 +164,9 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
         with stage("snap"):
             fsnap = snap_points(network, shapely.get_coordinates(fac.geometry.values), cfg.network.max_snap_m)
             dsnap = snap_points(network, shapely.get_coordinates(dem.points.geometry.values), cfg.network.max_snap_m)
+            msg = component_message(*component_share(network, dsnap, dem.points["weight"].to_numpy()))
+            if msg:
+                warnings.warn(msg, AccessWarning, stacklevel=2)
             fac["snap_m"] = fsnap.dist_m
             fac["on_network"] = fsnap.ok
             off = ~fsnap.ok

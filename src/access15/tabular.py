@@ -1,0 +1,142 @@
+"""Spreadsheet exports as they arrive: text encodings, delimiters, header spellings and messy numbers.
+
+Chinese facility lists are usually exported from Excel or WPS as CSV in GBK or in UTF-8 with a byte
+order mark, sometimes with semicolons or tabs, with Chinese headers and numbers such as ``40张`` or
+``1,200``. :func:`read_table` reads all of these as text (every column a string) and says how it read
+them; :func:`parse_numbers` turns a text column into numbers and, for each value it cannot take, proposes
+the number the user probably meant. Complexity O(rows x columns), vectorised in pandas.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+#: Encodings tried in order. GBK (a superset of GB2312) is what Chinese Excel/WPS writes by default.
+ENCODINGS = ("utf-8-sig", "gbk")
+
+#: Header spellings recognised for the facility name and category when the configured ones are absent.
+NAME_HEADERS = ("name", "名称", "名字", "机构名称", "设施名称", "title")
+CATEGORY_HEADERS = ("category", "类别", "类型", "分类", "设施类别")
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """How a table was read: its text ``encoding`` (``"utf-8"``, ``"utf-8-sig"`` when it had a BOM, or
+    ``"gbk"``) and its ``delimiter``."""
+
+    encoding: str
+    delimiter: str
+
+
+def sniff_encoding(raw: bytes) -> str | None:
+    """The first of UTF-8 (with BOM), UTF-8 and GBK that decodes ``raw``; ``None`` when none does."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    for enc in ("utf-8", "gbk"):
+        try:
+            raw.decode(enc)
+            return enc
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _sniff_delimiter(header: str) -> str:
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else ","
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame, TableInfo]:
+    """Read a delimited text file as strings (empty cells are NA).
+
+    Raises
+    ------
+    InputError : the file is empty, binary, in an encoding other than UTF-8/GBK, or not a table.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read the file ({exc.strerror})", "check the path and permissions") from None
+    if not raw.strip():
+        raise InputError(path, "the file is empty", "export the table again with a header row and data rows")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(path, "the file is UTF-16 text (Excel 'Unicode text')",
+                         "save it as 'CSV UTF-8 (comma delimited)' instead")
+    if b"\x00" in raw[:4096]:
+        raise InputError(path, "the file is binary, not a text table",
+                         "export the table as CSV (UTF-8 or GBK, comma-separated)")
+    enc = sniff_encoding(raw)
+    if enc is None:
+        raise InputError(path, "the text is neither UTF-8 nor GBK", "save the CSV as UTF-8")
+    text = raw.decode(enc)
+    sep = _sniff_delimiter(text.lstrip("\ufeff").splitlines()[0] if text.strip() else "")
+    try:
+        df = pd.read_csv(io.StringIO(text.lstrip("\ufeff")), sep=sep, dtype=str, keep_default_na=False,
+                         na_values=[""], skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(path, f"cannot parse as a table ({first})",
+                         "save it as comma-separated UTF-8 text with one header row") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    if len(df.columns) != len(set(df.columns)):
+        dup = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+        raise InputError(path, f"duplicate column names {', '.join(dup)}", "give every column its own header")
+    return df, TableInfo(enc, sep)
+
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+def suggest_number(text: str) -> float | None:
+    """The number a person most likely meant by ``text`` ("40张" -> 40, "1,200" -> 1200, "３５" -> 35)."""
+    t = unicodedata.normalize("NFKC", str(text)).strip()
+    t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)  # thousands separators
+    found = _NUMBER.findall(t)
+    return float(found[0]) if len(found) == 1 else None
+
+
+def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Text -> float64 (NaN for empty cells).
+
+    Returns
+    -------
+    numbers : float array, NaN where empty or unparseable.
+    bad : bool array, True where a non-empty value is not a plain number (see :func:`suggest_number`).
+    """
+    s = values.astype("string").str.strip()
+    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = (s.notna() & (s != "")).to_numpy(dtype=bool, na_value=False) & ~np.isfinite(num)
+    num[bad] = np.nan
+    return num, bad
+
+
+def number_error(path: Path, values: pd.Series, bad: np.ndarray, field: str, what: str) -> InputError:
+    """The :class:`InputError` for the first unparseable value of a column, with a suggested fix."""
+    i = int(np.flatnonzero(bad)[0])
+    text = values.iloc[i]
+    guess = suggest_number(text)
+    fix = (f"write the plain number {guess:g}" if guess is not None else f"fill in {what} as a plain number")
+    more = int(bad.sum()) - 1
+    if more:
+        fix += f" ({more} more rows like it; run 'access15 validate' to list them)"
+    return InputError(path, f"'{text}' is not a number", fix, row=i + 1, field=field)
+
+
+def resolve_column(columns: list[str], configured: str | None, aliases: tuple[str, ...]) -> str | None:
+    """``configured`` when present, else the first column whose header is one of ``aliases``."""
+    cols = [str(c) for c in columns]
+    if configured and configured in cols:
+        return configured
+    lower = {c.strip().lower(): c for c in cols}
+    return next((lower[a] for a in aliases if a in lower), None)
