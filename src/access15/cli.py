@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import Access15Error
@@ -88,14 +89,14 @@ def _run(config_path: Path, out: Path | None, html: bool) -> None:
             warnings.simplefilter("ignore")
             result = analyze(config_path, progress=progress)
             for msg in result.warnings:
-                err.print(f"[yellow]warning:[/yellow] {msg}")
+                err.print(f"[yellow]warning:[/yellow] {escape(msg)}")
             print_coverage(result)
             print_extra(result)
             target = out or result.config.resolve(result.config.output.dir)
             with console.status("writing outputs"):
                 written = write_outputs(result, target, html=html)
     except Access15Error as exc:
-        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     for key, path in written.items():
         console.print(f"  {key:<14} {path}")
@@ -107,6 +108,38 @@ def run(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
         html: bool = typer.Option(True, "--html/--no-html", help="Write the HTML gap map.")) -> None:
     """Run the analysis described by CONFIG and write tables, a GeoPackage and a gap map."""
     _run(config, out, html)
+
+
+def print_problems(problems) -> None:
+    """The findings of ``access15 validate`` as a Rich table (errors, then warnings, then notes)."""
+    if not problems:
+        console.print("[green]no problems found[/green]")
+        return
+    colour = {"error": "bold red", "warning": "yellow", "info": "dim"}
+    table = Table(title="access15 validate", show_lines=False)
+    for col in ("severity", "file", "row", "field", "problem", "suggestion"):
+        table.add_column(col, overflow="fold")
+    for p in problems:
+        table.add_row(f"[{colour.get(p.severity, '')}]{p.severity}[/]", escape(Path(p.file).name if p.file else ""),
+                      "" if p.row is None else str(p.row), escape(p.field or ""), escape(p.problem),
+                      escape(p.suggestion))
+    console.print(table)
+    n = {s: sum(p.severity == s for p in problems) for s in colour}
+    console.print(f"{n['error']} errors, {n['warning']} warnings, {n['info']} notes")
+
+
+@app.command()
+def validate(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
+             strict: bool = typer.Option(False, "--strict", help="Exit non-zero on warnings too.")) -> None:
+    """Check CONFIG and every input it names before any computation; exit 1 when there are errors."""
+    from .validate import validate as check
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        problems = check(config)
+    print_problems(problems)
+    bad = {"error", "warning"} if strict else {"error"}
+    raise typer.Exit(1 if any(p.severity in bad for p in problems) else 0)
 
 
 @app.command()

@@ -105,22 +105,23 @@ class ShiftCheck:
     snap_undone_m: float
     verdict: str | None
 
-    def message(self, source: str, declared: str) -> str:
-        """A one-line explanation for the user."""
+    def explain(self, declared: str) -> tuple[str, str]:
+        """(problem, fix) in words for the user."""
         sys_name = {"gcj02": "GCJ-02 (AMap/Tencent)", "bd09": "BD-09 (Baidu)"}
         if self.verdict in sys_name:
             s = self.expected_m[self.verdict]
             why = (f"{self.matches} facilities sit {np.hypot(*self.offset_m):.0f} m from same-named OpenStreetMap "
                    f"features, offset ({self.offset_m[0]:+.0f} m E, {self.offset_m[1]:+.0f} m N)"
-                   if self.matches else f"median snap distance {self.snap_m:.0f} m drops to {self.snap_undone_m:.0f} m "
-                   "with the shift undone")
-            return (f"{source}: declared {declared} but the points look like {sys_name[self.verdict]} coordinates: "
-                    f"{why}; {sys_name[self.verdict]} shifts this area by ({s[0]:+.0f} m E, {s[1]:+.0f} m N). "
-                    f"Set crs = \"{self.verdict}\" in [[facilities]] if the list comes from that map")
+                   if self.matches >= 3 else f"median snap distance {self.snap_m:.0f} m drops to "
+                   f"{self.snap_undone_m:.0f} m with the shift undone")
+            return (f"declared {declared} but the points look like {sys_name[self.verdict]} coordinates: {why}; "
+                    f"{sys_name[self.verdict]} shifts this area by ({s[0]:+.0f} m E, {s[1]:+.0f} m N)",
+                    f"set crs = \"{self.verdict}\" in [[facilities]] if the list comes from that map")
         s = self.expected_m["gcj02"]
-        return (f"{source}: declared GCJ-02 but the converted points are offset ({self.offset_m[0]:+.0f} m E, "
+        return (f"declared GCJ-02 but the converted points are offset ({self.offset_m[0]:+.0f} m E, "
                 f"{self.offset_m[1]:+.0f} m N) from {self.matches} same-named OpenStreetMap features, the reverse of "
-                f"the GCJ-02 shift ({s[0]:+.0f} m E, {s[1]:+.0f} m N): the file is probably WGS84 already; remove crs")
+                f"the GCJ-02 shift ({s[0]:+.0f} m E, {s[1]:+.0f} m N)",
+                "the file is probably WGS84 already: remove crs from [[facilities]]")
 
 
 def shift_check(points: gpd.GeoDataFrame, net: WalkNetwork, reference: gpd.GeoDataFrame | None = None,
@@ -214,7 +215,12 @@ def component_message(share: float, weight: float, pieces: int, label: str = "de
 
 
 def facility_source_warnings(cfg, facilities: gpd.GeoDataFrame, net: WalkNetwork) -> list[str]:
-    """Swapped coordinates and Chinese map shifts, per configured facility file.
+    """:func:`facility_source_checks` as one-line warning messages."""
+    return [f"{name}: {problem}; {fix}" for name, problem, fix in facility_source_checks(cfg, facilities, net)]
+
+
+def facility_source_checks(cfg, facilities: gpd.GeoDataFrame, net: WalkNetwork) -> list[tuple[str, str, str]]:
+    """Swapped coordinates and Chinese map shifts, per configured facility file: (file name, problem, fix).
 
     Parameters
     ----------
@@ -228,7 +234,7 @@ def facility_source_warnings(cfg, facilities: gpd.GeoDataFrame, net: WalkNetwork
     from .lonlat import parse_crs
     from .osm import is_osm_file, read_osm_facilities
 
-    out: list[str] = []
+    out: list[tuple[str, str, str]] = []
     if "source" not in facilities.columns or not len(facilities):
         return out
     fac = facilities.to_crs(WGS84)
@@ -245,8 +251,8 @@ def facility_source_warnings(cfg, facilities: gpd.GeoDataFrame, net: WalkNetwork
         sw = swap_check(lonlat, net, cfg.network.max_snap_m)
         if sw.swapped:
             fix = ("remove swap_lonlat = true" if src.swap_lonlat else "set swap_lonlat = true in [[facilities]]")
-            out.append(f"{path.name}: {sw.outside} of {sw.n} facilities lie outside the network's extent and "
-                       f"{sw.inside_if_swapped} of them fall inside with longitude and latitude swapped; {fix}")
+            out.append((path.name, f"{sw.outside} of {sw.n} facilities lie outside the network's extent and "
+                        f"{sw.inside_if_swapped} of them fall inside with longitude and latitude swapped", fix))
             continue
         declared = parse_crs(src.crs, path)
         if not (declared.is_wgs84 or declared.system == "gcj02"):
@@ -266,5 +272,5 @@ def facility_source_warnings(cfg, facilities: gpd.GeoDataFrame, net: WalkNetwork
             continue
         if declared.is_wgs84 and chk.verdict == "wgs84-as-gcj02":
             continue
-        out.append(chk.message(path.name, declared.label if declared.declared else "WGS84 (no crs)"))
+        out.append((path.name, *chk.explain(declared.label if declared.declared else "WGS84 (no crs)")))
     return out

@@ -1,0 +1,437 @@
+"""``access15 validate``: check every input of a config before any computation.
+
+:func:`validate` reads the config and each file it names and returns every problem it finds, not just the
+first: each a :class:`Problem` with the file, the row (1-based data row), the field, what is wrong, what
+to do, and a severity: ``error`` (the analysis would fail or be wrong), ``warning`` (it runs, but look),
+``info`` (how a file was read). Checks:
+
+* config: TOML syntax, every misspelt key (with the closest valid key), values the loader refuses;
+* files: presence, text encoding (UTF-8, UTF-8 with BOM, GBK) and delimiter, coordinate headers;
+* facility rows: unparseable or empty coordinates, out-of-range or swapped longitude/latitude,
+  unparseable numbers (capacity ``40张`` -> 40), empty categories, categories not in the config,
+  duplicates (same category within 1 m), empty geometries, points outside the study area;
+* the set of facilities: swapped lon/lat and GCJ-02/BD-09 shifts against the network
+  (:mod:`access15.diagnostics`);
+* boundaries: CRS, name column, empty, non-polygon and invalid polygons;
+* network: readable, the OSM extract's timestamp, and the share of demand on disconnected pieces.
+
+Cost: one network load and one snap of the demand points; every row check is vectorised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .config import _TOP_KEYS, Config, _closest, config_from_dict
+from .errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SEVERITIES = ("error", "warning", "info")
+MAX_ROWS_PER_CHECK = 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of :func:`validate`."""
+
+    file: str
+    row: int | None
+    field: str | None
+    problem: str
+    suggestion: str
+    severity: str = "error"
+
+    @classmethod
+    def from_error(cls, exc: InputError, severity: str = "error") -> "Problem":
+        """The problem an :class:`InputError` describes."""
+        return cls(exc.source or "", exc.row, exc.field, exc.problem, exc.fix, severity)
+
+
+class _Report:
+    """Collects problems; caps each row-level check at :data:`MAX_ROWS_PER_CHECK` rows plus a summary."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, file, problem: str, suggestion: str = "", severity: str = "error", row=None, field=None) -> None:
+        self.items.append(Problem(str(file), None if row is None else int(row), field, problem, suggestion, severity))
+
+    def rows(self, file, mask: np.ndarray, field: str | None, problem, suggestion, severity: str = "error") -> None:
+        """One problem per flagged row; ``problem``/``suggestion`` are strings or callables of the row index."""
+        idx = np.flatnonzero(mask)
+        for i in idx[:MAX_ROWS_PER_CHECK]:
+            self.add(file, problem(i) if callable(problem) else problem,
+                     suggestion(i) if callable(suggestion) else suggestion, severity, row=i + 1, field=field)
+        if len(idx) > MAX_ROWS_PER_CHECK:
+            self.add(file, f"... and {len(idx) - MAX_ROWS_PER_CHECK} more rows like these", "", severity, field=field)
+
+    def guard(self, fn, *args, severity: str = "error", **kw):
+        """Run ``fn``; an :class:`InputError` becomes a problem and the result is None."""
+        try:
+            return fn(*args, **kw)
+        except InputError as exc:
+            self.items.append(Problem.from_error(exc, severity))
+            return None
+
+
+# --------------------------------------------------------------------------------------------- config
+
+
+def _dataclass_of(tp) -> type | None:
+    """The dataclass inside a field type such as ``X``, ``X | None``, ``list[X]`` or ``dict[str, X]``."""
+    if dataclasses.is_dataclass(tp):
+        return tp
+    for arg in typing.get_args(tp):
+        found = _dataclass_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def unknown_config_keys(data: dict, source: str) -> list[Problem]:
+    """Every key of a parsed config that no config dataclass knows, with the closest valid key."""
+    out: list[Problem] = []
+    for key in data:
+        if key not in _TOP_KEYS:
+            out.append(Problem(source, None, key, f"unknown top-level key '{key}'", _closest(key, _TOP_KEYS)))
+    hints = typing.get_type_hints(Config)
+    for key, value in data.items():
+        cls = _dataclass_of(hints.get(key))
+        if cls is None:
+            continue
+        origin = typing.get_origin(hints[key]) or hints[key]
+        if origin is list and isinstance(value, list):
+            tables = [(f"{key} #{i}", t) for i, t in enumerate(value, start=1)]
+        elif origin is dict and isinstance(value, dict):
+            tables = [(f"{key}.{name}", t) for name, t in value.items()]
+        else:
+            tables = [(key, value)]
+        fixed = {"name"} if cls.__name__ == "CategoryConfig" else set()
+        names = [f.name for f in dataclasses.fields(cls) if f.name not in fixed]
+        for where, table in tables:
+            if not isinstance(table, dict):
+                continue
+            for k in table:
+                if k not in names:
+                    out.append(Problem(source, None, k, f"unknown key '{k}' in [{where}]", _closest(k, names)))
+    return out
+
+
+def _load_config(path: Path, rep: _Report) -> Config | None:
+    if not path.is_file():
+        rep.add(path, "config file not found", "check the path")
+        return None
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        rep.add(path, "the config is not UTF-8 text", "save it as UTF-8")
+        return None
+    except tomllib.TOMLDecodeError as exc:
+        rep.add(path, f"not valid TOML ({exc})", "fix the syntax at the position given")
+        return None
+    unknown = unknown_config_keys(data, str(path))
+    rep.items.extend(unknown)
+    try:
+        return config_from_dict(data, base_dir=path.resolve().parent, source=path)
+    except InputError as exc:
+        if not (unknown and "unknown" in exc.problem):
+            rep.items.append(Problem.from_error(exc))
+        return None
+
+
+# --------------------------------------------------------------------------------------------- files
+
+
+def _check_table(src, path: Path, cats: list[str], rep: _Report) -> None:
+    """Row-level checks of a CSV facility list (everything the loader would stop at, and more)."""
+    from .lonlat import find_lonlat_columns, looks_swapped, parse_crs
+    from .tabular import CATEGORY_HEADERS, parse_numbers, read_table, resolve_column, suggest_number
+
+    got = rep.guard(read_table, path)
+    if got is None:
+        return
+    df, info = got
+    enc = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "gbk": "GBK"}[info.encoding]
+    sep = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[info.delimiter]
+    rep.add(path, f"read as {enc} text, {sep}-separated, {len(df)} rows", "", "info")
+    if len(df) == 0:
+        rep.add(path, "no data rows", "add facilities or remove this [[facilities]] entry")
+        return
+    cols = find_lonlat_columns(list(df.columns), src.lon, src.lat)
+    if cols is None:
+        rep.add(path, f"no longitude/latitude columns (columns: {', '.join(df.columns)})",
+                "name them with lon = \"...\" and lat = \"...\" in [[facilities]] "
+                "(recognised: 经度/纬度, lng/lat, lon/lat, longitude/latitude, x/y)", field=src.lon)
+        return
+    if cols != (src.lon, src.lat):
+        rep.add(path, f"longitude/latitude read from columns '{cols[0]}'/'{cols[1]}'", "", "info")
+    declared = rep.guard(parse_crs, src.crs, path)
+    xy = []
+    for col in cols:
+        vals, bad = parse_numbers(df[col])
+        text = df[col]
+        rep.rows(path, bad, col, lambda i, t=text: f"'{t.iloc[i]}' is not a number",
+                 lambda i, t=text: (f"write the plain number {suggest_number(t.iloc[i]):g}"
+                                    if suggest_number(t.iloc[i]) is not None else "fill in a decimal coordinate"))
+        rep.rows(path, ~bad & np.isnan(vals), col, "empty coordinate", "fill it in or delete the row")
+        xy.append(vals)
+    x, y = xy
+    if src.swap_lonlat:
+        x, y = y, x
+    if declared is not None and declared.crs.is_geographic:
+        ok = np.isfinite(x) & np.isfinite(y)
+        swapped = ok & looks_swapped(x, y)
+        rep.rows(path, swapped, cols[1], lambda i: f"longitude and latitude look swapped ({x[i]:g}, {y[i]:g})",
+                 "set swap_lonlat = true in [[facilities]], or swap the column names")
+        rng = ok & ~swapped & ((np.abs(x) > 180) | (np.abs(y) > 90))
+        rep.rows(path, rng, cols[0], lambda i: f"({x[i]:g}, {y[i]:g}) is not a longitude/latitude",
+                 "declare the file's CRS (e.g. crs = \"EPSG:32650\") or fix the value")
+    if src.capacity_column:
+        if src.capacity_column not in df.columns:
+            rep.add(path, f"no capacity column '{src.capacity_column}'", "fix capacity_column in [[facilities]]",
+                    field=src.capacity_column)
+        else:
+            text = df[src.capacity_column]
+            _, bad = parse_numbers(text)
+            rep.rows(path, bad, src.capacity_column, lambda i: f"'{text.iloc[i]}' is not a number",
+                     lambda i: (f"write {suggest_number(text.iloc[i]):g}" if suggest_number(text.iloc[i]) is not None
+                                else "write the capacity as a plain number"))
+    if not src.category:
+        col = resolve_column(list(df.columns), src.category_column, CATEGORY_HEADERS)
+        if col is None:
+            rep.add(path, f"no category column '{src.category_column}'",
+                    "set category_column, or category = \"...\" for the whole file", field=src.category_column)
+        else:
+            cat = df[col].astype("string").str.strip()
+            rep.rows(path, (cat.isna() | (cat == "")).to_numpy(dtype=bool, na_value=True), col,
+                     "empty category", "fill in the category")
+
+
+def _check_gis(src, path: Path, rep: _Report) -> None:
+    try:
+        gdf = gpd.read_file(path, layer=src.layer)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        rep.add(path, f"cannot read as a GIS layer ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
+                "use GeoJSON, GeoPackage, Shapefile or CSV with lon/lat columns")
+        return
+    rep.add(path, f"{len(gdf)} features, CRS {gdf.crs.to_string() if gdf.crs else 'none'}", "", "info")
+    empty = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+    rep.rows(path, empty, "geometry", "empty geometry", "give the facility a location or delete the row")
+
+
+def _facility_checks(cfg: Config, fac: gpd.GeoDataFrame, area, area_name: str, rep: _Report) -> None:
+    """Checks on the loaded facilities of one source (EPSG:4326): categories, duplicates, study area."""
+    path = fac.attrs.get("path", "")
+    cats = list(cfg.categories)
+    unknown = fac.loc[~fac["category"].isin(cats), "category"]
+    for cat, rows in unknown.groupby(unknown, sort=True).groups.items():
+        first = int(np.flatnonzero(fac.index.isin(rows))[0]) + 1
+        rep.add(path, f"category '{cat}' ({len(rows)} row{'s' if len(rows) > 1 else ''}) is not in [categories]; "
+                "these rows are ignored",
+                f"add [categories.{cat}] or fix the spelling ({_closest(str(cat), cats)})", "warning",
+                row=first, field="category")
+    if not len(fac):
+        return
+    # duplicates: the same category within 1 m (coordinates snapped to a 1 m grid in a local metric CRS)
+    from .crs import utm_crs_for
+
+    xy = shapely.get_coordinates(fac.geometry.values)
+    lon0, lat0 = np.nanmedian(xy, axis=0)
+    local = fac.to_crs(utm_crs_for(float(lon0), float(lat0)))
+    mxy = np.round(shapely.get_coordinates(local.geometry.values))
+    key = pd.DataFrame({"c": fac["category"].to_numpy(), "x": mxy[:, 0], "y": mxy[:, 1]})
+    dup = key.duplicated(keep="first").to_numpy()
+    firsts = key.reset_index().groupby(["c", "x", "y"])["index"].transform("min").to_numpy()
+    rep.rows(path, dup, None, lambda i: f"duplicate of row {firsts[i] + 1} (same place and category "
+             f"'{fac['category'].iloc[i]}')", "delete one of them, or check the coordinates", "warning")
+    if area is not None:
+        inside = shapely.contains_xy(area, xy[:, 0], xy[:, 1])
+        rep.rows(path, ~inside, None, f"outside the study area ({area_name})",
+                 "check the coordinates and their CRS; facilities outside still serve people inside", "warning")
+
+
+def _check_boundaries(cfg: Config, rep: _Report):
+    from .inputs import load_boundaries
+    from .lonlat import parse_crs
+
+    b = cfg.boundaries
+    path = cfg.resolve(b.path)
+    if not path.is_file():
+        rep.add(path, "boundary file not found", "check [boundaries] path")
+        return None
+    try:
+        raw = gpd.read_file(path, layer=b.layer)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        rep.add(path, f"cannot read boundaries ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
+                "use a GeoJSON or GeoPackage of polygons")
+        return None
+    declared = rep.guard(parse_crs, b.crs, path)
+    crs_text = declared.label if declared is not None and declared.declared else (raw.crs.to_string() if raw.crs else "none")
+    rep.add(path, f"{len(raw)} units, coordinates {crs_text}", "", "info")
+    if "gcj02" in path.name.lower() and (declared is None or declared.system != "gcj02"):
+        rep.add(path, "the file name says GCJ-02 but [boundaries] does not declare it",
+                "add crs = \"gcj02\" to [boundaries] if the coordinates come from AMap", "warning")
+    geom = raw.geometry.values
+    empty = shapely.is_missing(geom) | shapely.is_empty(geom)
+    rep.rows(path, empty, "geometry", "empty geometry", "give every unit a polygon or delete the row")
+    types = shapely.get_type_id(geom)
+    rep.rows(path, ~empty & ~np.isin(types, [3, 6]), "geometry", "not a polygon", "export the units as polygons")
+    invalid = ~empty & np.isin(types, [3, 6]) & ~shapely.is_valid(geom)
+    reasons = shapely.is_valid_reason(geom)
+    rep.rows(path, invalid, "geometry", lambda i: f"invalid polygon ({reasons[i]})",
+             "it is repaired with make_valid for the analysis; fix it in a GIS to be sure", "warning")
+    if b.name_column not in raw.columns:
+        rep.add(path, f"no name column '{b.name_column}' (columns: {', '.join(map(str, raw.columns))})",
+                "set name_column in [boundaries]", field=b.name_column)
+        return None
+    names = raw[b.name_column].astype("string")
+    rep.rows(path, names.isna().to_numpy(dtype=bool, na_value=True), b.name_column, "empty unit name",
+             "fill in the name", "warning")
+    if any(p.severity == "error" and p.file == str(path) for p in rep.items):
+        return None
+    return rep.guard(load_boundaries, path, b.name_column, b.crs, b.layer)
+
+
+# --------------------------------------------------------------------------------------------- main
+
+
+def validate(config: str | Path | Config) -> list[Problem]:
+    """Check a config and every input it names; return all problems found (errors first).
+
+    Nothing is computed beyond what a check needs (the network, the demand points and their snap).
+    """
+    from .diagnostics import component_message, component_share, facility_source_checks
+    from .inputs import load_facilities, read_facility_file
+    from .network import load_network
+    from .osm import is_osm_file, load_tag_rules, osm_header_info, read_osm_facilities
+
+    rep = _Report()
+    cfg = config if isinstance(config, Config) else _load_config(Path(config), rep)
+    if cfg is None:
+        return _sorted(rep.items)
+    cats = list(cfg.categories)
+
+    # network
+    net_path = cfg.resolve(cfg.network.path)
+    rules = rep.guard(load_tag_rules, cfg.resolve(cfg.network.tags) if cfg.network.tags else None)
+    net = rep.guard(load_network, net_path, rules, cfg.network.line_tolerance_m, cfg.network.layer) if rules else None
+    if net is not None:
+        head = osm_header_info(net_path) if is_osm_file(net_path) else {}
+        stamp = f", extract of {head['timestamp']}" if head.get("timestamp") else ""
+        rep.add(net_path, f"{net.n_nodes:,} nodes, {net.n_edges:,} edges{stamp}", "", "info")
+
+    # boundaries -> study area
+    bounds = _check_boundaries(cfg, rep) if cfg.boundaries is not None else None
+    if bounds is not None:
+        area, area_name = shapely.union_all(bounds.geometry.values), "outside every boundary unit"
+    elif net is not None:
+        from .crs import WGS84, transform_xy
+
+        hull = shapely.buffer(net.hull(), cfg.network.max_snap_m)
+        ring = transform_xy(shapely.get_coordinates(hull), net.crs, WGS84)
+        area, area_name = shapely.polygons(ring), f"farther than {cfg.network.max_snap_m:g} m beyond the network"
+    else:
+        area, area_name = None, ""
+    if area is not None:
+        shapely.prepare(area)
+
+    # facilities, source by source
+    loaded = []
+    for i, src in enumerate(cfg.facilities, start=1):
+        if src.path.lower() == "osm":
+            if not is_osm_file(net_path):
+                rep.add(f"[[facilities]] #{i}", "path = \"osm\" needs an OSM network file",
+                        "point [network] path at an .osm.pbf, or list facilities in a file")
+                continue
+            trules = rep.guard(load_tag_rules, cfg.resolve(src.tags) if src.tags else None)
+            if trules is None:
+                continue
+            want = [c for c in (src.categories or cats) if c in cats]
+            missing = [c for c in want if c not in trules.categories]
+            for c in missing:
+                rep.add(f"[[facilities]] #{i}", f"no OSM tag mapping for category '{c}'",
+                        f"load it from a file, or add it to a tags TOML (built-in: {', '.join(trules.categories)})")
+            osm = rep.guard(read_osm_facilities, net_path, trules, [c for c in want if c in trules.categories])
+            if osm is not None:
+                counts = osm["category"].value_counts().to_dict()
+                rep.add(net_path.name, "OSM facilities: " + ", ".join(f"{c} {counts.get(c, 0)}" for c in want
+                                                                      if c in trules.categories), "", "info")
+            continue
+        path = cfg.resolve(src.path)
+        if not path.is_file():
+            rep.add(path, "facility file not found", "check the path in [[facilities]]")
+            continue
+        if path.suffix.lower() in (".csv", ".txt"):
+            _check_table(src, path, cats, rep)
+        else:
+            _check_gis(src, path, rep)
+        if any(p.severity == "error" and p.file == str(path) for p in rep.items):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fac = rep.guard(read_facility_file, src, path)
+        if fac is None:
+            continue
+        fac.attrs["path"] = str(path)
+        if src.category is None:
+            _facility_checks(cfg, fac, area, area_name, rep)
+        elif src.category not in cats:
+            rep.add(path, f"category '{src.category}' is not in [categories]", _closest(src.category, cats))
+        elif area is not None:
+            _facility_checks(cfg, fac, area, area_name, rep)
+        loaded.append(fac)
+
+    if net is not None and loaded:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fac = rep.guard(load_facilities, [s for s in cfg.facilities if s.path.lower() != "osm"], cfg.resolve,
+                            cats, None)
+        if fac is not None:
+            for name, problem, fix in facility_source_checks(cfg, fac, net):
+                rep.add(name, problem, fix, "warning")
+
+    # demand on minor network pieces
+    if net is not None:
+        from .demand import grid_demand, node_demand
+        from .snap import snap_points
+
+        try:
+            dem_area = (shapely.union_all(bounds.to_crs(net.crs).geometry.values) if bounds is not None else None)
+            dem = (grid_demand(net, dem_area, cfg.demand.cell_m, cfg.network.max_snap_m) if cfg.demand.kind == "grid"
+                   else node_demand(net, dem_area))
+        except InputError as exc:
+            rep.items.append(Problem.from_error(exc))
+            dem = None
+        if dem is not None and len(dem.points) == 0:
+            rep.add(cfg.source or "config", "the study area holds no demand points",
+                    "check that the boundaries overlap the network extract (and their crs)")
+        elif dem is not None:
+            snapped = snap_points(net, shapely.get_coordinates(dem.points.geometry.values), cfg.network.max_snap_m)
+            msg = component_message(*component_share(net, snapped, dem.points["weight"].to_numpy()))
+            if msg:
+                rep.add(net_path, msg, "", "warning")
+    return _sorted(rep.items)
+
+
+def _sorted(items: list[Problem]) -> list[Problem]:
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    return sorted(items, key=lambda p: order.get(p.severity, 9))  # stable: file order kept within a severity
+
+
+def has_errors(problems: list[Problem]) -> bool:
+    """True when any problem is an error."""
+    return any(p.severity == "error" for p in problems)
