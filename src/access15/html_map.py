@@ -25,6 +25,7 @@ from .coverage import COMBINED
 from .crs import WGS84, transform_xy
 from .labels import t
 from .pipeline import AnalysisResult
+from .provenance import footer_lines
 
 #: Colours of the travel-time bands, fastest first (ColorBrewer RdYlGn, reversed); the last is "none".
 BAND_COLOURS = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027", "#67001f"]
@@ -175,6 +176,7 @@ def build_map(result: AnalysisResult, lang: str | None = None, tiles: str | None
     sources = sorted({net.source} | set(result.facilities["source"].astype(str)))
     footer = [result.demand_label, t(lang, "speed", profile=cfg.speed_profile, kmh=cfg.kmh),
               t(lang, "sources", sources="; ".join(sources)), f"access15 {result.version}"]
+    footer += footer_lines(getattr(result, "provenance", {}))
     fmap.add_child(_title(cfg.name, " · ".join(heads)))
     fmap.add_child(_legend(t(lang, "travel_time", label=first_cfg.label(lang)), items, footer))
     folium.LayerControl(collapsed=False).add_to(fmap)

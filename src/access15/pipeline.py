@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import __version__
+from . import __version__, provenance
 from .config import Config, load_config
 from .coverage import COMBINED, combined_minutes, coverage_table
 from .demand import Demand, grid_demand, node_demand
@@ -52,6 +52,7 @@ class AnalysisResult:
     unit_coverage : the same per administrative unit and level (empty without boundaries), worst first.
     boundaries : the units (network CRS) or None.
     timings : seconds per stage. ``warnings`` : messages the user must see.
+    provenance : inputs with checksums, config, versions and run times (see :mod:`access15.provenance`).
     """
 
     config: Config
@@ -74,6 +75,8 @@ class AnalysisResult:
     supply: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: each configured target with its figure and met / not met
     targets: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: inputs with checksums, config, versions and run times (see :mod:`access15.provenance`)
+    provenance: dict = field(default_factory=dict)
 
     def gaps(self, category: str = COMBINED) -> gpd.GeoDataFrame:
         """Demand points outside the circle of ``category`` (or of the combined circle)."""
@@ -113,6 +116,8 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
     AnalysisResult with tables and GeoDataFrames in the network's metric CRS; times in minutes.
     """
     cfg = config if isinstance(config, Config) else load_config(config)
+    record = provenance.collect(cfg, network_in_memory=None if network is None else (network.source or "network"),
+                                facilities_in_memory=facilities is not None)
     stage = _Stages(progress)
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as wlist:
@@ -247,4 +252,5 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
     return AnalysisResult(cfg, network, fac, out, dem.grid, dem.label, table, units, bounds,
                           stage.timings, list(dict.fromkeys(caught)),
                           unit_check=assign.check if assign is not None else pd.DataFrame(),
-                          capacity=std.capacity, supply=std.supply, targets=std.targets)
+                          capacity=std.capacity, supply=std.supply, targets=std.targets,
+                          provenance=provenance.finish(record))
