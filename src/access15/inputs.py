@@ -24,6 +24,14 @@ from .tabular import CATEGORY_HEADERS, NAME_HEADERS, number_error, parse_numbers
 FACILITY_COLUMNS = ["category", "name", "facility_id", "capacity", "source", "geometry"]
 
 
+def _require_geometry(gdf, path: Path, what: str) -> gpd.GeoDataFrame:
+    """The layer itself when it has a geometry column, else an InputError (e.g. a table without shapes)."""
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf._geometry_column_name not in gdf.columns:
+        raise InputError(path, "the layer has no geometry", f"use a GIS layer of {what}, or a CSV with lon/lat columns"
+                         if what == "points" else f"use a GeoJSON or GeoPackage of {what}")
+    return gdf
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     """A CSV read as text: UTF-8 (with or without BOM) or GBK, comma/semicolon/tab separated."""
     return read_table(path)[0]
@@ -91,8 +99,9 @@ def read_facility_file(src: FacilitySource, path: Path) -> gpd.GeoDataFrame:
         try:
             gdf = gpd.read_file(path, layer=src.layer)
         except Exception as exc:  # pyogrio raises several types for unreadable files
-            raise InputError(path, f"cannot read as a GIS layer ({str(exc).splitlines()[0]})",
+            raise InputError(path, f"cannot read as a GIS layer ({(str(exc).splitlines() or [type(exc).__name__])[0]})",
                              "use GeoJSON, GeoPackage, Shapefile or CSV with lon/lat columns") from None
+        gdf = _require_geometry(gdf, path, "points")
         if gdf.crs is None and not src.crs:
             raise InputError(path, "layer has no coordinate reference system",
                              "declare it with crs = \"EPSG:4326\" (or the right code) in [[facilities]]")
@@ -188,8 +197,9 @@ def load_boundaries(path: Path, name_column: str, crs: str | None = None, layer:
     try:
         gdf = gpd.read_file(path, layer=layer)
     except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise InputError(path, f"cannot read boundaries ({str(exc).splitlines()[0]})",
+        raise InputError(path, f"cannot read boundaries ({(str(exc).splitlines() or [type(exc).__name__])[0]})",
                          "use a GeoJSON or GeoPackage of polygons") from None
+    gdf = _require_geometry(gdf, path, "polygons")
     if gdf.crs is None and not crs:
         raise InputError(path, "boundaries have no CRS", "declare crs = \"EPSG:4326\" in [boundaries]")
     empty = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()

@@ -237,6 +237,6 @@ def load_network(path: str | Path, rules: TagRules | None = None, tolerance_m: f
     try:
         lines = gpd.read_file(path, layer=layer)
     except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise InputError(path, f"cannot read as a road-line layer ({str(exc).splitlines()[0]})",
+        raise InputError(path, f"cannot read as a road-line layer ({(str(exc).splitlines() or [type(exc).__name__])[0]})",
                          "use an .osm.pbf/.osm file or a GeoPackage/Shapefile/GeoJSON of lines") from None
     return network_from_lines(lines, tolerance_m, source=path.name)

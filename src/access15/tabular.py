@@ -101,7 +101,8 @@ _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
 def suggest_number(text: str) -> float | None:
     """The number a person most likely meant by ``text`` ("40张" -> 40, "1,200" -> 1200, "３５" -> 35)."""
     t = unicodedata.normalize("NFKC", str(text)).strip()
-    t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)  # thousands separators
+    t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)  # thousands separators: 1,200
+    t = re.sub(r"^([-+]?\d+),(\d+)$", r"\1.\2", t)  # a decimal comma: 116,325310
     found = _NUMBER.findall(t)
     return float(found[0]) if len(found) == 1 else None
 
