@@ -133,7 +133,7 @@ def footer_lines(record: dict[str, Any]) -> list[str]:
     """Short provenance lines for the HTML map's footer."""
     if not record:
         return []
-    parts = [f"run {record.get('run_started_utc', '?')} (access15 {record.get('access15_version', __version__)})"]
+    parts = [f"run {record.get('run_started_utc', '?')}"]  # the map's footer already names the version
     if record.get("osm_timestamp"):
         parts.append(f"OSM extract {record['osm_timestamp']}")
     files = [f"{r['name']} sha256:{r['sha256'][:12]}" for r in record.get("inputs", []) if r.get("sha256")]

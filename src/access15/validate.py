@@ -314,7 +314,7 @@ def validate(config: str | Path | Config) -> list[Problem]:
 
     Nothing is computed beyond what a check needs (the network, the demand points and their snap).
     """
-    from .diagnostics import component_message, component_share, facility_source_checks
+    from .diagnostics import component_problem, component_share, facility_source_checks
     from .inputs import load_facilities, read_facility_file
     from .network import load_network
     from .osm import is_osm_file, load_tag_rules, osm_header_info, read_osm_facilities
@@ -421,9 +421,9 @@ def validate(config: str | Path | Config) -> list[Problem]:
                     "check that the boundaries overlap the network extract (and their crs)")
         elif dem is not None:
             snapped = snap_points(net, shapely.get_coordinates(dem.points.geometry.values), cfg.network.max_snap_m)
-            msg = component_message(*component_share(net, snapped, dem.points["weight"].to_numpy()))
-            if msg:
-                rep.add(net_path, msg, "", "warning")
+            got = component_problem(*component_share(net, snapped, dem.points["weight"].to_numpy()))
+            if got:
+                rep.add(net_path, got[0], got[1], "warning")
     return _sorted(rep.items)
 
 
