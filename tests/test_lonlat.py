@@ -186,3 +186,8 @@ def test_chinese_headers_keep_working_with_warnings_filtered(tmp_path):
     p = _write(tmp_path, df, enc="gbk")
     with pytest.warns(AccessWarning, match="经度"):
         read_facility_file(_src(p, crs="gcj02"), p)
+
+
+def test_only_whole_header_pairs_count():
+    assert find_lonlat_columns(["name", "x", "lat"], "lon", "lat") is None   # x beside lat is not a pair
+    assert find_lonlat_columns(["name", "lng", "lat"], "lon", "lat") == ("lng", "lat")

@@ -7,8 +7,8 @@ inverse, error < 1e-9 degrees, i.e. well under 1 mm); EPSG systems are reproject
 function here is vectorised over numpy arrays (O(n) in the number of coordinates).
 
 CSV coordinate headers are recognised when the configured names are absent: ``经度``/``纬度``,
-``lng``/``lat``, ``lon``/``lat``, ``longitude``/``latitude`` and ``x``/``y`` (case-insensitive, ignoring
-spaces, a UTF-8 BOM and a trailing unit such as ``经度(GCJ02)``).
+``lng``/``lat``, ``lon``/``lat``, ``longitude``/``latitude``, ``x``/``y`` and a few more pairs
+(case-insensitive, ignoring spaces, a UTF-8 BOM and a trailing unit such as ``经度(GCJ02)``).
 """
 
 from __future__ import annotations
@@ -33,9 +33,11 @@ SYSTEM_ALIASES: dict[str, str] = {
     "mars": "gcj02", "bd09": "bd09", "bd09ll": "bd09", "baidu": "bd09",
 }
 
-#: Header spellings recognised for longitude and latitude, in order of preference (normalised form).
-LON_HEADERS = ("lon", "lng", "longitude", "long", "经度", "x", "point_x", "wgs84_lng", "gcj02_lng", "bd09_lng")
-LAT_HEADERS = ("lat", "latitude", "纬度", "y", "point_y", "wgs84_lat", "gcj02_lat", "bd09_lat")
+#: Header pairs recognised for (longitude, latitude), in order of preference (normalised form). Only
+#: whole pairs count: a lone ``x`` beside ``lat`` is not taken for a longitude.
+LONLAT_HEADERS = (("lon", "lat"), ("lng", "lat"), ("long", "lat"), ("longitude", "latitude"), ("经度", "纬度"),
+                  ("x", "y"), ("point_x", "point_y"), ("wgs84_lng", "wgs84_lat"), ("gcj02_lng", "gcj02_lat"),
+                  ("bd09_lng", "bd09_lat"), ("lon_wgs84", "lat_wgs84"), ("东经", "北纬"))
 
 
 @dataclass(frozen=True)
@@ -106,27 +108,20 @@ def _norm_header(name: object) -> str:
 def find_lonlat_columns(columns: list[str], lon: str, lat: str) -> tuple[str, str] | None:
     """The (longitude, latitude) column names of a table.
 
-    The configured names win when both are present; otherwise the first recognised spelling (see
-    :data:`LON_HEADERS`, :data:`LAT_HEADERS`) is used for each missing one. ``None`` when either is not found.
+    The configured names win when both are present; otherwise the first pair of :data:`LONLAT_HEADERS`
+    found (case-insensitive, ignoring spaces, a BOM and a trailing unit like ``经度(GCJ02)``). ``None``
+    when no whole pair is found.
     """
     cols = [str(c) for c in columns]
     if lon in cols and lat in cols:
         return lon, lat
-    normed = {}
+    normed: dict[str, str] = {}
     for c in cols:
         normed.setdefault(_norm_header(c), c)
-
-    def pick(configured: str, aliases: tuple[str, ...]) -> str | None:
-        if configured in cols:
-            return configured
-        if _norm_header(configured) in normed:
-            return normed[_norm_header(configured)]
-        return next((normed[a] for a in aliases if a in normed), None)
-
-    found = pick(lon, LON_HEADERS), pick(lat, LAT_HEADERS)
-    if found[0] is None or found[1] is None or found[0] == found[1]:
-        return None
-    return found[0], found[1]
+    for a, b in ((_norm_header(lon), _norm_header(lat)), *LONLAT_HEADERS):
+        if a in normed and b in normed and normed[a] != normed[b]:
+            return normed[a], normed[b]
+    return None
 
 
 def convert_lonlat(lon: np.ndarray, lat: np.ndarray, declared: DeclaredCRS) -> tuple[np.ndarray, np.ndarray]:
