@@ -7,8 +7,8 @@ Python versions and the start time; :func:`finish` adds the end time. The record
 
 * ``run.json`` beside the outputs, which also lists every output file with its SHA-256
   (:func:`write_run_json`; :func:`verify_outputs` re-checks a folder against it);
-* the non-spatial table ``access15_meta`` (``key`` TEXT primary key, ``value`` JSON text) in the
-  GeoPackage (:func:`write_meta_table`; other modules add their own keys to the same table);
+* the non-spatial table ``access15_meta`` (``key``, ``value`` as JSON text; the last row of a key wins)
+  in the GeoPackage (:func:`write_meta_table`; other modules add their own keys to the same table);
 * a footer line of the HTML map (:func:`footer_lines`).
 
 Hashing is O(total input bytes), streamed in 1 MiB blocks.
@@ -153,30 +153,27 @@ def meta_items(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_meta_table(gpkg: str | Path, items: dict[str, Any]) -> None:
-    """Insert or replace ``items`` in the GeoPackage's non-spatial ``access15_meta`` table.
+    """Append ``items`` to the GeoPackage's non-spatial ``access15_meta`` table (``key``, ``value`` as JSON
+    text), creating it when absent; a key written again supersedes the earlier row (the last row wins).
 
-    The table has ``key`` (TEXT, primary key) and ``value`` (the item as JSON text) and is registered in
-    ``gpkg_contents`` as an ``attributes`` table, so GIS software lists it. Existing keys not in ``items``
-    are kept: several writers share the table.
+    The table is written with pyogrio (GDAL registers it in ``gpkg_contents`` as an ``attributes`` table,
+    so GIS software lists it) in the same layout as the map store's ``write_meta``: several modules add
+    their keys to one table.
     """
-    con = sqlite3.connect(str(gpkg))
-    try:
-        with con:
-            con.execute(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY NOT NULL, value TEXT)")
-            con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
-                        "VALUES (?, 'attributes', ?, 'access15 run metadata: key, value as JSON')",
-                        (META_TABLE, META_TABLE))
-            con.executemany(f"INSERT OR REPLACE INTO {META_TABLE} (key, value) VALUES (?, ?)",
-                            [(k, json.dumps(v, ensure_ascii=False, sort_keys=True)) for k, v in items.items()])
-    finally:
-        con.close()
+    import pandas as pd
+    import pyogrio
+
+    rows = pd.DataFrame({"key": list(items),
+                         "value": [json.dumps(v, ensure_ascii=False, sort_keys=True) for v in items.values()]})
+    exists = Path(gpkg).exists() and META_TABLE in pyogrio.list_layers(gpkg)[:, 0]
+    pyogrio.write_dataframe(rows, gpkg, layer=META_TABLE, driver="GPKG", append=bool(exists))
 
 
 def read_meta_table(gpkg: str | Path) -> dict[str, Any]:
-    """The ``access15_meta`` table of a GeoPackage as a dict (values parsed from JSON)."""
+    """The ``access15_meta`` table of a GeoPackage as a dict (values parsed from JSON; last row of a key wins)."""
     con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)
     try:
-        rows = con.execute(f"SELECT key, value FROM {META_TABLE} ORDER BY key").fetchall()
+        rows = con.execute(f"SELECT key, value FROM {META_TABLE} ORDER BY rowid").fetchall()
     finally:
         con.close()
     return {k: json.loads(v) for k, v in rows}
