@@ -17,15 +17,22 @@ from hypothesis import strategies as st
 from access15 import analyze
 from access15.config import FacilitySource, config_from_dict, load_config
 from access15.errors import InputError
-from access15.inputs import load_boundaries, read_facility_file
+from access15.config import BoundaryConfig
+from access15.inputs import read_facility_file
 from access15.network import load_network
 from access15.osm import read_osm_facilities
+from access15.units import load_units
 
 ROOT = Path(__file__).resolve().parents[1]
 TSINGHUA = ROOT / "data" / "osm" / "beijing_haidian_tsinghua.osm.pbf"
 PBF = TSINGHUA.read_bytes()
 GOOD_CSV = (ROOT / "tests" / "data" / "tsinghua_facilities_gcj02_utf8bom.csv").read_text(encoding="utf-8-sig")
 FUZZ = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def load_boundaries(path: Path, name_column: str):
+    """The configured-boundary loader of the pipeline, for one file."""
+    return load_units(BoundaryConfig(path=str(path), name_column=name_column), Path, None)
 
 
 def clean(fn, *args, **kw):

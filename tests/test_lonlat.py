@@ -18,7 +18,9 @@ from access15.config import FacilitySource
 from access15.coordsys import (bd09_to_gcj02, bd09_to_wgs84, gcj02_to_bd09, gcj02_to_wgs84, wgs84_to_bd09,
                                wgs84_to_gcj02)
 from access15.errors import AccessWarning, InputError
-from access15.inputs import load_boundaries, read_facility_file
+from access15.config import BoundaryConfig
+from access15.inputs import read_facility_file
+from access15.units import load_units
 from access15.lonlat import find_lonlat_columns, parse_crs
 from access15.osm import read_osm_facilities
 
@@ -106,7 +108,7 @@ def test_parse_crs():
     assert parse_crs("GCJ-02").system == "gcj02" and parse_crs("amap").system == "gcj02"
     assert parse_crs("BD09").system == "bd09" and parse_crs("baidu").label == "BD-09"
     assert parse_crs("EPSG:32650").crs.to_epsg() == 32650 and parse_crs(4490).system is None
-    with pytest.raises(InputError, match="unknown coordinate system 'wsg84'.*gcj02"):
+    with pytest.raises(InputError, match="unknown CRS 'wsg84'.*gcj02"):
         parse_crs("wsg84", "f.csv")
     with pytest.raises(InputError, match="Baidu Mercator"):
         parse_crs("bd09mc", "f.csv")
@@ -153,7 +155,7 @@ def test_chinese_exports_load_back_onto_osm(name, crs, extract):
 
 def test_gcj02_boundaries_converted():
     raw = gpd.read_file(BOUNDS)
-    conv = load_boundaries(BOUNDS, "district", crs="gcj02")
+    conv = load_units(BoundaryConfig(path=str(BOUNDS), name_column="district", crs="gcj02"), Path, None)
     assert conv["unit"].tolist() == ["海淀区", "龙岗区"]
     rv = shapely.get_coordinates(raw.geometry.values)
     cv = shapely.get_coordinates(shapely.make_valid(conv.geometry.values))

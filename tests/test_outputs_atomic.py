@@ -109,7 +109,9 @@ def test_provenance_in_run_json_and_geopackage(tmp_path, tsinghua_units):
         assert rec["sha256"] == sha256_file(rec["path"])
     assert run["access15_version"] == res.version and run["run_started_utc"] <= run["run_finished_utc"]
     assert run["config"]["facilities"][0]["crs"] == "gcj02" and run["config"]["boundaries"]["crs"] == "gcj02"
-    assert {o["name"] for o in run["outputs"]} == {"coverage.csv", "unit_coverage.csv", "access15.gpkg"}
+    listed = {o["name"] for o in run["outputs"]}
+    assert {"coverage.csv", "unit_coverage.csv", "access15.gpkg"} <= listed
+    assert listed | {"run.json"} == {p.name for p in (tmp_path / "o").iterdir()}
     assert "access15_meta" in pyogrio.list_layers(written["gpkg"])[:, 0]
     meta = read_meta_table(written["gpkg"])
     assert meta["inputs"] == run["inputs"] and meta["config"] == run["config"]

@@ -143,7 +143,7 @@ def test_missing_files_and_bad_crs(tmp_path):
                        f'path = "{TD / "longgang_facilities_gcj02_gbk.csv"}"\ncrs = "gcj2"\n')
     probs = validate(cfg)
     assert find(probs, "facility file not found", "error")
-    assert find(probs, "unknown coordinate system 'gcj2'", "error")
+    assert find(probs, "unknown CRS 'gcj2'", "error")
 
 
 def test_cli_validate_table_and_exit_codes(tmp_path, messy_csv):
@@ -160,3 +160,11 @@ def test_cli_validate_table_and_exit_codes(tmp_path, messy_csv):
     assert "0 errors" in res.output
     res = runner.invoke(app, ["validate", "--strict", str(good)], env={"COLUMNS": "250"})
     assert res.exit_code == 1   # the split network is a warning
+
+
+def test_demo_config_validates_with_population():
+    probs = validate(ROOT / "configs" / "porto_alegre.toml")
+    assert not has_errors(probs)
+    assert find(probs, "population 812,935", "info")
+    split = find(probs, "separate pieces", "warning")
+    assert len(split) == 1 and "persons" in split[0].problem

@@ -24,7 +24,7 @@ from .tabular import CATEGORY_HEADERS, NAME_HEADERS, number_error, parse_numbers
 FACILITY_COLUMNS = ["category", "name", "facility_id", "capacity", "source", "geometry"]
 
 
-def _require_geometry(gdf, path: Path, what: str) -> gpd.GeoDataFrame:
+def require_geometry(gdf, path: Path, what: str) -> gpd.GeoDataFrame:
     """The layer itself when it has a geometry column, else an InputError (e.g. a table without shapes)."""
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf._geometry_column_name not in gdf.columns:
         raise InputError(path, "the layer has no geometry", f"use a GIS layer of {what}, or a CSV with lon/lat columns"
@@ -101,7 +101,7 @@ def read_facility_file(src: FacilitySource, path: Path) -> gpd.GeoDataFrame:
         except Exception as exc:  # pyogrio raises several types for unreadable files
             raise InputError(path, f"cannot read as a GIS layer ({(str(exc).splitlines() or [type(exc).__name__])[0]})",
                              "use GeoJSON, GeoPackage, Shapefile or CSV with lon/lat columns") from None
-        gdf = _require_geometry(gdf, path, "points")
+        gdf = require_geometry(gdf, path, "points")
         if gdf.crs is None and not src.crs:
             raise InputError(path, "layer has no coordinate reference system",
                              "declare it with crs = \"EPSG:4326\" (or the right code) in [[facilities]]")
@@ -188,30 +188,3 @@ def load_facilities(sources: list[FacilitySource], resolve, categories: list[str
     out = pd.concat(frames, ignore_index=True) if frames else gpd.GeoDataFrame(columns=FACILITY_COLUMNS)
     out = gpd.GeoDataFrame(out, geometry="geometry", crs=4326)
     return out[out["category"].isin(categories)].reset_index(drop=True)
-
-
-def load_boundaries(path: Path, name_column: str, crs: str | None = None, layer: str | None = None) -> gpd.GeoDataFrame:
-    """Administrative units (polygons) with a ``unit`` name column, in EPSG:4326."""
-    if not path.is_file():
-        raise InputError(path, "boundary file not found", "check [boundaries] path in the config")
-    try:
-        gdf = gpd.read_file(path, layer=layer)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise InputError(path, f"cannot read boundaries ({(str(exc).splitlines() or [type(exc).__name__])[0]})",
-                         "use a GeoJSON or GeoPackage of polygons") from None
-    gdf = _require_geometry(gdf, path, "polygons")
-    if gdf.crs is None and not crs:
-        raise InputError(path, "boundaries have no CRS", "declare crs = \"EPSG:4326\" in [boundaries]")
-    empty = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
-    if empty.any():
-        raise InputError(path, "empty geometry", "give every unit a polygon or delete the row",
-                         row=int(np.flatnonzero(empty)[0]) + 1, field="geometry")
-    if name_column not in gdf.columns:
-        raise InputError(path, f"no name column '{name_column}' (columns: {', '.join(map(str, gdf.columns))})",
-                         "set name_column in [boundaries]", field=name_column)
-    kinds = set(shapely.get_type_id(gdf.geometry.values).tolist())
-    if not kinds <= {3, 6}:
-        raise InputError(path, "boundaries must be polygons", "export the administrative areas as polygons")
-    gdf = frame_to_wgs84(gdf, parse_crs(crs, path))
-    geom = shapely.make_valid(gdf.geometry.values)
-    return gpd.GeoDataFrame({"unit": gdf[name_column].astype(str).to_numpy()}, geometry=geom, crs=4326)

@@ -93,7 +93,7 @@ def parse_crs(value: str | int | None, source: str | PathLike | None = None, fie
     try:
         crs = pyproj.CRS.from_user_input(value)
     except (pyproj.exceptions.CRSError, TypeError, ValueError):
-        raise InputError(source, f"unknown coordinate system {value!r}",
+        raise InputError(source, f"unknown CRS {value!r}",
                          "use an EPSG code such as \"EPSG:4326\", or \"gcj02\" (AMap/Tencent) / \"bd09\" (Baidu)",
                          field=field) from None
     return DeclaredCRS(str(value), None, crs)

@@ -169,7 +169,8 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
         with stage("snap"):
             fsnap = snap_points(network, shapely.get_coordinates(fac.geometry.values), cfg.network.max_snap_m)
             dsnap = snap_points(network, shapely.get_coordinates(dem.points.geometry.values), cfg.network.max_snap_m)
-            msg = component_message(*component_share(network, dsnap, dem.points["weight"].to_numpy()))
+            msg = component_message(*component_share(network, dsnap, dem.points["weight"].to_numpy()),
+                                    label="persons" if cfg.population is not None else "demand points")
             if msg:
                 warnings.warn(msg, AccessWarning, stacklevel=2)
             fac["snap_m"] = fsnap.dist_m

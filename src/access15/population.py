@@ -95,16 +95,14 @@ def check_population_config(pc: PopulationConfig, source: Path | str) -> None:
 # ----------------------------------------------------------------------------------------------- readers
 
 def declared_crs(crs_text: str | None, fallback, path: Path, what: str, section: str = "[population]"):
-    """The declared CRS (``crs_text``) or the file's (``fallback``); ``"gcj02"``/``"bd09"`` are returned as
-    text for :func:`geometry_to`. A file without a CRS and without a declaration is an InputError."""
+    """The declared CRS (``crs_text``, see :func:`access15.lonlat.parse_crs`) or the file's (``fallback``);
+    ``"gcj02"``/``"bd09"`` are returned as text for :func:`geometry_to`. A file without a CRS and without a
+    declaration is an InputError."""
+    from .lonlat import parse_crs
+
     if crs_text:
-        key = crs_text.lower().replace("-", "").replace("_", "")
-        if key in ("gcj02", "bd09"):
-            return key
-        try:
-            return pyproj.CRS.from_user_input(crs_text)
-        except pyproj.exceptions.CRSError:
-            raise InputError(path, f"unknown CRS '{crs_text}'", "use e.g. \"EPSG:4326\", \"gcj02\" or \"bd09\"") from None
+        declared = parse_crs(crs_text, path)
+        return declared.system or declared.crs
     if fallback is None:
         raise InputError(path, f"{what} has no coordinate reference system",
                          f"declare it with crs = \"EPSG:4326\" (or the right code) in {section}")
@@ -113,11 +111,10 @@ def declared_crs(crs_text: str | None, fallback, path: Path, what: str, section:
 
 def geometry_to(geom: np.ndarray, crs, dst: pyproj.CRS) -> np.ndarray:
     """Geometries from ``crs`` (a pyproj CRS, or "gcj02"/"bd09" degrees) to ``dst``, vertex by vertex."""
-    from . import coordsys
+    from .lonlat import geometries_to_wgs84, parse_crs
 
     if isinstance(crs, str):
-        conv = coordsys.gcj02_to_wgs84 if crs == "gcj02" else coordsys.bd09_to_wgs84
-        geom = shapely.transform(geom, lambda xy: np.column_stack(conv(xy[:, 0], xy[:, 1])))
+        geom = geometries_to_wgs84(geom, parse_crs(crs))
         crs = pyproj.CRS.from_epsg(4326)
     tr = pyproj.Transformer.from_crs(crs, dst, always_xy=True)
     return shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))

@@ -265,10 +265,24 @@ def _facility_checks(cfg: Config, fac: gpd.GeoDataFrame, area, area_name: str, r
 
 
 def _check_boundaries(cfg: Config, rep: _Report):
-    from .inputs import load_boundaries
     from .lonlat import parse_crs
+    from .osm import is_osm_file
+    from .units import load_units
 
     b = cfg.boundaries
+    net_path = cfg.resolve(cfg.network.path)
+    osm = net_path if is_osm_file(net_path) else None
+
+    def load():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return rep.guard(load_units, b, cfg.resolve, osm)
+
+    if b.path.lower() == "osm":
+        units = load()
+        if units is not None:
+            rep.add(net_path, f"{len(units)} administrative units from OSM", "", "info")
+        return units
     path = cfg.resolve(b.path)
     if not path.is_file():
         rep.add(path, "boundary file not found", "check [boundaries] path")
@@ -303,7 +317,7 @@ def _check_boundaries(cfg: Config, rep: _Report):
              "fill in the name", "warning")
     if any(p.severity == "error" and p.file == str(path) for p in rep.items):
         return None
-    return rep.guard(load_boundaries, path, b.name_column, b.crs, b.layer)
+    return load()
 
 
 # --------------------------------------------------------------------------------------------- main
@@ -416,12 +430,25 @@ def validate(config: str | Path | Config) -> list[Problem]:
         except InputError as exc:
             rep.items.append(Problem.from_error(exc))
             dem = None
+        if dem is not None and len(dem.points) and cfg.population is not None:
+            from .population import apply_population, read_population, study_area
+
+            pop_area = study_area(net.hull(), dem_area, cfg.network.max_snap_m)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pop = rep.guard(read_population, cfg.population, cfg.resolve, net.crs, pop_area,
+                                net_path if is_osm_file(net_path) else None)
+                dem = rep.guard(apply_population, pop, dem, pop_area) if pop is not None else None
+            if dem is not None:
+                rep.add(cfg.resolve(cfg.population.path) if cfg.population.path else net_path,
+                        f"population {dem.points['weight'].sum():,.0f} on {len(dem.points):,} demand points", "", "info")
         if dem is not None and len(dem.points) == 0:
-            rep.add(cfg.source or "config", "the study area holds no demand points",
-                    "check that the boundaries overlap the network extract (and their crs)")
+            rep.add(cfg.source or "config", "no demand point (or resident) lies in the study area",
+                    "check that the boundaries / population overlap the network extract (and their crs)")
         elif dem is not None:
             snapped = snap_points(net, shapely.get_coordinates(dem.points.geometry.values), cfg.network.max_snap_m)
-            got = component_problem(*component_share(net, snapped, dem.points["weight"].to_numpy()))
+            got = component_problem(*component_share(net, snapped, dem.points["weight"].to_numpy()),
+                                    label="persons" if cfg.population is not None else "demand points")
             if got:
                 rep.add(net_path, got[0], got[1], "warning")
     return _sorted(rep.items)
