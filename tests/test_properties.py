@@ -57,9 +57,14 @@ def test_snap_never_farther_than_reported(net, pts, max_snap):
     assert np.allclose(leg, s.dist_m[ok], atol=1e-6)
     on_edge = shapely.distance(net.edge_geometry[s.edge[ok]], shapely.points(s.xy[ok]))
     assert np.all(on_edge < 1e-6)
-    # it is the nearest point of the whole network, and within the limit; the rest are truly out of reach
-    nearest = shapely.distance(shapely.points(pts)[:, None], net.edge_geometry[None, :]).min(axis=1)
-    assert np.allclose(s.dist_m[ok], nearest[ok], atol=1e-6)
+    # it is the nearest point of the largest piece when that is within the limit, else of the whole
+    # network; the rest are truly out of reach
+    dist = shapely.distance(shapely.points(pts)[:, None], net.edge_geometry[None, :])
+    nearest = dist.min(axis=1)
+    nearest_main = dist[:, net.main_edges].min(axis=1)
+    expect = np.where(nearest_main <= max_snap, nearest_main, nearest)
+    assert np.allclose(s.dist_m[ok], expect[ok], atol=1e-6)
+    assert np.all(net.component[net.edge_u[s.edge[ok & (nearest_main <= max_snap)]]] == 0)
     assert np.all(s.dist_m[ok] <= max_snap + 1e-9)
     assert np.all(nearest[~ok] > max_snap - 1e-9)
     assert np.all((s.offset_m[ok] >= 0) & (s.offset_m[ok] <= net.edge_length[s.edge[ok]] + 1e-9))

@@ -98,7 +98,7 @@ def test_snap_is_to_the_nearest_point_on_an_edge(helsinki_network):
     rng = np.random.default_rng(7)
     lo, hi = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
     xy = rng.uniform(lo, hi, size=(500, 2))
-    s = snap_points(net, xy, max_snap_m=500)
+    s = snap_points(net, xy, max_snap_m=500, prefer_main=False)
     pts = shapely.points(xy)
     # the reported leg is the distance to the attachment point and to the whole network
     np.testing.assert_allclose(s.dist_m[s.ok], np.hypot(*(xy[s.ok] - s.xy[s.ok]).T), atol=1e-6)
@@ -106,3 +106,18 @@ def test_snap_is_to_the_nearest_point_on_an_edge(helsinki_network):
     np.testing.assert_allclose(s.dist_m[s.ok], nearest[s.ok], atol=1e-6)
     node_d = np.min(np.hypot(*(xy[:, None, :] - net.node_xy[None, ::1, :]).transpose(2, 0, 1)), axis=1)
     assert (s.dist_m[s.ok] <= node_d[s.ok] + 1e-6).all()  # never farther than the nearest node
+
+
+def test_points_prefer_the_main_piece_of_the_network(porto_alegre_network):
+    """Porto Alegre has dozens of small disconnected pieces; points beside them join the main network."""
+    net = porto_alegre_network
+    minor = np.flatnonzero(net.component[net.edge_u] > 0)
+    assert len(minor) > 10
+    mid = shapely.get_coordinates(shapely.line_interpolate_point(net.edge_geometry[minor], 0.5, normalized=True))
+    plain = snap_points(net, mid, 500, prefer_main=False)
+    main = snap_points(net, mid, 500)
+    assert (net.component[net.edge_u[plain.edge[plain.ok]]] > 0).all()
+    near_main = net.main_tree.query_nearest(shapely.points(mid), max_distance=500, all_matches=False)[0]
+    assert main.ok[near_main].all()
+    assert (net.component[net.edge_u[main.edge[near_main]]] == 0).all()
+    assert (main.dist_m[main.ok] >= plain.dist_m[main.ok] - 1e-9).all()

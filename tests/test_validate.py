@@ -83,7 +83,8 @@ def test_messy_list_warnings_once_errors_are_fixed(tmp_path, messy_csv):
     assert len(dup) == 1 and dup[0].row == len(df) - 1
     out = find(probs, "outside the study area", "warning")
     assert [p.row for p in out] == [len(df)]
-    assert find(probs, "separate pieces", "warning")  # the Tsinghua extract has 28 pieces
+    # the Tsinghua extract has 28 pieces, but every cell joins the main one (snap.py): nothing stranded
+    assert not find(probs, "separate pieces", "warning")
     assert find(probs, "UTF-8 with BOM", "info")
 
 
@@ -159,7 +160,12 @@ def test_cli_validate_table_and_exit_codes(tmp_path, messy_csv):
     assert res.exit_code == 0, res.output
     assert "0 errors" in res.output
     res = runner.invoke(app, ["validate", "--strict", str(good)], env={"COLUMNS": "250"})
-    assert res.exit_code == 1   # the split network is a warning
+    assert res.exit_code == 0
+    shifted = write_config(tmp_path, CATS + f'[[facilities]]\npath = "{TD / "tsinghua_facilities_gcj02_utf8bom.csv"}"\n',
+                           "shifted.toml")
+    assert runner.invoke(app, ["validate", str(shifted)], env={"COLUMNS": "250"}).exit_code == 0
+    res = runner.invoke(app, ["validate", "--strict", str(shifted)], env={"COLUMNS": "250"})
+    assert res.exit_code == 1   # GCJ-02 coordinates declared as WGS84 are a warning
 
 
 def test_demo_config_validates_with_population():

@@ -167,9 +167,9 @@ def shift_check(points: gpd.GeoDataFrame, net: WalkNetwork, reference: gpd.GeoDa
             d = (lonlat[pairs["i"].to_numpy()] - ref[pairs["j"].to_numpy()]) * k
             offset = np.median(d, axis=0)
     xy = transform_xy(lonlat, WGS84, net.crs)
-    snap = snap_points(net, xy, max(4 * max_snap_m, 2000.0)).dist_m
+    snap = snap_points(net, xy, max(4 * max_snap_m, 2000.0), prefer_main=False).dist_m
     undone = lonlat - expected["gcj02"] / k
-    snap_u = snap_points(net, transform_xy(undone, WGS84, net.crs), max(4 * max_snap_m, 2000.0)).dist_m
+    snap_u = snap_points(net, transform_xy(undone, WGS84, net.crs), max(4 * max_snap_m, 2000.0), prefer_main=False).dist_m
     med, med_u = float(np.nanmedian(snap)) if np.isfinite(snap).any() else np.inf, \
         float(np.nanmedian(snap_u)) if np.isfinite(snap_u).any() else np.inf
     verdict = None

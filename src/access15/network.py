@@ -98,6 +98,16 @@ class WalkNetwork:
         """Spatial index over edge geometries."""
         return shapely.STRtree(self.edge_geometry)
 
+    @cached_property
+    def main_edges(self) -> np.ndarray:
+        """Indices of the edges in the largest connected component."""
+        return np.flatnonzero(self.component[self.edge_u] == 0)
+
+    @cached_property
+    def main_tree(self) -> shapely.STRtree:
+        """Spatial index over the edges of the largest connected component (indices into ``main_edges``)."""
+        return shapely.STRtree(self.edge_geometry[self.main_edges])
+
     def edges_gdf(self) -> gpd.GeoDataFrame:
         """The edges as a GeoDataFrame (u, v, length_m) in the network CRS."""
         return gpd.GeoDataFrame({"u": self.edge_u, "v": self.edge_v, "length_m": self.edge_length},

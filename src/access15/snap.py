@@ -4,6 +4,12 @@ A point is attached where the perpendicular from it meets the closest edge (not 
 node); the straight-line access leg is kept so it can be walked at the same speed. Points farther than
 ``max_snap_m`` from every edge are reported as unreachable (``edge == -1``), never silently attached.
 
+Points snap to the largest connected piece of the network whenever it lies within ``max_snap_m``:
+small disconnected pieces (a footway mapped without its junction, a private compound's internal paths)
+would otherwise capture the points next to them and leave them "out of reach" of every facility.
+Only points with no edge of the main piece within the limit snap to a smaller piece (an island's own
+network), and the pipeline reports how much demand that concerns.
+
 Complexity: one bulk STRtree nearest query, O(n log E) for n points and E edges.
 """
 
@@ -45,8 +51,13 @@ class Snapped:
         return Snapped(self.edge[idx], self.offset_m[idx], self.dist_m[idx], self.xy[idx])
 
 
-def snap_points(net: WalkNetwork, xy: np.ndarray, max_snap_m: float = 500.0) -> Snapped:
-    """Snap (n, 2) points given in the network CRS (metres) to the network's edges."""
+def snap_points(net: WalkNetwork, xy: np.ndarray, max_snap_m: float = 500.0,
+                prefer_main: bool = True) -> Snapped:
+    """Snap (n, 2) points given in the network CRS (metres) to the network's edges.
+
+    With ``prefer_main`` (default) a point joins the largest connected component when an edge of it is
+    within ``max_snap_m`` metres, and the nearest edge of any component otherwise.
+    """
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     n = len(xy)
     edge = np.full(n, -1, dtype=np.int64)
@@ -56,7 +67,17 @@ def snap_points(net: WalkNetwork, xy: np.ndarray, max_snap_m: float = 500.0) -> 
     if n == 0:
         return Snapped(edge, offset, dist, at)
     pts = shapely.points(xy)
-    (pi, ei), d = net.tree.query_nearest(pts, max_distance=max_snap_m, return_distance=True, all_matches=False)
+    split = prefer_main and len(net.main_edges) < net.n_edges
+    if split:
+        (pi, ei), d = net.main_tree.query_nearest(pts, max_distance=max_snap_m, return_distance=True,
+                                                   all_matches=False)
+        ei = net.main_edges[ei]
+        rest = np.setdiff1d(np.arange(n), pi)
+        (pj, ej), dj = net.tree.query_nearest(pts[rest], max_distance=max_snap_m, return_distance=True,
+                                              all_matches=False)
+        pi, ei, d = np.concatenate([pi, rest[pj]]), np.concatenate([ei, ej]), np.concatenate([d, dj])
+    else:
+        (pi, ei), d = net.tree.query_nearest(pts, max_distance=max_snap_m, return_distance=True, all_matches=False)
     edge[pi] = ei
     dist[pi] = d
     lines = net.edge_geometry[ei]
