@@ -57,8 +57,9 @@ def _write_tables(result: AnalysisResult, gpkg: Path) -> None:
 def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None = None) -> dict[str, Path]:
     """Write ``coverage.csv``, ``unit_coverage.csv`` (with boundaries), ``unit_check.csv``, ``supply.csv``,
     ``targets.csv`` and ``capacity_missing.csv`` (when present), ``access15.gpkg`` (layers ``facilities``,
-    ``demand``, ``gaps``, ``boundaries``, ``unit_coverage`` and the same tables) and ``map.html`` into
-    ``out_dir``; return the written paths."""
+    ``demand``, ``gaps``, ``boundaries``, ``unit_coverage``, ``streets``, the same tables, and the tables
+    ``coverage`` and ``access15_meta``: enough for ``access15 map`` to re-render without recomputing) and
+    ``map.html`` into ``out_dir``; return the written paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html = result.config.output.html if html is None else html
@@ -88,10 +89,15 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
                 unit_layer(result).to_file(gpkg, layer="unit_coverage", driver="GPKG")
         _write_tables(result, gpkg)
         files["gpkg"] = "access15.gpkg"
+        from .mapdata import MapData
+        from .store import write_map_tables
+
+        view = MapData.from_result(result)  # one view for the stored tables and the map: they match
+        write_map_tables(view, gpkg)
         if html:
             from .html_map import write_map
 
-            write_map(result, staging / "map.html")
+            write_map(view, staging / "map.html")
             files["html"] = "map.html"
         written = {}
         for key, name in files.items():
