@@ -15,6 +15,7 @@ rasters, O(facilities + boundary vertices) for the vector layers.
 from __future__ import annotations
 
 import html
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -227,15 +228,20 @@ def headlines(data: MapData, lang: str) -> list[str]:
     return heads
 
 
-def footer_lines(data: MapData, lang: str, basemap: Basemap) -> list[str]:
-    """Demand label, speed profile, data sources and dates, basemap note and version."""
-    cfg = data.config
+def sources_line(data: MapData, lang: str) -> str:
+    """"Data: <sources> · OSM data of <date> · analysed <date>"."""
     src = "; ".join(data.sources)
     if data.data_date:
         src += " · " + t(lang, "data_date", date=data.data_date)
     if data.created:
         src += " · " + t(lang, "analysed", date=data.created)
-    lines = [data.demand_label, t(lang, "speed", profile=cfg.speed_profile, kmh=cfg.kmh), t(lang, "sources", sources=src)]
+    return t(lang, "sources", sources=src)
+
+
+def footer_lines(data: MapData, lang: str, basemap: Basemap) -> list[str]:
+    """Demand label, speed profile, data sources and dates, basemap note and version."""
+    cfg = data.config
+    lines = [data.demand_label, t(lang, "speed", profile=cfg.speed_profile, kmh=cfg.kmh), sources_line(data, lang)]
     if basemap.gcj02:
         lines.append(t(lang, "gcj02_note", basemap=basemap.name))
     elif basemap.url is None:
@@ -449,5 +455,11 @@ def write_map(result, path: str | Path, lang: str | None = None, basemap: str | 
               attribution: str | None = None, basemap_crs: str | None = None) -> Path:
     """Render :func:`build_map` to a self-contained HTML file at ``path`` (UTF-8)."""
     path = Path(path)
-    path.write_text(render_map(result, lang, basemap, attribution, basemap_crs), encoding="utf-8")
+    page = render_map(result, lang, basemap, attribution, basemap_crs)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, path)  # never a half-written map
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

@@ -48,7 +48,7 @@ TEXT = {
         "static_gap": "Outside the {minutes:g}-minute circle",
         "static_gap_combined": "Missing at least one required service",
         "static_covered": "Within the circle",
-        "static_weight": "Uncovered {what} per cell",
+        "static_weight": "Uncovered demand per cell",
         "streets_legend": "Walkable streets",
     },
     "zh": {
@@ -96,7 +96,7 @@ TEXT = {
         "static_gap": "{minutes:g}分钟服务圈外",
         "static_gap_combined": "缺少至少一项必需服务",
         "static_covered": "服务圈内",
-        "static_weight": "每格未覆盖{what}",
+        "static_weight": "每格未覆盖需求量",
         "streets_legend": "步行路网",
     },
 }
