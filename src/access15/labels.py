@@ -53,7 +53,7 @@ TEXT = {
     },
     "zh": {
         "travel_time": "步行至最近{label}设施的时间（分钟）",
-        "gap": "{minutes:g}分钟{label}服务圈未覆盖区域",
+        "gap": "{label}：{minutes:g}分钟服务圈未覆盖区域",
         "gap_combined": "综合服务圈未覆盖区域（缺少任一必需服务）",
         "facilities": "{label}设施",
         "streets": "步行路网",
@@ -100,6 +100,15 @@ TEXT = {
         "streets_legend": "步行路网",
     },
 }
+
+
+#: Speed profile names shown on maps.
+PROFILE_NAMES = {"zh": {"walk": "步行", "brisk": "快走", "elderly": "老年人步行"}}
+
+
+def profile_name(lang: str, profile: str) -> str:
+    """The display name of a speed profile in ``lang`` (the key itself where none is defined)."""
+    return PROFILE_NAMES.get(lang, {}).get(profile, profile)
 
 
 def t(lang: str, key: str, **kw) -> str:

@@ -11,6 +11,7 @@ Complexity: O(cells + street segments) per map.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import warnings
@@ -33,7 +34,7 @@ from matplotlib_scalebar.scalebar import ScaleBar  # noqa: E402
 from .coverage import COMBINED  # noqa: E402
 from .errors import AccessWarning  # noqa: E402
 from .html_map import SHARE_BREAKS, sources_line, weight_breaks  # noqa: E402
-from .labels import t  # noqa: E402
+from .labels import profile_name, t  # noqa: E402
 from .mapdata import MapData, as_map_data  # noqa: E402
 
 #: Uncovered weight per cell, light to dark grey (prints as is).
@@ -79,8 +80,15 @@ def static_figure(result, category: str = COMBINED, lang: str | None = None) -> 
         warnings.warn("no Chinese font is installed, so Chinese labels in the PNG/PDF maps show as boxes: install "
                       "one (Debian: apt-get install fonts-droid-fallback or fonts-noto-cjk)", AccessWarning,
                       stacklevel=2)
-    with plt.rc_context({"font.family": FONTS}):  # a family list: glyphs missing in one come from the next
-        return _draw(data, category, lang)
+    families = [FONTS[0]] + ([cjk_font()] if cjk_font() else [])
+    fm_log = logging.getLogger("matplotlib.font_manager")
+    level = fm_log.level
+    fm_log.setLevel(logging.ERROR)  # "no bold face in the CJK font, using regular" is expected, not news
+    try:
+        with plt.rc_context({"font.family": families}):  # a family list: glyphs missing in one come from the next
+            return _draw(data, category, lang)
+    finally:
+        fm_log.setLevel(level)
 
 
 def _draw(data: MapData, category: str, lang: str) -> plt.Figure:
@@ -185,7 +193,7 @@ def _draw(data: MapData, category: str, lang: str) -> plt.Figure:
         c = cfg.categories[category]
         label = c.label(lang)
         head = t(lang, "headline", label=label, share=float(cov.get(category, np.nan)), minutes=c.minutes)
-    head += " · " + t(lang, "speed", profile=cfg.speed_profile, kmh=cfg.kmh)
+    head += " · " + t(lang, "speed", profile=profile_name(lang, cfg.speed_profile), kmh=cfg.kmh)
     fig.text(0.02, 0.955, t(lang, "static_title", name=cfg.name, label=label), fontsize=16, fontweight="bold",
              va="center")
     fig.text(0.02, 0.905, head, fontsize=12.5, va="center")
