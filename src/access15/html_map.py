@@ -453,17 +453,17 @@ def _add_title_and_legend(fmap: folium.Map, data: MapData, lang: str, bm: Basema
              f"<div style='color:#333'>{esc(cats)}</div>"
              + "".join(f"<div class='access15-headline'><b>{esc(h)}</b></div>" for h in headlines(data, lang))
              + "</div>")
-    rows = [f"<div style='font-weight:bold;margin-top:2px'>{esc(t(lang, 'bands_title'))}</div>"]
-    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-        rows.append(f"<div>{_swatch(_css(band_palette[i], BAND_ALPHA))}{esc(t(lang, 'band', a=a, b=b))}</div>")
-    rows.append(f"<div>{_swatch(_css(band_palette[-1], BAND_ALPHA))}{esc(t(lang, 'none', max=cfg.max_minutes))}</div>")
-    rows.append(f"<div style='font-weight:bold;margin-top:6px'>{esc(t(lang, 'gaps_title'))}</div>")
+    rows = [f"<div style='font-weight:bold;margin-top:2px'>{esc(t(lang, 'gaps_title'))}</div>"]
     if len(ramp) > 1:
         lows = [0.0, *breaks[:-1]]
         rows.append(f"<div style='color:#333'>{esc(t(lang, 'gap_weight'))}</div>")
         rows += [f"<div>{_swatch(_css(c, GAP_ALPHA))}{lo:,.3g}–{hi:,.3g}</div>" for c, lo, hi in zip(ramp, lows, breaks)]
     else:
         rows.append(f"<div>{_swatch(_css(ramp[0], GAP_ALPHA))}{esc(t(lang, 'gap_cells'))}</div>")
+    rows.append(f"<div style='font-weight:bold;margin-top:6px'>{esc(t(lang, 'bands_title'))}</div>")
+    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        rows.append(f"<div>{_swatch(_css(band_palette[i], BAND_ALPHA))}{esc(t(lang, 'band', a=a, b=b))}</div>")
+    rows.append(f"<div>{_swatch(_css(band_palette[-1], BAND_ALPHA))}{esc(t(lang, 'none', max=cfg.max_minutes))}</div>")
     if data.boundaries is not None and len(data.unit_coverage):
         rows.append(f"<div style='font-weight:bold;margin-top:6px'>{esc(t(lang, 'choropleth_title'))}</div>")
         lims = [0.0, *SHARE_BREAKS, 1.0]

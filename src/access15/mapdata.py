@@ -83,7 +83,8 @@ class MapData:
                 data_date = osm_header_info(path).get("timestamp", "")[:10]
         except (OSError, ValueError):  # pragma: no cover - a network given in code has no file
             data_date = ""
-        sources = sorted({str(net.source)} | set(result.facilities["source"].astype(str)) - {""})
+        named = [str(net.source)] + sorted(set(result.facilities["source"].astype(str)) - {"", str(net.source)})
+        sources = [a for a in named if not any(a != b and a in b for b in named)]  # "x.pbf" in "OSM (x.pbf)"
         return cls(config=cfg, crs=pyproj.CRS(net.crs), demand=demand, grid=result.grid,
                    demand_label=result.demand_label, facilities=result.facilities.to_crs(4326),
                    coverage=result.coverage, unit_coverage=result.unit_coverage,

@@ -15,6 +15,7 @@ import logging
 import os
 import tempfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -81,14 +82,20 @@ def static_figure(result, category: str = COMBINED, lang: str | None = None) -> 
                       "one (Debian: apt-get install fonts-droid-fallback or fonts-noto-cjk)", AccessWarning,
                       stacklevel=2)
     families = [FONTS[0]] + ([cjk_font()] if cjk_font() else [])
-    fm_log = logging.getLogger("matplotlib.font_manager")
-    level = fm_log.level
-    fm_log.setLevel(logging.ERROR)  # "no bold face in the CJK font, using regular" is expected, not news
+    with _quiet_fonts(), plt.rc_context({"font.family": families}):  # glyphs missing in one come from the next
+        return _draw(data, category, lang)
+
+
+@contextmanager
+def _quiet_fonts():
+    """Silence matplotlib's font log ("no bold face in the CJK font, using regular" is expected)."""
+    log = logging.getLogger("matplotlib.font_manager")
+    level = log.level
+    log.setLevel(logging.ERROR)
     try:
-        with plt.rc_context({"font.family": families}):  # a family list: glyphs missing in one come from the next
-            return _draw(data, category, lang)
+        yield
     finally:
-        fm_log.setLevel(level)
+        log.setLevel(level)
 
 
 def _draw(data: MapData, category: str, lang: str) -> plt.Figure:
@@ -239,12 +246,15 @@ def write_static_maps(result, out_dir: str | Path, lang: str | None = None, dpi:
         if "pdf" in formats:
             fd, pdf_tmp = tempfile.mkstemp(suffix=".pdf", dir=out, prefix=".access15-")
             os.close(fd)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(pdf_tmp, 0o666 & ~umask)  # mkstemp makes it private; the PDF is an ordinary output
             pdf = PdfPages(pdf_tmp, metadata={"Title": data.config.name, "Creator": f"access15 {data.version}"})
         for name in static_names(data):
             fig = static_figure(data, name, lang)
             tmp = out / f".access15-gap_{name}.png"
             try:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), _quiet_fonts():
                     warnings.filterwarnings("ignore", message="Glyph .* missing from font")  # warned once above
                     if "png" in formats:
                         fig.savefig(tmp, dpi=dpi, format="png")
