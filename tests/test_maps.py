@@ -281,22 +281,19 @@ def test_unvendored_plugin_is_refused():
 
 
 def test_gap_cells_coloured_by_uncovered_population(demo_result):
-    """With population weights (real Porto Alegre census hexagons spread over the grid cells) the gap
-    legend becomes a ramp of uncovered residents per cell."""
+    """The demo is weighted by the real Porto Alegre census: the gap layer is a ramp of uncovered residents
+    per cell, whose darkest class holds the most crowded uncovered cell."""
     data = MapData.from_result(demo_result)
-    pop = pd.read_csv(ROOT / "data" / "population" / "porto_alegre_h3r9_population.csv")
-    hexes = gpd.GeoDataFrame(pop, geometry=gpd.points_from_xy(pop["lon"], pop["lat"]), crs=4326).to_crs(data.crs)
-    j = gpd.sjoin_nearest(data.demand[["geometry"]], hexes[["population", "geometry"]], max_distance=300)
-    j = j[~j.index.duplicated()]
-    share = j["population"] / j["index_right"].map(j.groupby("index_right").size())
-    data.demand = data.demand.assign(weight=0.0)
-    data.demand.loc[j.index, "weight"] = share.to_numpy()
-    assert data.weighted
-    breaks = weight_breaks(data.demand["weight"].to_numpy())
-    assert breaks == sorted(breaks) and breaks[-1] == pytest.approx(data.demand["weight"].max())
+    assert data.weighted and "resident" in data.demand_label
+    w = data.demand["weight"].to_numpy()
+    breaks = weight_breaks(w)
+    assert len(breaks) == 5 and breaks == sorted(breaks) and breaks[-1] == pytest.approx(w.max())
     page = render_map(data)
-    assert "uncovered demand per cell" in page
-    assert f"–{breaks[-1]:,.3g}" in page
+    assert "uncovered residents per cell" in page
+    assert f"–{breaks[-1]:,.3g}</div>" in page
+    flat = MapData.from_result(demo_result)
+    flat.demand = flat.demand.assign(weight=1.0)  # every cell alike: one colour, no ramp
+    assert not flat.weighted and "uncovered cell" in render_map(flat)
 
 
 # ------------------------------------------------------------------------------- rendering from the GPKG
@@ -388,3 +385,32 @@ def test_print_ramps_read_in_greyscale():
     assert all(a - b > 0.05 for a, b in zip(grey, grey[1:]))  # darker = more uncovered demand
     assert all(b - a > 0.03 for a, b in zip(share, share[1:]))  # lighter = better covered
     assert min(share) > max(grey[2:])  # a choropleth tint never reads as a dense gap
+
+
+def test_boundary_levels_get_a_layer_each(tmp_path):
+    """Monaco's OSM admin boundaries at two levels: one choropleth and outline layer per level, tooltips
+    from that level's rows; the print map labels the finer level."""
+    cfg = config_from_dict({"name": "Monaco", "network": {"path": str(ROOT / "data/osm/monaco.osm.pbf")},
+                            "categories": {"clinic": {}, "fitness": {"minutes": 10, "required": False}},
+                            "facilities": [{"path": "osm"}], "boundaries": {"path": "osm", "admin_levels": [8, 10]}})
+    res = analyze(cfg)
+    layers = _layers(build_map(res))
+    uc = res.unit_coverage
+    for level, units in (("admin_level 8", {"Monaco"}), ("admin_level 10", {"La Condamine", "Monaco-Ville"})):
+        chor = layers[f"Coverage share by unit: Combined circle — {level}"]
+        props = {f["properties"]["unit"]: f["properties"] for f in chor.data["features"]}
+        assert set(props) == units
+        for unit, p in props.items():
+            row = uc[(uc["level"] == level) & (uc["unit"] == unit) & (uc["category"] == "clinic")].iloc[0]
+            assert p["Primary health care"] == f"{row['share_covered']:.1%}"
+        assert f"Boundaries — {level}" in layers
+    from access15.static_map import print_level
+
+    assert print_level(MapData.from_result(res)) == "admin_level 10"
+    written = write_outputs(res, tmp_path)
+    import pyogrio
+
+    assert dict(pyogrio.list_layers(written["gpkg"]))["unit_coverage"] is not None  # the outputs' spatial layer stays
+    back = load_result(written["gpkg"])
+    pd.testing.assert_frame_equal(back.unit_coverage[uc.columns].reset_index(drop=True), uc.reset_index(drop=True),
+                                  check_dtype=False)

@@ -189,6 +189,12 @@ def band_classes(minutes: np.ndarray, edges: list[float]) -> np.ndarray:
     return np.where(np.isnan(minutes), -1, idx).astype(np.int64)
 
 
+def weight_key(data: MapData) -> str:
+    """The label key of the gap ramp: residents when the demand is population, else generic demand."""
+    label = data.demand_label.lower()
+    return "gap_residents" if ("resident" in label or "population" in label) else "gap_weight"
+
+
 def weight_breaks(weights: np.ndarray, n: int = len(GAP_RAMP)) -> list[float]:
     """Upper class limits for uncovered weight per cell: quantiles of the positive weights, rounded to
     two significant digits, strictly increasing, the last at the maximum."""
@@ -287,9 +293,20 @@ def footer_lines(data: MapData, lang: str, basemap: Basemap) -> list[str]:
     return lines
 
 
-def _unit_table(data: MapData, lang: str) -> pd.DataFrame:
-    """One row per unit: demand and the share covered per category and combined (as text)."""
-    uc = data.unit_coverage
+def unit_levels(data: MapData) -> list:
+    """The boundary levels present (``[None]`` when the units have no level column)."""
+    if data.boundaries is None or "level" not in data.boundaries.columns:
+        return [None]
+    return list(dict.fromkeys(data.boundaries["level"].tolist()))
+
+
+def _of_level(df: pd.DataFrame, level) -> pd.DataFrame:
+    return df if level is None or "level" not in df.columns else df[df["level"] == level]
+
+
+def _unit_table(data: MapData, lang: str, level=None) -> pd.DataFrame:
+    """One row per unit of ``level``: demand and the share covered per category and combined (as text)."""
+    uc = _of_level(data.unit_coverage, level)
     cfg = data.config
     labels = {k: c.label(lang) for k, c in cfg.categories.items()}
     labels[COMBINED] = t(lang, "combined")
@@ -394,22 +411,27 @@ def build_map(result, lang: str | None = None, basemap: str | None = None, attri
         group.add_to(fmap)
 
     if data.boundaries is not None and len(data.boundaries):
-        bnd = _geo_layer(data.boundaries[["unit", "geometry"]], shift, simplify_deg=2 * PRECISION_DEG)
-        if len(data.unit_coverage):
-            table = _unit_table(data, lang)
-            bnd = bnd.merge(table, on="unit", how="left")
-            fields = [c for c in table.columns if c != "_share"]
-            share_name = t(lang, "choropleth", label=t(lang, "combined") if COMBINED in set(data.unit_coverage["category"])
-                           else next(iter(cfg.categories.values())).label(lang))
-            bnd_json = bnd.drop(columns=["_share"]).assign(_fill=[share_colour(v) for v in bnd["_share"]])
-            folium.GeoJson(bnd_json, name=share_name, show=False,
-                           style_function=lambda f: {"color": "#333", "weight": 1, "fillColor": f["properties"]["_fill"],
-                                                     "fillOpacity": 0.65},
-                           tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[t(lang, "unit")] + fields[1:],
-                                                         sticky=True)).add_to(fmap)
-        folium.GeoJson(bnd[["unit", "geometry"]], name=t(lang, "boundaries"),
-                       style_function=lambda _f: {"color": "#222", "weight": 2, "fill": False},
-                       tooltip=folium.GeoJsonTooltip(fields=["unit"], labels=False)).add_to(fmap)
+        levels = unit_levels(data)
+        share_label = (t(lang, "combined") if COMBINED in set(data.unit_coverage.get("category", []))
+                       else next(iter(cfg.categories.values())).label(lang))
+        for k, level in enumerate(levels):
+            suffix = f" — {level}" if len(levels) > 1 else ""
+            units = _of_level(data.boundaries, level)
+            bnd = _geo_layer(units[["unit", "geometry"]], shift, simplify_deg=2 * PRECISION_DEG)
+            if len(_of_level(data.unit_coverage, level)):
+                table = _unit_table(data, lang, level)
+                bnd = bnd.merge(table, on="unit", how="left")
+                fields = [c for c in table.columns if c != "_share"]
+                bnd_json = bnd.drop(columns=["_share"]).assign(_fill=[share_colour(v) for v in bnd["_share"]])
+                folium.GeoJson(bnd_json, name=t(lang, "choropleth", label=share_label) + suffix, show=False,
+                               style_function=lambda f: {"color": "#333", "weight": 1,
+                                                         "fillColor": f["properties"]["_fill"], "fillOpacity": 0.65},
+                               tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[t(lang, "unit")] + fields[1:],
+                                                             sticky=True)).add_to(fmap)
+            folium.GeoJson(bnd[["unit", "geometry"]], name=t(lang, "boundaries") + suffix,
+                           style_function=lambda _f, w=max(2.5 - 1.0 * k, 1.0): {"color": "#222", "weight": w,
+                                                                                  "fill": False},
+                           tooltip=folium.GeoJsonTooltip(fields=["unit"], labels=False)).add_to(fmap)
 
     fac_all = data.facilities
     popup_fields = [c for c in ("name", "capacity", "address", "facility_id", "osm_id", "source", "snap_m")
@@ -456,7 +478,7 @@ def _add_title_and_legend(fmap: folium.Map, data: MapData, lang: str, bm: Basema
     rows = [f"<div style='font-weight:bold;margin-top:2px'>{esc(t(lang, 'gaps_title'))}</div>"]
     if len(ramp) > 1:
         lows = [0.0, *breaks[:-1]]
-        rows.append(f"<div style='color:#333'>{esc(t(lang, 'gap_weight'))}</div>")
+        rows.append(f"<div style='color:#333'>{esc(t(lang, weight_key(data)))}</div>")
         rows += [f"<div>{_swatch(_css(c, GAP_ALPHA))}{lo:,.3g}–{hi:,.3g}</div>" for c, lo, hi in zip(ramp, lows, breaks)]
     else:
         rows.append(f"<div>{_swatch(_css(ramp[0], GAP_ALPHA))}{esc(t(lang, 'gap_cells'))}</div>")

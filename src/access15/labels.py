@@ -23,6 +23,7 @@ TEXT = {
         "gaps_title": "Gaps (outside the circle)",
         "gap_cells": "uncovered cell",
         "gap_weight": "uncovered demand per cell",
+        "gap_residents": "uncovered residents per cell",
         "choropleth": "Coverage share by unit: {label}",
         "choropleth_title": "Share covered (by unit)",
         "boundaries": "Boundaries",
@@ -48,7 +49,6 @@ TEXT = {
         "static_gap": "Outside the {minutes:g}-minute circle",
         "static_gap_combined": "Missing at least one required service",
         "static_covered": "Within the circle",
-        "static_weight": "Uncovered demand per cell",
         "streets_legend": "Walkable streets",
     },
     "zh": {
@@ -71,6 +71,7 @@ TEXT = {
         "gaps_title": "服务盲区（圈外）",
         "gap_cells": "未覆盖网格",
         "gap_weight": "每格未覆盖需求",
+        "gap_residents": "每格未覆盖居民（人）",
         "choropleth": "各单元覆盖率：{label}",
         "choropleth_title": "覆盖率（按单元）",
         "boundaries": "行政边界",
@@ -96,7 +97,6 @@ TEXT = {
         "static_gap": "{minutes:g}分钟服务圈外",
         "static_gap_combined": "缺少至少一项必需服务",
         "static_covered": "服务圈内",
-        "static_weight": "每格未覆盖需求量",
         "streets_legend": "步行路网",
     },
 }

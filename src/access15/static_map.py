@@ -34,7 +34,7 @@ from matplotlib_scalebar.scalebar import ScaleBar  # noqa: E402
 
 from .coverage import COMBINED  # noqa: E402
 from .errors import AccessWarning  # noqa: E402
-from .html_map import SHARE_BREAKS, sources_line, weight_breaks  # noqa: E402
+from .html_map import SHARE_BREAKS, _of_level, sources_line, unit_levels, weight_breaks, weight_key  # noqa: E402
 from .labels import profile_name, t  # noqa: E402
 from .mapdata import MapData, as_map_data  # noqa: E402
 
@@ -47,6 +47,8 @@ MARKERS = ["o", "s", "^", "D", "p", "*", "h", "P"]
 #: Fonts tried in order; the CJK fallbacks draw Chinese labels where installed.
 FONTS = ["DejaVu Sans", "Droid Sans Fallback", "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Source Han Sans SC"]
 A4_LANDSCAPE = (11.69, 8.27)
+#: The most units labelled with their share on a print map.
+MAX_PRINT_UNITS = 40
 
 
 def cjk_font() -> str | None:
@@ -55,6 +57,17 @@ def cjk_font() -> str | None:
 
     names = {f.name for f in font_manager.fontManager.ttflist}
     return next((f for f in FONTS[1:] if f in names), None)
+
+
+def print_level(data: MapData):
+    """The boundary level drawn on print maps: the one with most units while still labelable (<= 40),
+    else the one with fewest; None when the units have no level."""
+    levels = unit_levels(data)
+    if levels == [None]:
+        return None
+    counts = data.boundaries["level"].value_counts()
+    fit = [lv for lv in levels if counts[lv] <= MAX_PRINT_UNITS]
+    return max(fit, key=lambda lv: counts[lv]) if fit else min(levels, key=lambda lv: counts[lv])
 
 
 def _cell_image(data: MapData, values: np.ndarray) -> tuple[np.ndarray, list[float]]:
@@ -110,13 +123,15 @@ def _draw(data: MapData, category: str, lang: str) -> plt.Figure:
     # unit choropleth of this category's share, labelled with the share
     bnd = None
     if data.boundaries is not None and len(data.boundaries):
-        bnd = data.boundaries.to_crs(data.crs)
-        uc = data.unit_coverage
+        level = print_level(data)
+        bnd = _of_level(data.boundaries, level).to_crs(data.crs)
+        uc = _of_level(data.unit_coverage, level)
         share = (uc[uc["category"] == category].set_index("unit")["share_covered"] if len(uc) else None)
         if share is not None and len(share):
             vals = bnd["unit"].map(share).to_numpy(dtype=float)
-            cls = np.searchsorted(SHARE_BREAKS, np.nan_to_num(vals, nan=-1), side="right")
-            bnd.plot(ax=ax, color=[SHARE_RAMP[c] for c in cls], edgecolor="none", zorder=1)
+            cls = np.searchsorted(SHARE_BREAKS, np.nan_to_num(vals, nan=0.0), side="right")
+            fills = [SHARE_RAMP[c] if np.isfinite(v) else "none" for c, v in zip(cls, vals)]
+            bnd.plot(ax=ax, color=fills, edgecolor="none", zorder=1)
             lims = [0.0, *SHARE_BREAKS, 1.0]
             handles += [Patch(facecolor=c, edgecolor="#444", label=f"{t(lang, 'choropleth_title')} {a:.0%}–{b:.0%}")
                         for c, a, b in zip(SHARE_RAMP, lims[:-1], lims[1:])]
@@ -143,7 +158,8 @@ def _draw(data: MapData, category: str, lang: str) -> plt.Figure:
             cls[np.isnan(arr)] = np.nan
             ax.imshow(cls, extent=extent, cmap=ListedColormap(ramp), vmin=-0.5, vmax=len(ramp) - 0.5,
                       interpolation="nearest", zorder=3, alpha=0.9)
-            handles.append(Patch(facecolor="none", edgecolor="none", label=t(lang, "static_weight")))
+            what = t(lang, weight_key(data))
+            handles.append(Patch(facecolor="none", edgecolor="none", label=what[0].upper() + what[1:]))
             handles += [Patch(facecolor=c, edgecolor="#444", label=f"  {lo:,.3g}–{hi:,.3g}")
                         for c, lo, hi in zip(ramp, [0.0, *breaks[:-1]], breaks)]
         else:

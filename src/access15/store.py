@@ -2,7 +2,8 @@
 
 ``access15 run`` writes the layers ``facilities``, ``demand``, ``gaps`` and ``boundaries``
 (:mod:`access15.outputs`); :func:`write_map_tables` adds what the maps need on top: the walkable
-``streets`` (EPSG:4326), the non-spatial tables ``coverage`` and ``unit_coverage``, and the non-spatial
+``streets`` (EPSG:4326), the non-spatial table ``coverage`` (``unit_coverage`` is the outputs' unit layer,
+read back without its geometry), and the non-spatial
 table ``access15_meta`` with columns ``key`` and ``value`` (JSON text): ``format``, ``version``,
 ``config``, ``crs`` (WKT of the metric CRS), ``grid`` (x0, y0, cell in metres, nx, ny), ``demand_label``,
 ``sources``, ``data_date``, ``created``. Other modules may add keys with :func:`write_meta`.
@@ -108,13 +109,13 @@ def read_meta(gpkg: str | Path) -> dict[str, Any]:
 
 
 def write_map_tables(data: MapData, gpkg: str | Path) -> None:
-    """Add ``streets``, ``coverage``, ``unit_coverage`` and ``access15_meta`` to ``gpkg`` (which
+    """Add ``streets``, ``coverage`` (and ``unit_coverage`` unless already a layer) and ``access15_meta`` to ``gpkg`` (which
     :func:`access15.outputs.write_outputs` has already given the spatial layers)."""
     streets = gpd.GeoDataFrame(geometry=gpd.GeoSeries(data.streets, crs=data.crs).to_crs(4326).values, crs=4326)
     streets["geometry"] = shapely.set_precision(streets.geometry.values, 1e-7)
     streets.to_file(gpkg, layer="streets", driver="GPKG", SPATIAL_INDEX="NO")
     pyogrio.write_dataframe(data.coverage, gpkg, layer="coverage", driver="GPKG")
-    if len(data.unit_coverage):
+    if len(data.unit_coverage) and "unit_coverage" not in pyogrio.list_layers(gpkg)[:, 0]:
         pyogrio.write_dataframe(data.unit_coverage, gpkg, layer="unit_coverage", driver="GPKG")
     g = data.grid
     write_meta(gpkg, {
@@ -139,6 +140,11 @@ def find_gpkg(path: str | Path) -> Path:
         raise InputError(path, "no access15 GeoPackage here" if path.is_dir() else "file not found",
                          "pass the access15.gpkg written by 'access15 run', or its output folder")
     return gpkg
+
+
+def _table(gpkg: Path, layer: str) -> pd.DataFrame:
+    """A GeoPackage layer as a plain table (its geometry, if any, dropped)."""
+    return pd.DataFrame(pyogrio.read_dataframe(gpkg, layer=layer, read_geometry=False))
 
 
 def load_result(path: str | Path) -> MapData:
@@ -184,8 +190,7 @@ def load_result(path: str | Path) -> MapData:
         config=cfg, crs=crs, demand=dem, grid=grid, demand_label=meta.get("demand_label", ""),
         facilities=gpd.read_file(gpkg, layer="facilities"),
         coverage=pyogrio.read_dataframe(gpkg, layer="coverage"),
-        unit_coverage=pyogrio.read_dataframe(gpkg, layer="unit_coverage") if "unit_coverage" in layers
-        else pd.DataFrame(),
+        unit_coverage=_table(gpkg, "unit_coverage") if "unit_coverage" in layers else pd.DataFrame(),
         boundaries=gpd.read_file(gpkg, layer="boundaries") if "boundaries" in layers else None,
         streets=np.asarray(streets), sources=list(meta.get("sources", [])), data_date=meta.get("data_date", ""),
         created=meta.get("created", ""), version=str(meta.get("version", "")), meta=meta)
