@@ -414,3 +414,15 @@ def test_boundary_levels_get_a_layer_each(tmp_path):
     back = load_result(written["gpkg"])
     pd.testing.assert_frame_equal(back.unit_coverage[uc.columns].reset_index(drop=True), uc.reset_index(drop=True),
                                   check_dtype=False)
+
+
+def test_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    from . import browser
+
+    monkeypatch.setattr(browser, "chromium_path", lambda: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run the browser test"):
+        browser.require_browser()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        browser.require_browser()

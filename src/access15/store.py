@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 import typing
 from pathlib import Path
 from typing import Any
