@@ -3,6 +3,7 @@ GeoPackage without recomputing, and the print maps."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import struct
@@ -426,3 +427,19 @@ def test_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch):
     monkeypatch.setenv("CI", "")
     with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
         browser.require_browser()
+
+
+def test_node_demand_maps(helsinki_network, tmp_path):
+    """Street-node demand has no grid: gaps are drawn as buffered nodes, in HTML and print, from the GPKG."""
+    cfg = config_from_dict({"name": "Helsinki nodes", "network": {"path": str(ROOT / "data/osm/helsinki.osm.pbf")},
+                            "demand": {"kind": "nodes"}, "categories": {"clinic": {}, "fitness": {"minutes": 10}},
+                            "facilities": [{"path": "osm"}]})
+    res = analyze(cfg, network=helsinki_network)
+    write_outputs(res, tmp_path)
+    data = load_result(tmp_path)
+    assert data.grid is None and len(data.demand) == len(res.demand)
+    gap = _layers(build_map(data))["Outside the combined circle (any required service missing)"]
+    (outline,) = [c for c in gap._children.values() if isinstance(c, folium.GeoJson)]
+    assert shapely.from_geojson(json.dumps(outline.data["features"][0]["geometry"])).area > 0
+    written = write_static_maps(data, tmp_path / "print", formats=("png",))
+    assert set(written) == {"clinic", "fitness", "combined"}
