@@ -153,6 +153,26 @@ def demo(out: Path = typer.Option(Path("maps/porto_alegre"), "--out", "-o", help
     _run(cfg, out, True)
 
 
+@app.command("map")
+def map_(source: Path = typer.Argument(..., help="access15.gpkg written by 'access15 run', or its output folder."),
+         out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: the GeoPackage's folder)."),
+         lang: str = typer.Option(None, "--lang", help="Label language: en or zh (default: as in the run)."),
+         basemap: str = typer.Option(None, "--basemap", help="none, osm, amap or a tile URL with {x} {y} {z}."),
+         attribution: str = typer.Option(None, "--attribution", help="Credit line of a custom basemap."),
+         basemap_crs: str = typer.Option(None, "--basemap-crs", help="wgs84 or gcj02 (for a custom basemap)."),
+         static: bool = typer.Option(False, "--static", help="Also write PNG maps and a PDF for print.")) -> None:
+    """Render the maps of a finished analysis from its GeoPackage, without recomputing."""
+    from .render import render_maps
+
+    try:
+        written = render_maps(source, out, lang, basemap, attribution, basemap_crs, static=static)
+    except Access15Error as exc:
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    for key, path in written.items():
+        console.print(f"  {key:<14} {path}")
+
+
 def demo_config_path() -> Path | None:
     """The demo config: configs/porto_alegre.toml in the source checkout."""
     here = Path(__file__).resolve()

@@ -199,11 +199,21 @@ class TargetConfig:
 
 @dataclass
 class OutputConfig:
-    """Where and how results are written. ``dir`` is relative to the config file."""
+    """Where and how results are written. ``dir`` is relative to the config file.
+
+    ``basemap`` is ``"none"`` (plain background with the extract's streets and the boundaries drawn; works
+    offline), ``"osm"`` (OpenStreetMap tiles), ``"amap"`` (AMap/Gaode tiles, GCJ-02) or a tile URL template
+    with ``{x}``, ``{y}``, ``{z}`` (then ``basemap_attribution`` is required). ``basemap_crs = "gcj02"``
+    declares a custom basemap to be in GCJ-02: every overlay is then shifted to line up with it.
+    See docs/maps.md.
+    """
 
     dir: str = "maps/access15"
     lang: str = "en"
     html: bool = True
+    basemap: str = "none"
+    basemap_attribution: str = ""
+    basemap_crs: str = ""
 
 
 @dataclass
@@ -320,6 +330,7 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
     cfg.output = _build(OutputConfig, data.get("output", {}), "output", source)
     if cfg.output.lang not in ("en", "zh"):
         raise InputError(source, f"[output] lang = '{cfg.output.lang}'", "use \"en\" or \"zh\"")
+    check_basemap(cfg.output, source)
 
     cats = data.get("categories", {})
     if not isinstance(cats, dict) or not cats:
@@ -367,6 +378,25 @@ def _check_population_columns(cfg: Config, source: Path | str) -> None:
             raise InputError(source, f"[categories.{name}] population = '{cat.population}' is not a population column",
                              ("add it to [population] columns" if known else "add a [population] table with that column")
                              + (f" (known: {', '.join(known)})" if known else ""))
+
+
+BASEMAPS = ("none", "osm", "amap")
+
+
+def check_basemap(out: OutputConfig, source: Path | str = "config") -> None:
+    """Refuse a basemap that is neither a known name nor a tile URL template, a custom URL without
+    attribution, and an unknown ``basemap_crs``."""
+    b = out.basemap
+    if b not in BASEMAPS and not (b.startswith(("http://", "https://")) and all(k in b for k in ("{x}", "{y}", "{z}"))):
+        raise InputError(source, f"[output] basemap = '{b}' is not a basemap",
+                         "use \"none\", \"osm\", \"amap\" or a tile URL with {x}, {y} and {z}", field="basemap")
+    if b not in BASEMAPS and not out.basemap_attribution.strip():
+        raise InputError(source, "[output] a custom basemap needs basemap_attribution",
+                         "set basemap_attribution to the tile provider's credit, e.g. \"© OpenStreetMap contributors\"",
+                         field="basemap_attribution")
+    if out.basemap_crs not in ("", "wgs84", "gcj02"):
+        raise InputError(source, f"[output] basemap_crs = '{out.basemap_crs}'", "use \"wgs84\" or \"gcj02\"",
+                         field="basemap_crs")
 
 
 def load_config(path: str | Path) -> Config:

@@ -1,190 +1,526 @@
 """The HTML gap map (folium): one self-contained file that opens offline.
 
-Travel-time cells are drawn as one PNG image per category, warped from the analysis CRS to Web
-Mercator with rasterio and embedded as a data URL (a few hundred KB for a city, instead of megabytes
-of GeoJSON). Gap areas are dissolved cell polygons; facilities are markers with popups. Every layer is
-toggleable.
+Travel-time bands and gap cells are drawn as PNG images, one per category, warped from the analysis CRS
+to Web Mercator with rasterio and embedded as data URLs (a few hundred KB for a city of a million, instead
+of megabytes of GeoJSON). Gap areas also get a dissolved, simplified outline; facilities are per-category
+SVG markers with popups; units get a coverage choropleth whose tooltip is the unit's coverage row.
+Leaflet is inlined from the package (:mod:`access15.offline`): nothing loads from a CDN. With a GCJ-02
+basemap (AMap) every overlay is shifted WGS84 -> GCJ-02 so it lines up, and the legend says so.
+
+Renders a :class:`~access15.mapdata.MapData` (a live AnalysisResult is converted), so a map from a run
+and a map from its GeoPackage go through the same code. Complexity: O(cells + street vertices) for the
+rasters, O(facilities + boundary vertices) for the vector layers.
 """
 
 from __future__ import annotations
 
 import html
+import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import branca
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import rasterio.features
 import rasterio.transform
 import rasterio.warp
 import shapely
 from matplotlib import colors as mcolors
 
+from .coordsys import gcj02_to_wgs84, wgs84_to_gcj02
 from .coverage import COMBINED
 from .crs import WGS84, transform_xy
-from .labels import t
-from .pipeline import AnalysisResult
-from .provenance import footer_lines
+from .labels import profile_name, t
+from .mapdata import MapData, as_map_data
+from .offline import assert_offline, inline_assets
+from .provenance import footer_lines as provenance_footer
 
+#: Travel-time band limits (minutes); the last band runs to the search limit.
+BAND_LIMITS = (0.0, 5.0, 10.0, 15.0, 30.0)
 #: Colours of the travel-time bands, fastest first (ColorBrewer RdYlGn, reversed); the last is "none".
-BAND_COLOURS = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027", "#67001f"]
-CATEGORY_COLOURS = ["#1f78b4", "#e31a1c", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3", "#fb9a99"]
-GAP_COLOUR = "#b2182b"
+BAND_COLOURS = ["#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027", "#67001f"]
+#: Marker fills per category (black outline); chosen to stand out from the band and gap colours.
+CATEGORY_COLOURS = ["#1f78b4", "#ffffff", "#ffd92f", "#a6761d", "#66c2a5", "#e78ac3", "#8da0cb", "#b3b3b3"]
+#: Marker shapes per category (SVG), so categories differ in shape as well as colour.
+CATEGORY_SHAPES = ["circle", "square", "triangle", "diamond", "pentagon", "star", "hexagon", "cross"]
+GAP_COLOUR = "#7a0177"
+#: Uncovered weight per cell, light to dark (ColorBrewer RdPu), apart from the red-yellow-green bands.
+GAP_RAMP = ["#fcc5c0", "#fa9fb5", "#f768a1", "#c51b8a", "#7a0177"]
+#: Coverage share of a unit, low to high (ColorBrewer RdYlBu, 5 classes).
+SHARE_COLOURS = ["#d7191c", "#fdae61", "#ffffbf", "#abd9e9", "#2c7bb6"]
+SHARE_BREAKS = [0.2, 0.4, 0.6, 0.8]
+#: Opacity of the band and gap images (the streets show through).
+BAND_ALPHA, GAP_ALPHA = 0.72, 0.55
+#: The largest raster side (pixels) drawn for the streets background.
+MAX_STREET_PX = 2048
+#: Coordinate precision (degrees) of vector layers: 1e-5 degree is about 1 m.
+PRECISION_DEG = 1e-5
+
+AMAP_URL = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
+OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
 
-def band_edges(threshold: float, max_minutes: float) -> list[float]:
-    """Band limits in minutes: 0, 5, 10, 15, 30, the threshold and the search limit."""
-    return sorted({0.0, 5.0, 10.0, 15.0, 30.0, float(threshold), float(max_minutes)} - {e for e in (5.0, 10.0, 15.0, 30.0) if e > max_minutes})
+@dataclass
+class Basemap:
+    """A resolved basemap: tile URL (None = no tiles), attribution, display name, and whether its
+    coordinates are GCJ-02 (then the overlays are shifted)."""
+
+    url: str | None
+    attribution: str
+    name: str
+    gcj02: bool
+    subdomains: str = "abc"
 
 
-def _grid_raster(result: AnalysisResult, values: np.ndarray) -> tuple[np.ndarray, rasterio.Affine]:
-    """A float32 raster (NaN = no cell) of per-cell ``values`` in the network CRS."""
-    g = result.grid
+def resolve_basemap(basemap: str = "none", attribution: str = "", crs: str = "") -> Basemap:
+    """The :class:`Basemap` for a config value ``"none"``, ``"osm"``, ``"amap"`` or a tile URL template.
+
+    ``crs = "gcj02"`` marks a custom URL as GCJ-02; ``"amap"`` is GCJ-02 unless ``crs = "wgs84"``.
+    """
+    if basemap in ("", "none"):
+        return Basemap(None, "", "none", False)
+    if basemap == "osm":
+        return Basemap(OSM_URL, attribution or "© OpenStreetMap contributors", "OpenStreetMap", crs == "gcj02")
+    if basemap == "amap":
+        return Basemap(AMAP_URL, attribution or "© AutoNavi 高德地图", "AMap 高德", crs != "wgs84", "1234")
+    return Basemap(basemap, attribution, basemap.split("/")[2] if "//" in basemap else basemap, crs == "gcj02")
+
+
+Shift = Callable[[np.ndarray], np.ndarray]
+
+
+def _gcj02_shift(xy: np.ndarray) -> np.ndarray:
+    """WGS84 lon/lat (N, 2) -> GCJ-02 lon/lat (N, 2)."""
+    lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+    return np.column_stack([lon, lat])
+
+
+def _identity(xy: np.ndarray) -> np.ndarray:
+    return xy
+
+
+def _geo_layer(gdf: gpd.GeoDataFrame, shift: Shift, simplify_deg: float = 0.0) -> gpd.GeoDataFrame:
+    """``gdf`` in EPSG:4326, simplified, shifted into the basemap's datum and rounded to ~1 m."""
+    out = gdf.to_crs(4326)
+    geom = out.geometry.values
+    if simplify_deg:
+        geom = shapely.simplify(geom, simplify_deg, preserve_topology=True)
+    geom = shapely.transform(geom, shift)
+    out = out.set_geometry(shapely.set_precision(geom, PRECISION_DEG), crs=4326)
+    return out[~out.geometry.is_empty]
+
+
+def band_edges(max_minutes: float) -> list[float]:
+    """Band limits in minutes: 0, 5, 10, 15, 30 (those below the search limit) and the search limit."""
+    return [e for e in BAND_LIMITS if e < max_minutes] + [float(max_minutes)]
+
+
+def _grid_raster(data: MapData, values: np.ndarray) -> tuple[np.ndarray, rasterio.Affine]:
+    """A float32 raster (NaN = no cell) of per-cell ``values`` in the analysis CRS."""
+    g = data.grid
     arr = np.full((g.ny, g.nx), np.nan, dtype=np.float32)
-    rows = g.ny - 1 - result.demand["iy"].to_numpy()
-    arr[rows, result.demand["ix"].to_numpy()] = values
+    rows = g.ny - 1 - data.demand["iy"].to_numpy()
+    arr[rows, data.demand["ix"].to_numpy()] = values
     transform = rasterio.transform.from_origin(g.x0, g.y0 + g.ny * g.cell, g.cell, g.cell)
     return arr, transform
 
 
-def _to_mercator(arr: np.ndarray, transform, src_crs, resampling=rasterio.warp.Resampling.nearest):
+def _to_mercator(arr: np.ndarray, transform, src_crs, shift: Shift):
+    """Warp ``arr`` to Web Mercator (nearest neighbour); return it and its Leaflet bounds
+    ``[[south, west], [north, east]]``.
+
+    With the GCJ-02 shift the image is resampled once more, pixel by pixel: each pixel centre of a
+    Mercator grid laid in GCJ-02 coordinates is taken back to WGS84 (:func:`gcj02_to_wgs84`) and samples
+    the WGS84 image there, so every cell lands where the GCJ-02 basemap draws that ground (shifting only
+    the image corners would leave up to ~50 m of error across a 30 km city). O(pixels).
+    """
     bounds = rasterio.transform.array_bounds(arr.shape[0], arr.shape[1], transform)
     dst_t, w, h = rasterio.warp.calculate_default_transform(src_crs, "EPSG:3857", arr.shape[1], arr.shape[0], *bounds)
     out = np.full((h, w), np.nan, dtype=np.float32)
     rasterio.warp.reproject(arr, out, src_transform=transform, src_crs=src_crs, dst_transform=dst_t,
-                            dst_crs="EPSG:3857", resampling=resampling, src_nodata=np.nan, dst_nodata=np.nan)
+                            dst_crs="EPSG:3857", resampling=rasterio.warp.Resampling.nearest,
+                            src_nodata=np.nan, dst_nodata=np.nan)
     west, south, east, north = rasterio.transform.array_bounds(h, w, dst_t)
+    if shift is not _identity:
+        out, (west, south, east, north) = _shift_image(out, dst_t, (west, south, east, north), shift)
     (lon0, lat0), (lon1, lat1) = transform_xy(np.array([[west, south], [east, north]]), "EPSG:3857", WGS84)
-    return out, [[lat0, lon0], [lat1, lon1]]
+    return out, np.round([[lat0, lon0], [lat1, lon1]], 7).tolist()
 
 
-def _colourise(minutes: np.ndarray, edges: list[float]) -> np.ndarray:
-    rgba = np.zeros(minutes.shape + (4,), dtype=np.uint8)
-    palette = np.array([mcolors.to_rgba(c, 0.75) for c in BAND_COLOURS]) * 255
-    idx = np.clip(np.searchsorted(edges[1:-1], minutes, side="left"), 0, len(edges) - 2)
-    idx = np.where(np.isinf(minutes), len(palette) - 1, np.minimum(idx, len(palette) - 2))
-    has = ~np.isnan(minutes)
-    rgba[has] = palette[idx[has]].astype(np.uint8)
+def _shift_image(img: np.ndarray, img_t, box: tuple[float, float, float, float], shift: Shift):
+    """Resample a WGS84 Web Mercator image onto a Mercator grid in the shifted (GCJ-02) datum."""
+    west, south, east, north = box
+    corners = np.array([[west, south], [east, south], [east, north], [west, north]])
+    moved = transform_xy(shift(transform_xy(corners, "EPSG:3857", WGS84)), WGS84, "EPSG:3857")
+    res = img_t.a
+    (mw, ms), (me, mn) = moved.min(axis=0), moved.max(axis=0)
+    nx, ny = int(np.ceil((me - mw) / res)), int(np.ceil((mn - ms) / res))
+    cx = mw + (np.arange(nx) + 0.5) * res
+    cy = mn - (np.arange(ny) + 0.5) * res
+    gx, gy = np.meshgrid(cx, cy)
+    lonlat = transform_xy(np.column_stack([gx.ravel(), gy.ravel()]), "EPSG:3857", WGS84)
+    lon, lat = gcj02_to_wgs84(lonlat[:, 0], lonlat[:, 1])
+    src = transform_xy(np.column_stack([lon, lat]), WGS84, "EPSG:3857")
+    col = np.floor((src[:, 0] - west) / res).astype(np.int64)
+    row = np.floor((north - src[:, 1]) / -img_t.e).astype(np.int64)
+    ok = (col >= 0) & (col < img.shape[1]) & (row >= 0) & (row < img.shape[0])
+    flat = np.full(nx * ny, np.nan, dtype=img.dtype)
+    flat[ok] = img[row[ok], col[ok]]
+    return flat.reshape(ny, nx), (mw, mn - ny * res, mw + nx * res, mn)
+
+
+def _rgba(classes: np.ndarray, palette: list[str], alpha: float) -> np.ndarray:
+    """RGBA image from class indices (-1 = transparent)."""
+    rgba = np.zeros(classes.shape + (4,), dtype=np.uint8)
+    pal = (np.array([mcolors.to_rgba(c, alpha) for c in palette]) * 255).round().astype(np.uint8)
+    has = classes >= 0
+    rgba[has] = pal[classes[has]]
     return rgba
 
 
-def _legend(title: str, items: list[tuple[str, str]], footer: list[str]) -> branca.element.MacroElement:
-    rows = "".join(f'<div><span style="display:inline-block;width:14px;height:14px;background:{c};'
-                   f'border:1px solid #555;margin-right:6px;vertical-align:middle"></span>{html.escape(s)}</div>'
-                   for c, s in items)
-    foot = "".join(f'<div style="color:#444;font-size:11px;margin-top:4px">{html.escape(s)}</div>' for s in footer)
+def band_classes(minutes: np.ndarray, edges: list[float]) -> np.ndarray:
+    """Band index per value: ``i`` for ``edges[i] < t <= edges[i+1]`` (0 includes t = 0), the last index
+    for ``inf`` (no facility within the search limit), -1 for NaN (no cell / off the network)."""
+    idx = np.clip(np.searchsorted(np.asarray(edges[1:-1]), minutes, side="left"), 0, len(edges) - 2)
+    idx = np.where(np.isinf(minutes), len(edges) - 1, idx)
+    return np.where(np.isnan(minutes), -1, idx).astype(np.int64)
+
+
+def weight_key(data: MapData) -> str:
+    """The label key of the gap ramp: residents when the demand is population, else generic demand."""
+    label = data.demand_label.lower()
+    return "gap_residents" if ("resident" in label or "population" in label) else "gap_weight"
+
+
+def weight_breaks(weights: np.ndarray, n: int = len(GAP_RAMP)) -> list[float]:
+    """Upper class limits for uncovered weight per cell: quantiles of the positive weights, rounded to
+    two significant digits, strictly increasing, the last at the maximum."""
+    w = weights[np.isfinite(weights) & (weights > 0)]
+    if not len(w):
+        return [1.0]
+    top = float(w.max())
+    nice = {float(f"{q:.2g}") for q in np.quantile(w, np.linspace(0, 1, n + 1)[1:-1])}
+    return sorted(b for b in nice if 0 < b < top) + [top]
+
+
+def _svg_marker(shape: str, colour: str, size: int = 16) -> str:
+    """A small SVG symbol; black outline so it reads on any background and in grey print."""
+    s, c = size, size / 2
+    r = s / 2 - 1.5
+    pts = {"triangle": [(c, 1.5), (s - 1.5, s - 2), (1.5, s - 2)],
+           "diamond": [(c, 1), (s - 1, c), (c, s - 1), (1, c)],
+           "pentagon": [(c + r * np.sin(a), c - r * np.cos(a)) for a in np.linspace(0, 2 * np.pi, 6)[:-1]],
+           "hexagon": [(c + r * np.sin(a), c - r * np.cos(a)) for a in np.linspace(0, 2 * np.pi, 7)[:-1]],
+           "star": [(c + (r if i % 2 == 0 else r / 2.2) * np.sin(a), c - (r if i % 2 == 0 else r / 2.2) * np.cos(a))
+                    for i, a in enumerate(np.linspace(0, 2 * np.pi, 11)[:-1])],
+           "cross": [(c - 2, 1.5), (c + 2, 1.5), (c + 2, c - 2), (s - 1.5, c - 2), (s - 1.5, c + 2), (c + 2, c + 2),
+                     (c + 2, s - 1.5), (c - 2, s - 1.5), (c - 2, c + 2), (1.5, c + 2), (1.5, c - 2), (c - 2, c - 2)]}
+    style = f'fill="{colour}" stroke="#111" stroke-width="1.3"'
+    if shape == "circle":
+        body = f'<circle cx="{c:g}" cy="{c:g}" r="{r:g}" {style}/>'
+    elif shape == "square":
+        body = f'<rect x="2" y="2" width="{s - 4}" height="{s - 4}" {style}/>'
+    else:
+        body = '<polygon points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts[shape]) + f'" {style}/>'
+    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{s}" height="{s}" viewBox="0 0 {s} {s}">{body}</svg>'
+
+
+def category_style(i: int) -> tuple[str, str]:
+    """(colour, shape) of the ``i``-th category."""
+    return CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)], CATEGORY_SHAPES[i % len(CATEGORY_SHAPES)]
+
+
+def _macro(name: str, body: str) -> branca.element.MacroElement:
     macro = branca.element.MacroElement()
-    macro._template = branca.element.Template(
-        "{% macro html(this, kwargs) %}<div id='access15-legend' style='position:fixed;bottom:24px;left:12px;"
-        "z-index:9999;background:rgba(255,255,255,.92);padding:8px 10px;border:1px solid #999;border-radius:4px;"
-        "font:12px/1.45 sans-serif;max-width:320px'><b>" + html.escape(title) + "</b>" + rows + foot
-        + "</div>{% endmacro %}")
+    macro._name = name
+    macro._template = branca.element.Template("{% macro html(this, kwargs) %}" + body + "{% endmacro %}")
     return macro
 
 
-def _title(text: str, sub: str) -> branca.element.MacroElement:
+def _script_macro(name: str, js: str) -> branca.element.MacroElement:
     macro = branca.element.MacroElement()
-    macro._template = branca.element.Template(
-        "{% macro html(this, kwargs) %}<div id='access15-title' style='position:fixed;top:10px;left:60px;"
-        "z-index:9999;background:rgba(255,255,255,.92);padding:6px 12px;border:1px solid #999;border-radius:4px;"
-        "font:14px/1.4 sans-serif'><b>" + html.escape(text) + "</b><br><span style='font-size:12px'>"
-        + html.escape(sub) + "</span></div>{% endmacro %}")
+    macro._name = name
+    macro._template = branca.element.Template("{% macro script(this, kwargs) %}" + js + "{% endmacro %}")
     return macro
 
 
-def build_map(result: AnalysisResult, lang: str | None = None, tiles: str | None = None) -> folium.Map:
-    """A folium map of the analysis: streets, travel-time cells and gaps per category, facilities.
+def _css(colour: str, alpha: float) -> str:
+    r, g, b, _ = (np.array(mcolors.to_rgba(colour)) * 255).round().astype(int)
+    return f"rgba({r},{g},{b},{alpha:g})"
 
-    ``tiles`` is a folium tile name or URL for an online basemap; ``None`` draws no basemap (the
-    streets layer from the extract stands in for it, so the map works offline).
+
+def _swatch(colour: str, hatch: bool = False) -> str:
+    pattern = (";background-image:repeating-linear-gradient(45deg,rgba(0,0,0,.45) 0 1px,transparent 1px 4px)"
+               if hatch else "")
+    return (f'<span style="display:inline-block;width:14px;height:14px;background:{colour}{pattern};'
+            'border:1px solid #555;margin-right:6px;vertical-align:middle"></span>')
+
+
+def headlines(data: MapData, lang: str) -> list[str]:
+    """One coverage headline per category and the combined circle ("Clinic: 62.1% within 15 min")."""
+    cfg = data.config
+    cov = data.coverage.set_index("category")
+    heads = [t(lang, "headline", label=c.label(lang), share=float(cov.loc[k, "share_covered"]), minutes=c.minutes)
+             for k, c in cfg.categories.items() if k in cov.index]
+    if COMBINED in cov.index and any(c.required for c in cfg.categories.values()):
+        heads.append(t(lang, "headline_combined", share=float(cov.loc[COMBINED, "share_covered"])))
+    return heads
+
+
+def sources_line(data: MapData, lang: str) -> str:
+    """"Data: <sources> · OSM data of <date> · analysed <date>"."""
+    src = "; ".join(data.sources)
+    if data.data_date:
+        src += " · " + t(lang, "data_date", date=data.data_date)
+    if data.created:
+        src += " · " + t(lang, "analysed", date=data.created)
+    return t(lang, "sources", sources=src)
+
+
+def footer_lines(data: MapData, lang: str, basemap: Basemap) -> list[str]:
+    """Demand label, speed profile, data sources and dates, basemap note and version."""
+    cfg = data.config
+    lines = [data.demand_label, t(lang, "speed", profile=profile_name(lang, cfg.speed_profile), kmh=cfg.kmh),
+             sources_line(data, lang)]
+    if basemap.gcj02:
+        lines.append(t(lang, "gcj02_note", basemap=basemap.name))
+    elif basemap.url is None:
+        lines.append(t(lang, "basemap_none"))
+    lines += provenance_footer(data.provenance)
+    lines.append(f"access15 {data.version}")
+    return lines
+
+
+def unit_levels(data: MapData) -> list:
+    """The boundary levels present (``[None]`` when the units have no level column)."""
+    if data.boundaries is None or "level" not in data.boundaries.columns:
+        return [None]
+    return list(dict.fromkeys(data.boundaries["level"].tolist()))
+
+
+def _of_level(df: pd.DataFrame, level) -> pd.DataFrame:
+    return df if level is None or "level" not in df.columns else df[df["level"] == level]
+
+
+def _unit_table(data: MapData, lang: str, level=None) -> pd.DataFrame:
+    """One row per unit of ``level``: demand and the share covered per category and combined (as text)."""
+    uc = _of_level(data.unit_coverage, level)
+    cfg = data.config
+    labels = {k: c.label(lang) for k, c in cfg.categories.items()}
+    labels[COMBINED] = t(lang, "combined")
+    wide = uc.pivot(index="unit", columns="category", values="share_covered")
+    out = pd.DataFrame({"unit": wide.index.astype(str)})
+    demand = uc.groupby("unit")["demand"].first()
+    out[t(lang, "demand")] = [f"{demand[u]:,.0f}" for u in wide.index]
+    for cat in [c for c in [*cfg.categories, COMBINED] if c in wide.columns]:
+        out[labels[cat]] = [("–" if pd.isna(v) else f"{v:.1%}") for v in wide[cat].to_numpy()]
+    out["_share"] = wide[COMBINED].to_numpy() if COMBINED in wide.columns else wide.iloc[:, 0].to_numpy()
+    return out
+
+
+def share_colour(share: float) -> str:
+    """The choropleth colour of a coverage share (0-1); grey when unknown."""
+    if share is None or not np.isfinite(share):
+        return "#bdbdbd"
+    return SHARE_COLOURS[int(np.searchsorted(SHARE_BREAKS, share, side="right"))]
+
+
+def build_map(result, lang: str | None = None, basemap: str | None = None, attribution: str | None = None,
+              basemap_crs: str | None = None) -> folium.Map:
+    """A folium map of a finished analysis (``MapData`` or ``AnalysisResult``).
+
+    Layers (each in the layer control): streets (no basemap only), per category the travel-time bands,
+    the gap cells coloured by uncovered weight with their outline, and the facilities; the combined-circle
+    gaps; with boundaries, the unit outlines and the coverage choropleth. ``lang``, ``basemap``,
+    ``attribution`` and ``basemap_crs`` default to the config's ``[output]`` values.
     """
-    cfg = result.config
+    data = as_map_data(result)
+    cfg = data.config
     lang = lang or cfg.output.lang
-    net = result.network
-    lo, hi = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
-    (w, s), (e, n) = transform_xy(np.array([lo, hi]), net.crs, WGS84)
-    fmap = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=tiles, control_scale=True, prefer_canvas=True)
+    bm = resolve_basemap(basemap if basemap is not None else cfg.output.basemap,
+                         attribution if attribution is not None else cfg.output.basemap_attribution,
+                         basemap_crs if basemap_crs is not None else cfg.output.basemap_crs)
+    shift: Shift = _gcj02_shift if bm.gcj02 else _identity
+    streets = np.asarray(data.streets)
+    box = shapely.total_bounds(streets)
+    lo, hi = np.floor(box[:2]), np.ceil(box[2:])  # whole metres: identical for a run and its GeoPackage
+    (w, s), (e, n) = np.round(shift(transform_xy(np.array([lo, hi]), data.crs, WGS84)), 7)
+    fmap = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, prefer_canvas=True)
+    fmap.add_child(_script_macro("access15_scale", "L.control.scale({imperial: false, maxWidth: 160})"
+                                 ".addTo({{ this._parent.get_name() }});"))
+    if bm.url:
+        folium.TileLayer(bm.url, attr=bm.attribution, name=bm.name, subdomains=bm.subdomains, max_zoom=19).add_to(fmap)
     fmap.fit_bounds([[s, w], [n, e]])
 
-    # streets rasterised at ~1/4 cell so the map has context without a basemap
-    res = max(cfg.demand.cell_m / 4 if result.grid else 10.0, 5.0)
-    width, height = int(np.ceil((hi[0] - lo[0]) / res)) + 1, int(np.ceil((hi[1] - lo[1]) / res)) + 1
-    st = rasterio.transform.from_origin(lo[0], hi[1], res, res)
-    streets = rasterio.features.rasterize(((g, 1) for g in net.edge_geometry), out_shape=(height, width),
-                                          transform=st, dtype=np.uint8).astype(np.float32)
-    streets[streets == 0] = np.nan
-    merc, bounds = _to_mercator(streets, st, net.crs)
-    rgba = np.zeros(merc.shape + (4,), dtype=np.uint8)
-    rgba[merc == 1] = (90, 90, 90, 200)
-    folium.raster_layers.ImageOverlay(rgba, bounds=bounds, name=t(lang, "streets"), pixelated=False).add_to(fmap)
+    if bm.url is None:  # streets rasterised so the map has context without a basemap
+        res = max(data.grid.cell / 4 if data.grid is not None else 10.0, 5.0,
+                  max(hi[0] - lo[0], hi[1] - lo[1]) / MAX_STREET_PX)
+        width, height = int(np.ceil((hi[0] - lo[0]) / res)) + 1, int(np.ceil((hi[1] - lo[1]) / res)) + 1
+        st = rasterio.transform.from_origin(lo[0], hi[1], res, res)
+        raster = rasterio.features.rasterize(((g, 1) for g in streets), out_shape=(height, width),
+                                             transform=st, dtype=np.uint8).astype(np.float32)
+        raster[raster == 0] = np.nan
+        merc, bounds = _to_mercator(raster, st, data.crs, shift)
+        rgba = np.zeros(merc.shape + (4,), dtype=np.uint8)
+        rgba[merc == 1] = (110, 110, 110, 190)
+        folium.raster_layers.ImageOverlay(rgba, bounds=bounds, name=t(lang, "streets"), pixelated=False).add_to(fmap)
 
-    first = True
+    edges = band_edges(cfg.max_minutes)
+    band_palette = BAND_COLOURS[: len(edges) - 1] + [BAND_COLOURS[-1]]
+    weights = data.demand["weight"].to_numpy(dtype=float)
+    breaks = weight_breaks(weights) if data.weighted else [float(weights.max()) if len(weights) else 1.0]
+    ramp = GAP_RAMP[-len(breaks):] if data.weighted else [GAP_COLOUR]
+    any_required = any(c.required for c in cfg.categories.values())
+    shown = COMBINED if any_required else next(iter(cfg.categories))  # the gap layer on at first
     for cat, ccfg in cfg.categories.items():
         label = ccfg.label(lang)
-        values = result.demand[f"time_{cat}"].to_numpy()
-        if result.grid is not None:
-            edges = band_edges(ccfg.minutes, cfg.max_minutes)
-            arr, tr = _grid_raster(result, values)
-            merc, bounds = _to_mercator(arr, tr, net.crs)
-            folium.raster_layers.ImageOverlay(_colourise(merc, edges), bounds=bounds, show=first,
-                                              name=t(lang, "travel_time", label=label)).add_to(fmap)
-        first = False
-    for cat in list(cfg.categories) + [COMBINED]:
-        gaps = result.gaps(cat)
-        if result.grid is not None and len(gaps):
-            polys = result.grid.cell_polygons(gaps["ix"].to_numpy(), gaps["iy"].to_numpy())
-            merged = shapely.coverage_union_all(polys)
-        else:
-            merged = shapely.union_all(shapely.buffer(gaps.geometry.values, 20)) if len(gaps) else shapely.Polygon()
+        if data.grid is not None:
+            arr, tr = _grid_raster(data, data.demand[f"time_{cat}"].to_numpy())
+            merc, bounds = _to_mercator(arr, tr, data.crs, shift)
+            folium.raster_layers.ImageOverlay(_rgba(band_classes(merc, edges), band_palette, BAND_ALPHA), bounds=bounds,
+                                              show=False, name=t(lang, "travel_time", label=label)).add_to(fmap)
+    for cat in [*cfg.categories, COMBINED]:
         if cat == COMBINED:
+            if not any_required:
+                continue
             name = t(lang, "gap_combined")
         else:
             ccfg = cfg.categories[cat]
             name = t(lang, "gap", minutes=ccfg.minutes, label=ccfg.label(lang))
-        gdf = gpd.GeoDataFrame({"layer": [name]}, geometry=[merged], crs=net.crs).to_crs(4326)
-        gdf["geometry"] = gdf.geometry.simplify(1e-5).set_precision(1e-6)
-        folium.GeoJson(gdf, name=name, show=cat == COMBINED,
-                       style_function=lambda _f: {"color": GAP_COLOUR, "weight": 1.5, "fillColor": GAP_COLOUR,
-                                                  "fillOpacity": 0.25, "dashArray": "4 3"}).add_to(fmap)
+        group = folium.FeatureGroup(name=name, show=cat == shown)
+        gaps = data.gaps(cat)
+        if data.grid is not None:
+            uncovered = np.where(~data.demand[f"covered_{cat}"].to_numpy(dtype=bool), weights, np.nan)
+            uncovered[uncovered <= 0] = np.nan
+            arr, tr = _grid_raster(data, uncovered)
+            merc, bounds = _to_mercator(arr, tr, data.crs, shift)
+            cls = np.where(np.isnan(merc), -1, np.searchsorted(breaks, merc, side="left").clip(0, len(breaks) - 1))
+            folium.raster_layers.ImageOverlay(_rgba(cls, ramp, GAP_ALPHA), bounds=bounds, name=name).add_to(group)
+            polys = data.grid.cell_polygons(gaps["ix"].to_numpy(), gaps["iy"].to_numpy())
+            merged = shapely.coverage_union_all(polys) if len(polys) else shapely.Polygon()
+        else:
+            merged = shapely.union_all(shapely.buffer(gaps.geometry.values, 20)) if len(gaps) else shapely.Polygon()
+        outline = _geo_layer(gpd.GeoDataFrame({"layer": [name]}, geometry=[merged], crs=data.crs), shift,
+                             simplify_deg=PRECISION_DEG)
+        if len(outline):
+            folium.GeoJson(outline, name=name, style_function=lambda _f: {
+                "color": GAP_COLOUR, "weight": 2, "fill": data.grid is None, "fillColor": GAP_COLOUR,
+                "fillOpacity": 0.3}).add_to(group)
+        group.add_to(fmap)
 
-    fac = result.facilities.to_crs(4326)
+    if data.boundaries is not None and len(data.boundaries):
+        levels = unit_levels(data)
+        share_label = (t(lang, "combined") if COMBINED in set(data.unit_coverage.get("category", []))
+                       else next(iter(cfg.categories.values())).label(lang))
+        for k, level in enumerate(levels):
+            suffix = f" — {level}" if len(levels) > 1 else ""
+            units = _of_level(data.boundaries, level)
+            bnd = _geo_layer(units[["unit", "geometry"]], shift, simplify_deg=2 * PRECISION_DEG)
+            if len(_of_level(data.unit_coverage, level)):
+                table = _unit_table(data, lang, level)
+                bnd = bnd.merge(table, on="unit", how="left")
+                fields = [c for c in table.columns if c != "_share"]
+                bnd_json = bnd.drop(columns=["_share"]).assign(_fill=[share_colour(v) for v in bnd["_share"]])
+                folium.GeoJson(bnd_json, name=t(lang, "choropleth", label=share_label) + suffix, show=False,
+                               style_function=lambda f: {"color": "#333", "weight": 1,
+                                                         "fillColor": f["properties"]["_fill"], "fillOpacity": 0.65},
+                               tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[t(lang, "unit")] + fields[1:],
+                                                             sticky=True)).add_to(fmap)
+            folium.GeoJson(bnd[["unit", "geometry"]], name=t(lang, "boundaries") + suffix,
+                           style_function=lambda _f, w=max(2.5 - 1.0 * k, 1.0): {"color": "#222", "weight": w,
+                                                                                  "fill": False},
+                           tooltip=folium.GeoJsonTooltip(fields=["unit"], labels=False)).add_to(fmap)
+
+    fac_all = data.facilities
+    popup_fields = [c for c in ("name", "capacity", "address", "facility_id", "osm_id", "source", "snap_m")
+                    if c in fac_all.columns]
+    marker_items = []
     for i, (cat, ccfg) in enumerate(cfg.categories.items()):
-        sub = fac[fac["category"] == cat][["facility_id", "name", "capacity", "snap_m", "geometry"]].copy()
+        colour, shape = category_style(i)
+        sub = fac_all[fac_all["category"] == cat][[*popup_fields, "geometry"]].copy()
+        marker_items.append((_svg_marker(shape, colour, 14), f"{ccfg.label(lang)} ({len(sub)})"))
         if not len(sub):
             continue
-        sub["snap_m"] = sub["snap_m"].round(1)
-        sub["geometry"] = sub.geometry.set_precision(1e-6)
-        colour = CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]
+        if "snap_m" in sub:
+            sub["snap_m"] = sub["snap_m"].astype(float).round(1)
+        for col in popup_fields:
+            if col != "snap_m":
+                sub[col] = sub[col].astype(object).where(sub[col].notna(), "").astype(str)
+        sub = _geo_layer(sub, shift)
         folium.GeoJson(
             sub, name=t(lang, "facilities", label=ccfg.label(lang)),
-            marker=folium.CircleMarker(radius=5, fill=True, fill_opacity=0.9, weight=1, color="#222"),
-            style_function=lambda _f, c=colour: {"fillColor": c},
-            popup=folium.GeoJsonPopup(fields=["name", "facility_id", "capacity", "snap_m"]),
+            marker=folium.Marker(icon=folium.DivIcon(html=_svg_marker(shape, colour), icon_size=(16, 16),
+                                                     icon_anchor=(8, 8), class_name="access15-marker")),
+            popup=folium.GeoJsonPopup(fields=popup_fields, aliases=[t(lang, f) for f in popup_fields]),
+            tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False) if "name" in popup_fields else None,
         ).add_to(fmap)
 
-    first_cat, first_cfg = next(iter(cfg.categories.items()))
-    edges = band_edges(first_cfg.minutes, cfg.max_minutes)
-    items = [(BAND_COLOURS[min(i, len(BAND_COLOURS) - 2)], f"{a:g}–{b:g} min") for i, (a, b) in
-             enumerate(zip(edges[:-1], edges[1:]))]
-    items.append((BAND_COLOURS[-1], t(lang, "none", max=cfg.max_minutes)))
-    items.append((GAP_COLOUR, t(lang, "gap_combined")))
-    cov = result.coverage.set_index("category")
-    heads = [t(lang, "headline", label=c.label(lang), share=cov.loc[k, "share_covered"], minutes=c.minutes)
-             for k, c in cfg.categories.items()]
-    heads.append(t(lang, "headline_combined", share=cov.loc[COMBINED, "share_covered"]))
-    sources = sorted({net.source} | set(result.facilities["source"].astype(str)))
-    footer = [result.demand_label, t(lang, "speed", profile=cfg.speed_profile, kmh=cfg.kmh),
-              t(lang, "sources", sources="; ".join(sources)), f"access15 {result.version}"]
-    footer += footer_lines(getattr(result, "provenance", {}))
-    fmap.add_child(_title(cfg.name, " · ".join(heads)))
-    fmap.add_child(_legend(t(lang, "travel_time", label=first_cfg.label(lang)), items, footer))
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    return fmap
+    _add_title_and_legend(fmap, data, lang, bm, edges, band_palette, breaks, ramp, marker_items)
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    return inline_assets(fmap)
 
 
-def write_map(result: AnalysisResult, path: str | Path, lang: str | None = None, tiles: str | None = None) -> Path:
-    """Render :func:`build_map` to an HTML file at ``path``."""
+def _add_title_and_legend(fmap: folium.Map, data: MapData, lang: str, bm: Basemap, edges: list[float],
+                          band_palette: list[str], breaks: list[float], ramp: list[str],
+                          marker_items: list[tuple[str, str]]) -> None:
+    cfg = data.config
+    esc = html.escape
+    cats = " · ".join(f"{c.label(lang)} ({t(lang, 'circle', minutes=c.minutes)})" for c in cfg.categories.values())
+    title = (f"<div id='access15-title' style='position:fixed;top:10px;left:56px;z-index:9999;"
+             "background:rgba(255,255,255,.94);padding:7px 12px;border:1px solid #888;border-radius:4px;"
+             "font:13px/1.45 sans-serif;max-width:calc(100% - 420px);box-shadow:0 1px 4px rgba(0,0,0,.3)'>"
+             f"<div style='font-size:16px;font-weight:bold'>{esc(cfg.name)}</div>"
+             f"<div style='color:#333'>{esc(cats)}</div>"
+             + "".join(f"<div class='access15-headline'><b>{esc(h)}</b></div>" for h in headlines(data, lang))
+             + "</div>")
+    rows = [f"<div style='font-weight:bold;margin-top:2px'>{esc(t(lang, 'gaps_title'))}</div>"]
+    if len(ramp) > 1:
+        lows = [0.0, *breaks[:-1]]
+        rows.append(f"<div style='color:#333'>{esc(t(lang, weight_key(data)))}</div>")
+        rows += [f"<div>{_swatch(_css(c, GAP_ALPHA))}{lo:,.3g}–{hi:,.3g}</div>" for c, lo, hi in zip(ramp, lows, breaks)]
+    else:
+        rows.append(f"<div>{_swatch(_css(ramp[0], GAP_ALPHA))}{esc(t(lang, 'gap_cells'))}</div>")
+    rows.append(f"<div style='font-weight:bold;margin-top:6px'>{esc(t(lang, 'bands_title'))}</div>")
+    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        rows.append(f"<div>{_swatch(_css(band_palette[i], BAND_ALPHA))}{esc(t(lang, 'band', a=a, b=b))}</div>")
+    rows.append(f"<div>{_swatch(_css(band_palette[-1], BAND_ALPHA))}{esc(t(lang, 'none', max=cfg.max_minutes))}</div>")
+    if data.boundaries is not None and len(data.unit_coverage):
+        rows.append(f"<div style='font-weight:bold;margin-top:6px'>{esc(t(lang, 'choropleth_title'))}</div>")
+        lims = [0.0, *SHARE_BREAKS, 1.0]
+        rows += [f"<div>{_swatch(c)}{a:.0%}–{b:.0%}</div>" for c, a, b in zip(SHARE_COLOURS, lims[:-1], lims[1:])]
+    rows.append(f"<div style='font-weight:bold;margin-top:6px'>{esc(t(lang, 'facilities_title'))}</div>")
+    rows += [f"<div><span style='display:inline-block;width:20px;vertical-align:middle'>{svg}</span>{esc(label)}</div>"
+             for svg, label in marker_items]
+    foot = "".join(f"<div style='color:#444;font-size:11px;margin-top:3px'>{esc(s)}</div>"
+                   for s in footer_lines(data, lang, bm))
+    legend = ("<div id='access15-legend' style='position:fixed;bottom:26px;left:10px;z-index:9999;"
+              "background:rgba(255,255,255,.94);padding:8px 11px;border:1px solid #888;border-radius:4px;"
+              "font:12.5px/1.5 sans-serif;max-width:330px;max-height:calc(100% - 150px);overflow:auto;"
+              "box-shadow:0 1px 4px rgba(0,0,0,.3)'>" + "".join(rows) + foot + "</div>")
+    fmap.add_child(_macro("access15_title", title))
+    fmap.add_child(_macro("access15_legend", legend))
+
+
+def render_map(result, lang: str | None = None, basemap: str | None = None, attribution: str | None = None,
+               basemap_crs: str | None = None) -> str:
+    """The HTML page of :func:`build_map`, checked to load nothing from another host (tiles aside)."""
+    page = build_map(result, lang, basemap, attribution, basemap_crs).get_root().render()
+    return assert_offline(page)
+
+
+def write_map(result, path: str | Path, lang: str | None = None, basemap: str | None = None,
+              attribution: str | None = None, basemap_crs: str | None = None) -> Path:
+    """Render :func:`build_map` to a self-contained HTML file at ``path`` (UTF-8)."""
     path = Path(path)
-    build_map(result, lang, tiles).save(str(path))
+    page = render_map(result, lang, basemap, attribution, basemap_crs)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, path)  # never a half-written map
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

@@ -88,8 +88,9 @@ def _remove_dead_staging(out_dir: Path) -> None:
 def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None = None) -> dict[str, Path]:
     """Write ``coverage.csv``, ``unit_coverage.csv`` (with boundaries), ``unit_check.csv``, ``supply.csv``,
     ``targets.csv`` and ``capacity_missing.csv`` (when present), ``access15.gpkg`` (layers ``facilities``,
-    ``demand``, ``gaps``, ``boundaries``, ``unit_coverage``, the same tables and the ``access15_meta``
-    table), ``map.html`` and ``run.json`` into ``out_dir``; return the written paths.
+    ``demand``, ``gaps``, ``boundaries``, ``unit_coverage``, ``streets``, the same tables, and the tables
+    ``coverage`` and ``access15_meta``: enough for ``access15 map`` to re-render without recomputing),
+    ``map.html`` and ``run.json`` into ``out_dir``; return the written paths.
 
     Atomicity: everything is written and fsync'ed in a staging folder beside ``out_dir`` first; only then
     is each file moved into place with ``os.replace`` (atomic on POSIX and Windows), ``run.json`` last, and
@@ -138,10 +139,15 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
         _write_tables(result, gpkg)
         write_meta_table(gpkg, meta_items(result.provenance))
         files["gpkg"] = "access15.gpkg"
+        from .mapdata import MapData
+        from .store import write_map_tables
+
+        view = MapData.from_result(result)  # one view for the stored tables and the map: they match
+        write_map_tables(view, gpkg)
         if html:
             from .html_map import write_map
 
-            write_map(result, staging / "map.html")
+            write_map(view, staging / "map.html")
             files["html"] = "map.html"
         write_run_json(staging / RUN_JSON, result.provenance, {k: staging / n for k, n in files.items()})
         files["run"] = RUN_JSON

@@ -147,9 +147,7 @@ def meta_items(record: dict[str, Any]) -> dict[str, Any]:
     """The provenance keys of the GeoPackage metadata table."""
     keys = ("access15_version", "python", "run_started_utc", "run_finished_utc", "run_seconds", "osm_timestamp",
             "inputs")
-    out = {k: record[k] for k in keys if k in record}
-    out["config"] = record.get("config")
-    return out
+    return {k: record[k] for k in keys if k in record}  # "config" is written by the map store (store.py)
 
 
 def write_meta_table(gpkg: str | Path, items: dict[str, Any]) -> None:
@@ -157,14 +155,13 @@ def write_meta_table(gpkg: str | Path, items: dict[str, Any]) -> None:
     text), creating it when absent; a key written again supersedes the earlier row (the last row wins).
 
     The table is written with pyogrio (GDAL registers it in ``gpkg_contents`` as an ``attributes`` table,
-    so GIS software lists it) in the same layout as the map store's ``write_meta``: several modules add
-    their keys to one table.
+    so GIS software lists it); the map store (store.py) and provenance both add their keys to it.
     """
     import pandas as pd
     import pyogrio
 
     rows = pd.DataFrame({"key": list(items),
-                         "value": [json.dumps(v, ensure_ascii=False, sort_keys=True) for v in items.values()]})
+                         "value": [json.dumps(v, ensure_ascii=False) for v in items.values()]})  # keep key order: it is meaningful (category order)
     exists = Path(gpkg).exists() and META_TABLE in pyogrio.list_layers(gpkg)[:, 0]
     pyogrio.write_dataframe(rows, gpkg, layer=META_TABLE, driver="GPKG", append=bool(exists))
 
