@@ -44,6 +44,17 @@ def print_coverage(result) -> None:
     console.print(table)
 
 
+def _fmt_cell(v) -> str:
+    """A table value for display: thousands separators for counts, 4 significant digits for ratios."""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "–"
+        if abs(v) >= 1000 or v == int(v):
+            return f"{v:,.0f}"
+        return f"{v:.4g}"
+    return escape(str(v))
+
+
 def print_frame(df, title: str, columns: list[str], limit: int = 15) -> None:
     """A results table (first ``limit`` rows of ``columns``) as a Rich table; nothing when empty."""
     if df is None or not len(df):
@@ -53,7 +64,7 @@ def print_frame(df, title: str, columns: list[str], limit: int = 15) -> None:
     for c in cols:
         table.add_column(c)
     for row in df[cols].head(limit).itertuples(index=False):
-        table.add_row(*[f"{v:,.4g}" if isinstance(v, float) else str(v) for v in row])
+        table.add_row(*[_fmt_cell(v) for v in row])
     console.print(table)
 
 
@@ -69,8 +80,7 @@ def print_extra(result) -> None:
     est = " [bold](population ESTIMATED)[/bold]" if "ESTIMATED" in result.demand_label else ""
     if sup is not None and len(sup):
         print_frame(sup[sup["level"] == "overall"], "Supply per resident" + est, ["category", "population", "basis",
-                    "residents", "facilities", "missing_capacity", "capacity", "per_1000", "sfca2_per_1000",
-                    "e2sfca_per_1000"])
+                    "residents", "facilities", "missing_capacity", "capacity", "per_1000"])
     tg = getattr(result, "targets", None)
     if tg is not None and len(tg):
         print_frame(tg[tg["level"] == "overall"] if (tg["level"] == "overall").any() else tg, "Targets" + est,
