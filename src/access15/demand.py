@@ -3,7 +3,8 @@
 Here every point weighs 1, so coverage is a share of area (grid cells) or of network nodes, not of
 people; the label says so in every output. :mod:`access15.population` replaces the weights by residents.
 
-Complexity: O(cells) vectorised (shapely.contains_xy over a regular grid).
+Complexity: O(cells) vectorised (shapely.contains_xy over a regular grid), plus O(cells log V) for the
+near-network test (see :func:`near_network`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import shapely
+from scipy.spatial import cKDTree
 
 from .network import WalkNetwork
 
@@ -68,15 +70,33 @@ def grid_demand(net: WalkNetwork, area: shapely.Geometry | None = None, cell_m: 
     shapely.prepare(region)
     inside = shapely.contains_xy(region, cx, cy)
     if area is None and near_network_m is not None:
-        pts = shapely.points(cx[inside], cy[inside])
-        near = net.tree.query(pts, predicate="dwithin", distance=near_network_m)
-        keep = np.zeros(len(pts), dtype=bool)
-        keep[np.unique(near[0])] = True
+        keep = near_network(net, cx[inside], cy[inside], near_network_m)
         inside[np.flatnonzero(inside)[~keep]] = False
     ix, iy, cx, cy = ix[inside], iy[inside], cx[inside], cy[inside]
     pts = gpd.GeoDataFrame({"demand_id": np.arange(len(ix)), "ix": ix, "iy": iy, "weight": 1.0},
                            geometry=shapely.points(cx, cy), crs=net.crs)
     return Demand(pts, Grid(float(x0), float(y0), float(cell_m), nx, ny), GRID_LABEL.format(cell=cell_m))
+
+
+def near_network(net: WalkNetwork, x: np.ndarray, y: np.ndarray, dist_m: float) -> np.ndarray:
+    """Whether each point (network CRS) lies within ``dist_m`` metres of a walkable edge.
+
+    Exact, in two steps: a point with an edge vertex within ``dist_m`` is near (vertices lie on edges), found
+    with a KD-tree over all vertices, O(n log V); only the rest go to the exact STRtree nearest-edge search.
+    (A bulk ``dwithin`` query would list every edge within ``dist_m`` of every point: hundreds per point.)
+    """
+    near = np.zeros(len(x), dtype=bool)
+    if len(x) == 0:
+        return near
+    verts = shapely.get_coordinates(net.edge_geometry)
+    d, _ = cKDTree(verts).query(np.column_stack([x, y]), distance_upper_bound=dist_m, workers=-1)
+    near[d <= dist_m] = True
+    rest = np.flatnonzero(~near)
+    if len(rest):
+        hit, _ = net.tree.query_nearest(shapely.points(x[rest], y[rest]), max_distance=dist_m,
+                                        all_matches=False)
+        near[rest[hit]] = True
+    return near
 
 
 def node_demand(net: WalkNetwork, area: shapely.Geometry | None = None) -> Demand:
