@@ -1,0 +1,275 @@
+"""access15 benchmark: every stage on the bundled data and on tiled metro-size networks, and the routing
+stage side by side with networkx (multi-source Dijkstra, ego_graph per facility), pandana and cityseer.
+
+    python benchmarks/run.py                                  # bundled, 1m, 5m; peers on bundled and 1m
+    python benchmarks/run.py --sizes bundled,1m --peers bundled --out docs/performance.md
+
+Each size runs in a fresh Python process so its peak memory (``ru_maxrss``) is its own. ``bundled`` is the
+demo config as is; ``1m``/``5m``/``250k`` tile the bundled extract (see ``tiling.py``) to at least that
+many edges and tile its facilities the same way. The script exits with status 1 when a peer disagrees
+with access15 (see ``peers.py`` for what agreement means per method).
+
+With ``--out FILE.md`` the results table replaces the block between ``<!-- bench:start -->`` and
+``<!-- bench:end -->`` in that file (or is appended when the markers are missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.metadata
+import json
+import math
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CONFIG = ROOT / "configs" / "porto_alegre.toml"
+sys.path[:0] = [str(HERE), str(ROOT / "src")]
+
+STAGES = ["load", "build", "facilities", "demand", "snap", "route", "coverage", "render"]
+
+
+def parse_size(size: str) -> int | None:
+    """``bundled`` -> None (no tiling); ``250k`` / ``1m`` / ``5m`` -> target edge count."""
+    if size == "bundled":
+        return None
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([km])", size.lower())
+    if not m:
+        raise SystemExit(f"size '{size}': use bundled, or a number of edges like 250k, 1m, 5m")
+    return int(float(m.group(1)) * (1_000 if m.group(2) == "k" else 1_000_000))
+
+
+def _inputs(size: str, timer):
+    """The network and facilities for a size, timing load / build / facilities."""
+    from access15.config import load_config
+    from access15.crs import WGS84, transform_xy, utm_crs_for
+    from access15.inputs import load_facilities
+    from access15.network import network_from_vertices
+    from access15.osm import load_tag_rules, read_walk_ways
+    from tiling import dense_rect, grid_shape, tile_network, tile_points
+
+    cfg = load_config(CONFIG)
+    pbf = cfg.resolve(cfg.network.path)
+    with timer("load"):
+        ways = read_walk_ways(pbf, load_tag_rules())
+    with timer("build"):
+        lo, hi = ways.lonlat.min(axis=0), ways.lonlat.max(axis=0)
+        crs = utm_crs_for(*(lo + hi) / 2)
+        net = network_from_vertices(ways.node_id, transform_xy(ways.lonlat, WGS84, crs), ways.offsets, crs,
+                                    source=pbf.name)
+        target = parse_size(size)
+        if target is not None:
+            rect = dense_rect(net)
+            one = tile_network(net, rect, 1, 1).n_edges
+            nx_, ny_ = grid_shape(math.ceil(target / one))
+            net = tile_network(net, rect, nx_, ny_)
+        _ = net.graph, net.tree
+    with timer("facilities"):
+        fac = load_facilities(cfg.facilities, cfg.resolve, list(cfg.categories), pbf).to_crs(net.crs)
+        if target is not None:
+            fac = tile_points(fac, rect, nx_, ny_)
+    return cfg, net, fac
+
+
+def run_pipeline(size: str, html: bool) -> dict:
+    """Every stage for one size, in this process."""
+    from access15.outputs import write_outputs
+    from access15.pipeline import analyze
+
+    times: dict[str, float] = {}
+
+    @contextmanager
+    def timer(name):
+        t = time.perf_counter()
+        yield
+        times[name] = times.get(name, 0.0) + time.perf_counter() - t
+
+    t0 = time.perf_counter()
+    cfg, net, fac = _inputs(size, timer)
+    res = analyze(cfg, network=net, facilities=fac)
+    names = {"load facilities": "facilities", "demand points": "demand"}
+    for k, v in res.timings.items():
+        times[names.get(k, k)] = times.get(names.get(k, k), 0.0) + v
+    with tempfile.TemporaryDirectory() as tmp, timer("render"):
+        write_outputs(res, Path(tmp) / "out", html=html)
+    total = time.perf_counter() - t0
+    return {"size": size, "nodes": net.n_nodes, "edges": net.n_edges, "tiles": net.info.get("tiles", 1),
+            "facilities": len(fac), "demand_points": len(res.demand), "stages_s": times, "total_s": total,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "html": html,
+            "coverage": res.coverage[["category", "share_covered"]].to_dict("records")}
+
+
+def run_peers(size: str, ego_sample: int | None, skip: set[str]) -> dict:
+    """The routing stage side by side (see peers.py), in this process."""
+    import shapely
+
+    import peers
+
+    times: dict[str, float] = {}
+
+    @contextmanager
+    def timer(name):
+        t = time.perf_counter()
+        yield
+        times[name] = time.perf_counter() - t
+
+    cfg, net, fac = _inputs(size, timer)
+    speed = cfg.speed_m_per_min
+    prob = peers.make_problem(net, shapely.get_coordinates(fac.geometry.values), fac["category"].to_numpy(),
+                              {c: k.minutes * speed for c, k in cfg.categories.items()})
+    ref_res, ref = peers.run_access15(prob)
+    out = [ref_res]
+    if "networkx" not in skip:
+        out += peers.run_networkx(prob, ref, ego_sample if parse_size(size) else None)
+    if "pandana" not in skip:
+        out.append(peers.run_pandana(prob, ref))
+    if "cityseer" not in skip:
+        out.append(peers.run_cityseer(prob, ref))
+    return {"size": size, "nodes": net.n_nodes, "edges": net.n_edges,
+            "sources": {c: len(s) for c, s in prob.sources.items()},
+            "radius_m": prob.radius_m, "results": [dataclasses.asdict(r) for r in out],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _child(args: list[str]) -> dict:
+    """Run one job in a fresh interpreter; its last stdout line is the JSON result."""
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"benchmark job {args} failed")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict:
+    """CPU model, cores, memory, Python and library versions."""
+    info = {"python": platform.python_version(), "platform": platform.platform()}
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        info["cpu"] = re.search(r"Model name:\s*(.+)", lscpu).group(1).strip()
+    except Exception:  # noqa: BLE001
+        info["cpu"] = platform.processor()
+    import os
+
+    info["cores"] = os.cpu_count()
+    try:
+        kb = int(re.search(r"MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        info["memory_gb"] = round(kb / 1024 / 1024, 1)
+    except OSError:
+        pass
+    info["versions"] = {}
+    for dist in ("numpy", "scipy", "shapely", "geopandas", "osmium", "networkx", "pandana", "cityseer"):
+        try:
+            info["versions"][dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            info["versions"][dist] = "not installed"
+    return info
+
+
+def _fmt(v: float | None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:.3f}" if v < 10 else f"{v:.1f}"
+
+
+def report(mach: dict, pipes: list[dict], peer_runs: list[dict]) -> str:
+    """The results as Markdown."""
+    lines = [f"Machine: {mach['cpu']}, {mach['cores']} cores, {mach.get('memory_gb', '?')} GB RAM, "
+             f"Python {mach['python']} ({mach['platform']}).  ",
+             "Versions: " + ", ".join(f"{k} {v}" for k, v in mach["versions"].items()) + ".", ""]
+    if pipes:
+        lines += ["### Stages (seconds) and peak memory", "",
+                  "| size | nodes | edges | demand points | facilities | " + " | ".join(STAGES)
+                  + " | end-to-end | peak RSS |",
+                  "|" + "---|" * (len(STAGES) + 7)]
+        for p in pipes:
+            st = p["stages_s"]
+            lines.append(f"| {p['size']} | {p['nodes']:,} | {p['edges']:,} | {p['demand_points']:,} | "
+                         f"{p['facilities']:,} | " + " | ".join(_fmt(st.get(s)) for s in STAGES)
+                         + f" | {_fmt(p['total_s'])} | {p['peak_rss_mb'] / 1024:.2f} GB |")
+        lines += ["", "`render` writes coverage.csv, the GeoPackage" + (" and the HTML map." if all(
+            p["html"] for p in pipes) else " (and the HTML map where `html` is true)."), ""]
+    for pr in peer_runs:
+        ref = next(r for r in pr["results"] if r["method"] == "access15")
+        lines += [f"### Routing side by side: {pr['size']} ({pr['nodes']:,} nodes, {pr['edges']:,} edges)", "",
+                  "Facilities on nodes per category: " + ", ".join(f"{c} {n:,} (circle {pr['radius_m'][c]:.0f} m)"
+                                                                   for c, n in pr["sources"].items()) + ".", "",
+                  "| method | version | query s (all categories) | x access15 | setup s | agree | detail |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in pr["results"]:
+            ratio = r["seconds"] / ref["seconds"] if r["seconds"] else None
+            agree = "–" if r["agree"] is None else ("yes" if r["agree"] else "**NO**")
+            ext = " (extrapolated)" if r["extrapolated"] else ""
+            lines.append(f"| {r['method']} | {r['version']} | {_fmt(r['seconds'])}{ext} | "
+                         f"{'–' if ratio is None else f'{ratio:,.1f}'} | {_fmt(r['setup_s'])} | {agree} | "
+                         f"{r['detail']} |")
+        lines += ["", f"Peak RSS of this comparison: {pr['peak_rss_mb'] / 1024:.2f} GB.", ""]
+    return "\n".join(lines)
+
+
+def write_block(path: Path, text: str) -> None:
+    """Replace the benchmark block in ``path`` (between the markers), or append it."""
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    block = f"{start}\n{text}\n{end}"
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if start in old and end in old:
+        new = old[:old.index(start)] + block + old[old.index(end) + len(end):]
+    else:
+        new = old + ("\n" if old else "") + block + "\n"
+    path.write_text(new, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="bundled,1m,5m", help="comma list: bundled, 250k, 1m, 5m, ... (stages)")
+    ap.add_argument("--peers", default="bundled,1m", help="sizes for the side-by-side routing ('' for none)")
+    ap.add_argument("--ego-sample", type=int, default=500,
+                    help="on tiled sizes, time ego_graph on this many facilities per category and extrapolate")
+    ap.add_argument("--skip", default="", help="comma list of peers to skip: networkx, pandana, cityseer")
+    ap.add_argument("--no-html", action="store_true", help="render without the HTML map")
+    ap.add_argument("--out", type=Path, help="Markdown file whose benchmark block is replaced")
+    ap.add_argument("--json", type=Path, help="also write the raw results as JSON")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--peers-one", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    skip = {s for s in a.skip.split(",") if s}
+    if a.one:
+        print(json.dumps(run_pipeline(a.one, not a.no_html)))
+        return 0
+    if a.peers_one:
+        print(json.dumps(run_peers(a.peers_one, a.ego_sample, skip)))
+        return 0
+    common = (["--no-html"] if a.no_html else []) + ["--ego-sample", str(a.ego_sample), "--skip", a.skip]
+    pipes, peer_runs = [], []
+    for size in [s for s in a.sizes.split(",") if s]:
+        parse_size(size)
+        print(f"stages: {size} ...", file=sys.stderr, flush=True)
+        pipes.append(_child(["--one", size, *common]))
+        print(f"  {pipes[-1]['total_s']:.1f} s end to end, peak {pipes[-1]['peak_rss_mb'] / 1024:.2f} GB",
+              file=sys.stderr, flush=True)
+    for size in [s for s in a.peers.split(",") if s]:
+        print(f"routing side by side: {size} ...", file=sys.stderr, flush=True)
+        peer_runs.append(_child(["--peers-one", size, *common]))
+    text = report(machine(), pipes, peer_runs)
+    print(text)
+    if a.out:
+        write_block(a.out, text)
+    if a.json:
+        a.json.write_text(json.dumps({"machine": machine(), "stages": pipes, "peers": peer_runs}, indent=1))
+    bad = [(pr["size"], r["method"]) for pr in peer_runs for r in pr["results"] if r["agree"] is False]
+    if bad:
+        print("DISAGREEMENT: " + ", ".join(f"{m} on {s}" for s, m in bad), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
