@@ -101,6 +101,9 @@ class NetworkConfig:
 
     ``max_snap_m`` is the farthest (metres) a point may lie from a walkable edge before it is reported as
     unreachable; ``line_tolerance_m`` joins road-line endpoints closer than this (metres) into one node.
+    ``bbox = [min_lon, min_lat, max_lon, max_lat]`` (WGS84) reads only the ways that meet that box.
+    ``cache = true`` keeps the built network in ``cache_dir`` (relative to the config file), keyed by the
+    file's SHA-256 and these settings, so the next run skips parsing (see :mod:`access15.netcache`).
     """
 
     path: str = ""
@@ -108,6 +111,9 @@ class NetworkConfig:
     line_tolerance_m: float = 1.0
     tags: str | None = None
     layer: str | None = None
+    bbox: list[float] | None = None
+    cache: bool = False
+    cache_dir: str = ".access15-cache"
 
 
 @dataclass
@@ -294,6 +300,10 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
     cfg.network = _build(NetworkConfig, data["network"], "network", source)
     if not cfg.network.path:
         raise InputError(source, "[network] has no path", "set path to an .osm.pbf, .osm or road-line file")
+    if not isinstance(cfg.network.cache, bool):
+        raise InputError(source, f"[network] cache = {cfg.network.cache!r}", "write cache = true or cache = false")
+    if cfg.network.bbox is not None:
+        cfg.network.bbox = check_bbox(cfg.network.bbox, source)
 
     speed = data.get("speed", {})
     for key in speed:
@@ -397,6 +407,19 @@ def check_basemap(out: OutputConfig, source: Path | str = "config") -> None:
     if out.basemap_crs not in ("", "wgs84", "gcj02"):
         raise InputError(source, f"[output] basemap_crs = '{out.basemap_crs}'", "use \"wgs84\" or \"gcj02\"",
                          field="basemap_crs")
+
+
+def check_bbox(bbox: Any, source: Path | str) -> list[float]:
+    """A validated WGS84 box ``[min_lon, min_lat, max_lon, max_lat]``."""
+    ok = (isinstance(bbox, (list, tuple)) and len(bbox) == 4
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox))
+    if ok:
+        x0, y0, x1, y1 = (float(v) for v in bbox)
+        ok = -180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90
+    if not ok:
+        raise InputError(source, f"[network] bbox = {bbox!r} is not a box", "write bbox = [min_lon, min_lat, "
+                         "max_lon, max_lat] in WGS84 degrees, west < east and south < north")
+    return [float(v) for v in bbox]
 
 
 def load_config(path: str | Path) -> Config:

@@ -186,10 +186,11 @@ def network_from_vertices(node_key: np.ndarray, xy: np.ndarray, offsets: np.ndar
 
 
 def network_from_osm(path: str | Path, rules: TagRules | None = None,
-                     crs: pyproj.CRS | None = None) -> WalkNetwork:
-    """Walking network from a local OSM file, projected to ``crs`` (default: the UTM zone of its centre)."""
+                     crs: pyproj.CRS | None = None, bbox: tuple[float, float, float, float] | None = None) -> WalkNetwork:
+    """Walking network from a local OSM file, projected to ``crs`` (default: the UTM zone of its centre);
+    ``bbox`` (WGS84 min_lon, min_lat, max_lon, max_lat) keeps the ways that meet it."""
     path = Path(path)
-    ways = read_walk_ways(path, rules)
+    ways = read_walk_ways(path, rules, bbox)
     if len(ways.node_id) == 0:
         raise InputError(path, "no walkable ways (highway=* open to pedestrians) in this extract",
                          "check the file covers a built-up area, or loosen [walk] in the tag mapping")
@@ -237,16 +238,22 @@ def network_from_lines(lines: gpd.GeoDataFrame, tolerance_m: float = 1.0, source
 
 
 def load_network(path: str | Path, rules: TagRules | None = None, tolerance_m: float = 1.0,
-                 layer: str | None = None) -> WalkNetwork:
-    """Load a walking network from an OSM file or a road-line layer, chosen by the file name."""
+                 layer: str | None = None, bbox: tuple[float, float, float, float] | None = None) -> WalkNetwork:
+    """Load a walking network from an OSM file or a road-line layer, chosen by the file name.
+
+    ``bbox`` (WGS84 min_lon, min_lat, max_lon, max_lat) keeps only the ways / lines that meet it.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(path, "network file not found", "check [network] path in the config")
     if is_osm_file(path):
-        return network_from_osm(path, rules)
+        return network_from_osm(path, rules, bbox=bbox)
     try:
         lines = gpd.read_file(path, layer=layer)
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise InputError(path, f"cannot read as a road-line layer ({(str(exc).splitlines() or [type(exc).__name__])[0]})",
                          "use an .osm.pbf/.osm file or a GeoPackage/Shapefile/GeoJSON of lines") from None
+    if bbox is not None and lines.crs is not None:
+        box = gpd.GeoSeries([shapely.box(*bbox)], crs=WGS84).to_crs(lines.crs).iloc[0]
+        lines = lines[lines.intersects(box)]
     return network_from_lines(lines, tolerance_m, source=path.name)

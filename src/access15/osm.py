@@ -133,8 +133,14 @@ class WayArrays:
     highway: np.ndarray | None = None
 
 
-def read_walk_ways(path: str | Path, rules: TagRules | None = None) -> WayArrays:
-    """Stream the walkable ways (and their node coordinates) out of an OSM file."""
+def read_walk_ways(path: str | Path, rules: TagRules | None = None,
+                   bbox: tuple[float, float, float, float] | None = None) -> WayArrays:
+    """Stream the walkable ways (and their node coordinates) out of an OSM file.
+
+    ``bbox = (min_lon, min_lat, max_lon, max_lat)`` (WGS84 degrees) keeps only the ways whose own bounding
+    box meets it, whole (like ``osmium extract --strategy complete_ways``): ways are dropped while streaming,
+    so memory follows the clipped network, apart from pyosmium's node-location index.
+    """
     path = Path(path)
     _check_file(path)
     rules = rules or load_tag_rules()
@@ -155,6 +161,8 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None) -> WayArrays
             if len(nodes) < 2:
                 continue
             r, x, y = zip(*nodes)
+            if bbox is not None and (max(x) < bbox[0] or min(x) > bbox[2] or max(y) < bbox[1] or min(y) > bbox[3]):
+                continue
             ids.append(r)
             lons.append(x)
             lats.append(y)

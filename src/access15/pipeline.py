@@ -26,7 +26,8 @@ from .demand import Demand, grid_demand, node_demand
 from .diagnostics import component_message, component_share, facility_source_warnings
 from .errors import AccessWarning, InputError
 from .inputs import load_facilities
-from .network import WalkNetwork, load_network
+from .netcache import load_configured_network
+from .network import WalkNetwork
 from .osm import is_osm_file, load_tag_rules
 from .routing import nearest_facility
 from .snap import snap_points
@@ -126,7 +127,7 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
         if network is None:
             with stage("load network"):
                 rules = load_tag_rules(cfg.resolve(cfg.network.tags) if cfg.network.tags else None)
-                network = load_network(net_path, rules, cfg.network.line_tolerance_m, cfg.network.layer)
+                network = load_configured_network(cfg, rules)
         crs = network.crs
         cats = list(cfg.categories)
         with stage("load facilities"):

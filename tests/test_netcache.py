@@ -1,0 +1,105 @@
+"""Network cache (hit, miss, invalidation) and the bounding-box clip, on real extracts."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import shapely
+
+from access15.config import config_from_dict
+from access15.crs import WGS84, transform_xy
+from access15.errors import InputError
+from access15.netcache import NetworkCache, load_cached, load_configured_network
+from access15.network import load_network
+
+HELSINKI_BOX = [24.935, 60.164, 24.944, 60.1705]
+
+
+def _cfg(tmp_path, pbf, **network):
+    return config_from_dict({"network": {"path": str(pbf), "cache": True, "cache_dir": "cache", **network},
+                             "categories": {"clinic": {}}, "facilities": [{"path": "osm"}]},
+                            base_dir=tmp_path)
+
+
+def _same(a, b):
+    assert a.crs == b.crs
+    for name in ("node_xy", "node_id", "edge_u", "edge_v", "edge_length"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert shapely.equals_exact(a.edge_geometry, b.edge_geometry, 0).all()
+
+
+def test_cache_miss_then_hit_gives_the_same_network(tmp_path, root, helsinki_network):
+    pbf = tmp_path / "helsinki.osm.pbf"
+    shutil.copy(root / "data/osm/helsinki.osm.pbf", pbf)
+    cfg = _cfg(tmp_path, pbf)
+    first = load_configured_network(cfg)
+    assert first.info["cache"] == "miss"
+    entries = list((tmp_path / "cache").glob("*.npz"))
+    assert len(entries) == 1 and not list((tmp_path / "cache").glob(".tmp-*"))
+    second = load_configured_network(cfg)
+    assert second.info["cache"] == "hit"
+    _same(first, helsinki_network)
+    _same(second, helsinki_network)
+    # the cached network routes like the parsed one
+    assert (second.graph != helsinki_network.graph).nnz == 0
+
+
+def test_cache_invalidated_by_file_content_and_settings(tmp_path, root):
+    pbf = tmp_path / "area.osm.pbf"
+    shutil.copy(root / "data/osm/helsinki.osm.pbf", pbf)
+    assert load_configured_network(_cfg(tmp_path, pbf)).info["cache"] == "miss"
+    assert load_configured_network(_cfg(tmp_path, pbf)).info["cache"] == "hit"
+    # another setting -> another key
+    clipped = load_configured_network(_cfg(tmp_path, pbf, bbox=HELSINKI_BOX))
+    assert clipped.info["cache"] == "miss"
+    assert load_configured_network(_cfg(tmp_path, pbf, bbox=HELSINKI_BOX)).info["cache"] == "hit"
+    # same name, new content -> miss, and the new content's network
+    shutil.copy(root / "data/osm/beijing_haidian_tsinghua.osm.pbf", pbf)
+    fresh = load_configured_network(_cfg(tmp_path, pbf))
+    assert fresh.info["cache"] == "miss"
+    _same(fresh, load_network(root / "data/osm/beijing_haidian_tsinghua.osm.pbf"))
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 3
+
+
+def test_corrupt_cache_entry_is_rebuilt(tmp_path, root):
+    pbf = root / "data/osm/shenzhen_longgang.osm.pbf"
+    cfg = _cfg(tmp_path, pbf)
+    net = load_configured_network(cfg)
+    entry = NetworkCache(tmp_path / "cache").entry(pbf, {"rules": None})
+    (target,) = (tmp_path / "cache").glob("*.npz")
+    assert entry != target  # different settings, different name
+    target.write_bytes(target.read_bytes()[:1000])
+    assert load_cached(target) is None
+    again = load_configured_network(cfg)
+    assert again.info["cache"] == "miss"
+    _same(again, net)
+    assert load_configured_network(cfg).info["cache"] == "hit"
+
+
+def test_bbox_keeps_every_way_that_meets_the_box(root, helsinki_network):
+    full = helsinki_network
+    clip = load_network(root / "data/osm/helsinki.osm.pbf", bbox=tuple(HELSINKI_BOX))
+    assert 0 < clip.n_edges < full.n_edges / 2
+    box = shapely.box(*HELSINKI_BOX)
+
+    def inside_length(net):  # street length inside the box, in degrees (the same measure for both)
+        ll = shapely.transform(net.edge_geometry, lambda xy: transform_xy(xy, net.crs, WGS84))
+        return float(shapely.length(shapely.intersection(ll, box)).sum()), ll
+
+    want, _ = inside_length(full)
+    got, ll = inside_length(clip)
+    assert want > 0 and got == pytest.approx(want, rel=1e-9)  # no street in the box is lost
+    # and nothing far away is kept: every clipped edge belongs to a way that meets the box
+    assert shapely.distance(ll, box).max() < 0.01
+
+
+def test_bad_bbox_and_cache_values_are_refused(tmp_path, root):
+    pbf = root / "data/osm/helsinki.osm.pbf"
+    with pytest.raises(InputError, match="bbox"):
+        _cfg(tmp_path, pbf, bbox=[60.1, 24.9, 60.2, 24.8])
+    with pytest.raises(InputError, match="bbox"):
+        _cfg(tmp_path, pbf, bbox=[24.9, 60.1])
+    with pytest.raises(InputError, match="cache"):
+        _cfg(tmp_path, pbf, cache="yes")
