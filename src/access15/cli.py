@@ -183,6 +183,56 @@ def map_(source: Path = typer.Argument(..., help="access15.gpkg written by 'acce
         console.print(f"  {key:<14} {path}")
 
 
+@app.command()
+def batch(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
+          regions: Path = typer.Option(..., "--regions", help="Polygon file of the regions (GPKG, GeoJSON, SHP)."),
+          by: str = typer.Option("name", "--by", help="Column naming each region (e.g. county)."),
+          scheduler: str = typer.Option(None, "--scheduler",
+                                        help="Dask scheduler address (tcp://host:8786), or 'serial' for no Dask."),
+          workers: int = typer.Option(None, "--workers", help="Worker processes of the local cluster (default: cores)."),
+          retries: int = typer.Option(2, "--retries", help="Re-runs of a failed region."),
+          buffer_m: float = typer.Option(None, "--buffer-m", help="Reach beyond each region, metres "
+                                         "(default: the largest circle)."),
+          regions_crs: str = typer.Option(None, "--regions-crs", help="CRS of a regions file that declares none."),
+          out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: [output] dir + '/batch').")) -> None:
+    """Run CONFIG for every region of a regions file (on a Dask cluster) and merge the coverage tables."""
+    from rich.progress import Progress
+
+    from .batch import run_batch, write_batch
+    from .config import load_config
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cfg = load_config(config)
+            with Progress(console=err, transient=True) as bar:
+                task = bar.add_task("regions", total=None)
+
+                def progress(done: int, total: int, region: str) -> None:
+                    bar.update(task, completed=done, total=total, description=f"regions (last: {region})")
+
+                result = run_batch(cfg, regions, by, scheduler=scheduler, workers=workers, buffer_m=buffer_m,
+                                   retries=retries, progress=progress, regions_crs=regions_crs)
+            target = out or cfg.resolve(cfg.output.dir) / "batch"
+            written = write_batch(result, target)
+    except Access15Error as exc:
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    table = Table(title=f"{cfg.name}: {len(result.regions)} regions\n[dim]{result.demand_label}[/dim]")
+    for col in ("region", "category", "covered", "share", "median min"):
+        table.add_column(col, justify="left" if col in ("region", "category") else "right")
+    for row in result.coverage.itertuples():
+        table.add_row(str(row.region), row.category, f"{row.covered:,.0f} / {row.demand:,.0f}",
+                      f"{row.share_covered:.1%}", _fmt_min(row.median_min))
+    console.print(table)
+    for key, path in written.items():
+        console.print(f"  {key:<14} {path}")
+    if result.failed:
+        for name, msg in result.failed.items():
+            err.print(f"[bold red]region failed:[/bold red] {escape(name)}: {escape(msg)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
 def demo_config_path() -> Path | None:
     """The demo config: configs/porto_alegre.toml in the source checkout."""
     here = Path(__file__).resolve()

@@ -124,9 +124,7 @@ class NetworkCache:
         return net
 
 
-def load_configured_network(cfg, rules=None) -> WalkNetwork:
-    """The network of a :class:`~access15.config.Config`: loaded with its ``[network]`` settings (``bbox``
-    clip included), through the cache in ``cache_dir`` when ``cache = true``."""
+def _configured(cfg, rules):
     from .network import load_network
     from .osm import load_tag_rules
 
@@ -138,8 +136,25 @@ def load_configured_network(cfg, rules=None) -> WalkNetwork:
     def build() -> WalkNetwork:
         return load_network(path, rules, net_cfg.line_tolerance_m, net_cfg.layer, bbox)
 
-    if not net_cfg.cache or not path.is_file():
-        return build()  # (a missing file raises its InputError here)
     settings = {"rules": rules, "line_tolerance_m": net_cfg.line_tolerance_m, "layer": net_cfg.layer,
                 "bbox": bbox}
-    return NetworkCache(cfg.resolve(net_cfg.cache_dir)).get_or_build(path, settings, build)
+    return path, settings, build
+
+
+def load_configured_network(cfg, rules=None) -> WalkNetwork:
+    """The network of a :class:`~access15.config.Config`: loaded with its ``[network]`` settings (``bbox``
+    clip included), through the cache in ``cache_dir`` when ``cache = true``."""
+    path, settings, build = _configured(cfg, rules)
+    if not cfg.network.cache or not path.is_file():
+        return build()  # (a missing file raises its InputError here)
+    return NetworkCache(cfg.resolve(cfg.network.cache_dir)).get_or_build(path, settings, build)
+
+
+def ensure_cached(cfg, rules=None) -> tuple[Path, WalkNetwork]:
+    """Build (or find) the config's network in its cache folder, whatever ``cache`` says; return the entry's
+    path and the network. Workers of a batch load the entry instead of parsing the file again."""
+    path, settings, build = _configured(cfg, rules)
+    if not path.is_file():
+        build()  # raises the InputError for the missing file
+    cache = NetworkCache(cfg.resolve(cfg.network.cache_dir))
+    return cache.entry(path, settings), cache.get_or_build(path, settings, build)

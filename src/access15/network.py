@@ -185,6 +185,19 @@ def network_from_vertices(node_key: np.ndarray, xy: np.ndarray, offsets: np.ndar
     )
 
 
+def subnetwork(net: WalkNetwork, area: shapely.Geometry) -> WalkNetwork:
+    """The edges of ``net`` that meet ``area`` (network CRS), whole, with their nodes renumbered.
+
+    Complexity: one STRtree query, O(log E + k) for k kept edges, and O(k log k) to renumber.
+    """
+    keep = np.sort(net.tree.query(area, predicate="intersects"))
+    nodes, inv = np.unique(np.concatenate([net.edge_u[keep], net.edge_v[keep]]), return_inverse=True)
+    return WalkNetwork(crs=net.crs, node_xy=net.node_xy[nodes], node_id=net.node_id[nodes],
+                       edge_u=inv[:len(keep)].astype(np.int64), edge_v=inv[len(keep):].astype(np.int64),
+                       edge_length=net.edge_length[keep], edge_geometry=net.edge_geometry[keep],
+                       source=net.source, info={**net.info, "clipped_from_edges": net.n_edges})
+
+
 def network_from_osm(path: str | Path, rules: TagRules | None = None,
                      crs: pyproj.CRS | None = None, bbox: tuple[float, float, float, float] | None = None) -> WalkNetwork:
     """Walking network from a local OSM file, projected to ``crs`` (default: the UTM zone of its centre);

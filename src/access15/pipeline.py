@@ -101,7 +101,8 @@ class _Stages:
 
 
 def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
-            facilities: gpd.GeoDataFrame | None = None, progress: Progress | None = None) -> AnalysisResult:
+            facilities: gpd.GeoDataFrame | None = None, progress: Progress | None = None,
+            boundaries: gpd.GeoDataFrame | None = None) -> AnalysisResult:
     """Run a coverage analysis.
 
     Parameters
@@ -111,6 +112,7 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
     facilities : facilities (any CRS; columns ``category`` and geometry, optional ``name``,
         ``facility_id``, ``capacity``) to use instead of the configured sources.
     progress : called as ``progress(stage, seconds)`` after each stage.
+    boundaries : units (any CRS; a ``unit`` name column and polygons) to use instead of ``[boundaries]``.
 
     Returns
     -------
@@ -140,8 +142,8 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
             for col, default in (("name", ""), ("facility_id", None), ("capacity", np.nan), ("source", "")):
                 if col not in fac.columns:
                     fac[col] = [f"f{i + 1}" for i in range(len(fac))] if col == "facility_id" else default
-        bounds = None
-        if cfg.boundaries is not None:
+        bounds = None if boundaries is None else boundaries[["unit", "geometry"]].to_crs(crs)
+        if bounds is None and cfg.boundaries is not None:
             with stage("load boundaries"):
                 from .units import load_units
 
