@@ -93,3 +93,39 @@ def dense_rect(net: WalkNetwork, side_m: float = 8000.0, cell_m: float = 1000.0)
     i, j = np.unravel_index(np.argmax(win), win.shape)
     x0, y0 = lo[0] + i * cell_m, lo[1] + j * cell_m
     return (float(x0), float(y0), float(x0 + side_m), float(y0 + side_m))
+
+
+def write_osm(net: WalkNetwork, path: str, highway: str = "residential") -> int:
+    """Write the network as an OSM file (one way per edge, ``highway=<highway>``) with pyosmium's SimpleWriter,
+    so the reader can be benchmarked on it. Graph nodes keep ids ``1..N``; intermediate vertices get ids
+    after them. Coordinates go back to WGS84 (OSM stores 1e-7 degrees, about 1 cm). Returns the node count.
+
+    One Python call per OSM object (nodes, then ways), so O(V + E) interpreted: about a minute per million edges.
+    """
+    import osmium
+    from osmium.osm import mutable
+
+    from access15.crs import WGS84, transform_xy
+
+    coords, idx = shapely.get_coordinates(net.edge_geometry, return_index=True)
+    counts = np.bincount(idx, minlength=net.n_edges)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    ids = np.zeros(len(coords), dtype=np.int64)
+    inner = np.ones(len(coords), dtype=bool)
+    inner[starts] = False
+    inner[starts + counts - 1] = False
+    ids[starts] = net.edge_u + 1
+    ids[starts + counts - 1] = net.edge_v + 1
+    ids[inner] = net.n_nodes + 1 + np.arange(int(inner.sum()))
+    node_ll = transform_xy(net.node_xy, net.crs, WGS84)
+    inner_ll = transform_xy(coords[inner], net.crs, WGS84)
+    all_ll = np.concatenate([node_ll, inner_ll]).tolist()
+    tags = {"highway": highway}
+    with osmium.SimpleWriter(str(path), overwrite=True) as w:
+        for i, (lon, lat) in enumerate(all_ll, start=1):
+            w.add_node(mutable.Node(id=i, location=(lon, lat)))
+        bounds = np.concatenate([starts, [len(coords)]]).tolist()
+        id_list = ids.tolist()
+        for e in range(net.n_edges):
+            w.add_way(mutable.Way(id=e + 1, nodes=id_list[bounds[e]:bounds[e + 1]], tags=tags))
+    return len(all_ll)
