@@ -108,7 +108,7 @@ def run_pipeline(size: str, html: bool) -> dict:
             "coverage": res.coverage[["category", "share_covered"]].to_dict("records")}
 
 
-def run_peers(size: str, ego_sample: int | None, skip: set[str]) -> dict:
+def run_peers(size: str, ego_sample: int | None, skip: set[str], live_sample: int | None = None) -> dict:
     """The routing stage side by side (see peers.py), in this process."""
     import shapely
 
@@ -126,14 +126,24 @@ def run_peers(size: str, ego_sample: int | None, skip: set[str]) -> dict:
     speed = cfg.speed_m_per_min
     prob = peers.make_problem(net, shapely.get_coordinates(fac.geometry.values), fac["category"].to_numpy(),
                               {c: k.minutes * speed for c, k in cfg.categories.items()})
+    tiled = parse_size(size) is not None
+
+    def say(r):
+        print(f"    {r.method}: {r.seconds if r.seconds is None else round(r.seconds, 3)} s, agree={r.agree}",
+              file=sys.stderr, flush=True)
+
     ref_res, ref = peers.run_access15(prob)
     out = [ref_res]
+    say(ref_res)
     if "networkx" not in skip:
-        out += peers.run_networkx(prob, ref, ego_sample if parse_size(size) else None)
+        out += peers.run_networkx(prob, ref, ego_sample if tiled else None)
+        say(out[-2]), say(out[-1])
     if "pandana" not in skip:
         out.append(peers.run_pandana(prob, ref))
+        say(out[-1])
     if "cityseer" not in skip:
-        out.append(peers.run_cityseer(prob, ref))
+        out.append(peers.run_cityseer(prob, ref, live_sample if tiled else None))
+        say(out[-1])
     return {"size": size, "nodes": net.n_nodes, "edges": net.n_edges,
             "sources": {c: len(s) for c, s in prob.sources.items()},
             "radius_m": prob.radius_m, "results": [dataclasses.asdict(r) for r in out],
@@ -142,10 +152,12 @@ def run_peers(size: str, ego_sample: int | None, skip: set[str]) -> dict:
 
 def _child(args: list[str]) -> dict:
     """Run one job in a fresh interpreter; its last stdout line is the JSON result."""
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    import os
+
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    proc = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, env=env)
     if proc.returncode != 0:
-        sys.stderr.write(proc.stderr[-4000:])
-        raise SystemExit(f"benchmark job {args} failed")
+        raise SystemExit(f"benchmark job {args} failed (status {proc.returncode})")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -233,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peers", default="bundled,1m", help="sizes for the side-by-side routing ('' for none)")
     ap.add_argument("--ego-sample", type=int, default=500,
                     help="on tiled sizes, time ego_graph on this many facilities per category and extrapolate")
+    ap.add_argument("--cityseer-sample", type=int, default=20000,
+                    help="on tiled sizes, let cityseer search from this many random nodes and scale its time")
     ap.add_argument("--skip", default="", help="comma list of peers to skip: networkx, pandana, cityseer")
     ap.add_argument("--no-html", action="store_true", help="render without the HTML map")
     ap.add_argument("--out", type=Path, help="Markdown file whose benchmark block is replaced")
@@ -245,9 +259,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_pipeline(a.one, not a.no_html)))
         return 0
     if a.peers_one:
-        print(json.dumps(run_peers(a.peers_one, a.ego_sample, skip)))
+        print(json.dumps(run_peers(a.peers_one, a.ego_sample, skip, a.cityseer_sample)))
         return 0
-    common = (["--no-html"] if a.no_html else []) + ["--ego-sample", str(a.ego_sample), "--skip", a.skip]
+    common = (["--no-html"] if a.no_html else []) + ["--ego-sample", str(a.ego_sample), "--skip", a.skip,
+                                                     "--cityseer-sample", str(a.cityseer_sample)]
     pipes, peer_runs = [], []
     for size in [s for s in a.sizes.split(",") if s]:
         parse_size(size)
