@@ -36,7 +36,7 @@ import shapely
 
 from .config import Config, load_config
 from .errors import InputError
-from .inputs import load_boundaries, load_facilities
+from .inputs import load_facilities
 from .netcache import ensure_cached, load_cached
 from .network import WalkNetwork, subnetwork
 from .osm import is_osm_file
@@ -76,7 +76,10 @@ class BatchResult:
 
 def load_regions(path: str | Path, by: str, crs: str | None = None, layer: str | None = None) -> gpd.GeoDataFrame:
     """Regions (``region`` name, polygon geometry) in EPSG:4326, parts with the same ``by`` value dissolved."""
-    units = load_boundaries(Path(path), by, crs, layer)
+    from .config import BoundaryConfig
+    from .units import load_units
+
+    units = load_units(BoundaryConfig(path=str(path), name_column=by, crs=crs, layer=layer), Path, None)
     if len(units) == 0:
         raise InputError(path, "the regions file holds no polygons", "check the file and the layer")
     out = units.dissolve(by="unit", sort=False).reset_index()
@@ -84,8 +87,9 @@ def load_regions(path: str | Path, by: str, crs: str | None = None, layer: str |
 
 
 def default_buffer_m(cfg: Config) -> float:
-    """The largest circle in metres (``minutes * speed``), and never less than ``max_snap_m``."""
-    largest = max(c.minutes for c in cfg.categories.values()) * cfg.speed_m_per_min
+    """The largest circle in metres (``minutes * speed``, per-class circles included), and never less than
+    ``max_snap_m``."""
+    largest = max(max([c.minutes, *c.minutes_by_class.values()]) for c in cfg.categories.values()) * cfg.speed_m_per_min
     return float(max(largest, cfg.network.max_snap_m))
 
 
@@ -115,7 +119,8 @@ def run_region(cfg: Config, region: str, geometry: shapely.Geometry, network: Wa
     rcfg.max_minutes = min(cfg.max_minutes, buffer_m / cfg.speed_m_per_min)
     rcfg.boundaries = None
     res = analyze(rcfg, network=sub, facilities=fac,
-                  boundaries=gpd.GeoDataFrame({"unit": [region]}, geometry=[area], crs=net.crs))
+                  boundaries=gpd.GeoDataFrame({"unit": [region], "level": ["region"], "class": [None]},
+                                              geometry=[area], crs=net.crs))
     demand = res.demand.drop(columns=["unit"], errors="ignore")
     return RegionResult(region, res.coverage, demand, sub.n_edges, int(fac.shape[0]), res.timings, res.warnings)
 

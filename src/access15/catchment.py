@@ -117,4 +117,4 @@ def fca(m: TravelMatrix, minutes: np.ndarray, supply: np.ndarray, population: np
     demand_j = np.bincount(f, weights=pop[d] * w, minlength=m.n_fac)
     s = np.nan_to_num(np.asarray(supply, dtype=np.float64), nan=0.0)
     ratio = np.divide(s, demand_j, out=np.zeros(m.n_fac), where=demand_j > 0)
-    return np.bincount(d, weights=ratio[f] * w, minlength=m.n_dem)
+    return np.bincount(d, weights=ratio[f] * w, minlength=m.n_dem).astype(np.float64)  # (int when no pair)

@@ -223,7 +223,7 @@ def batch(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
         table.add_column(col, justify="left" if col in ("region", "category") else "right")
     for row in result.coverage.itertuples():
         table.add_row(str(row.region), row.category, f"{row.covered:,.0f} / {row.demand:,.0f}",
-                      f"{row.share_covered:.1%}", _fmt_min(row.median_min))
+                      f"{row.share_covered:.1%}", _fmt_min(row.median_min, result.buffer_m / cfg.speed_m_per_min))
     console.print(table)
     for key, path in written.items():
         console.print(f"  {key:<14} {path}")

@@ -112,7 +112,8 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
     facilities : facilities (any CRS; columns ``category`` and geometry, optional ``name``,
         ``facility_id``, ``capacity``) to use instead of the configured sources.
     progress : called as ``progress(stage, seconds)`` after each stage.
-    boundaries : units (any CRS; a ``unit`` name column and polygons) to use instead of ``[boundaries]``.
+    boundaries : units (any CRS; a ``unit`` name column, polygons, optional ``level`` and ``class``) to use
+        instead of ``[boundaries]``.
 
     Returns
     -------
@@ -142,7 +143,12 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
             for col, default in (("name", ""), ("facility_id", None), ("capacity", np.nan), ("source", "")):
                 if col not in fac.columns:
                     fac[col] = [f"f{i + 1}" for i in range(len(fac))] if col == "facility_id" else default
-        bounds = None if boundaries is None else boundaries[["unit", "geometry"]].to_crs(crs)
+        bounds = None
+        if boundaries is not None:
+            bounds = boundaries.to_crs(crs)
+            for col, default in (("level", "unit"), ("class", None)):
+                if col not in bounds.columns:
+                    bounds[col] = default
         if bounds is None and cfg.boundaries is not None:
             with stage("load boundaries"):
                 from .units import load_units
