@@ -35,7 +35,10 @@ ROOT = HERE.parent
 CONFIG = ROOT / "configs" / "porto_alegre.toml"
 sys.path[:0] = [str(HERE), str(ROOT / "src")]
 
-STAGES = ["load", "build", "facilities", "demand", "snap", "route", "coverage", "render"]
+#: The stages in pipeline order; stages the analysis reports beyond these (population, units, standards,
+#: ...) are shown too, in the order they ran.
+STAGES = ["load", "build", "facilities", "demand", "population", "snap", "units", "route", "coverage", "standards",
+          "render"]
 
 
 def parse_size(size: str) -> int | None:
@@ -68,6 +71,7 @@ def _inputs(size: str, timer):
                                     source=pbf.name)
         target = parse_size(size)
         if target is not None:
+            cfg.population = None  # the census polygons cover one copy only: tiled runs measure area coverage
             rect = dense_rect(net)
             one = tile_network(net, rect, 1, 1).n_edges
             nx_, ny_ = grid_shape(math.ceil(target / one))
@@ -104,6 +108,7 @@ def run_pipeline(size: str, html: bool) -> dict:
     total = time.perf_counter() - t0
     return {"size": size, "nodes": net.n_nodes, "edges": net.n_edges, "tiles": net.info.get("tiles", 1),
             "facilities": len(fac), "demand_points": len(res.demand), "stages_s": times, "total_s": total,
+            "population": cfg.population is not None,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "html": html,
             "coverage": res.coverage[["category", "share_covered"]].to_dict("records")}
 
@@ -150,6 +155,46 @@ def run_peers(size: str, ego_sample: int | None, skip: set[str], live_sample: in
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def write_tiled_pbf(size: str, path: str) -> dict:
+    """Tile the bundled extract to ``size`` and write it as an OSM PBF (see ``tiling.write_osm``)."""
+    from tiling import write_osm
+
+    times: dict[str, float] = {}
+
+    @contextmanager
+    def timer(name):
+        t = time.perf_counter()
+        yield
+        times[name] = time.perf_counter() - t
+
+    from access15.crs import WGS84, transform_xy
+
+    _, net, _ = _inputs(size, timer)
+    t = time.perf_counter()
+    nodes = write_osm(net, path)
+    ll = transform_xy(net.node_xy, net.crs, WGS84)
+    return {"edges": net.n_edges, "osm_nodes": nodes, "write_s": time.perf_counter() - t,
+            "bytes": Path(path).stat().st_size, "extent": "box:" + ",".join(f"{v:.7f}" for v in (*ll.min(0), *ll.max(0)))}
+
+
+def read_one(path: str, mode: str, cache_dir: str, extent: str) -> dict:
+    """Read a PBF one way, in this process: ``full``, ``bbox`` (the south-west quarter of its extent),
+    ``cache-miss`` (parse and store) or ``cache-hit`` (load the stored network). ``extent`` is the file's
+    WGS84 box as "min_lon,min_lat,max_lon,max_lat"."""
+    from access15.config import config_from_dict
+    from access15.netcache import load_configured_network
+
+    net_cfg = {"path": path, "cache": mode.startswith("cache"), "cache_dir": cache_dir}
+    if mode == "bbox":
+        x0, y0, x1, y1 = (float(v) for v in extent.removeprefix("box:").split(","))
+        net_cfg["bbox"] = [x0, y0, (x0 + x1) / 2, (y0 + y1) / 2]
+    cfg = config_from_dict({"network": net_cfg, "categories": {"clinic": {}}, "facilities": [{"path": "osm"}]})
+    t = time.perf_counter()
+    net = load_configured_network(cfg)
+    return {"mode": mode, "seconds": time.perf_counter() - t, "edges": net.n_edges, "cache": net.info.get("cache"),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def _child(args: list[str]) -> dict:
     """Run one job in a fresh interpreter; its last stdout line is the JSON result."""
     import os
@@ -192,20 +237,22 @@ def _fmt(v: float | None) -> str:
     return f"{v:.3f}" if v < 10 else f"{v:.1f}"
 
 
-def report(mach: dict, pipes: list[dict], peer_runs: list[dict]) -> str:
+def report(mach: dict, pipes: list[dict], peer_runs: list[dict], readers: list[dict] | None = None) -> str:
     """The results as Markdown."""
     lines = [f"Machine: {mach['cpu']}, {mach['cores']} cores, {mach.get('memory_gb', '?')} GB RAM, "
              f"Python {mach['python']} ({mach['platform']}).  ",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in mach["versions"].items()) + ".", ""]
     if pipes:
+        seen = [s for s in STAGES if any(s in p["stages_s"] for p in pipes)]
+        seen += [s for p in pipes for s in p["stages_s"] if s not in seen]
         lines += ["### Stages (seconds) and peak memory", "",
-                  "| size | nodes | edges | demand points | facilities | " + " | ".join(STAGES)
+                  "| size | nodes | edges | demand points | facilities | " + " | ".join(seen)
                   + " | end-to-end | peak RSS |",
-                  "|" + "---|" * (len(STAGES) + 7)]
+                  "|" + "---|" * (len(seen) + 7)]
         for p in pipes:
             st = p["stages_s"]
             lines.append(f"| {p['size']} | {p['nodes']:,} | {p['edges']:,} | {p['demand_points']:,} | "
-                         f"{p['facilities']:,} | " + " | ".join(_fmt(st.get(s)) for s in STAGES)
+                         f"{p['facilities']:,} | " + " | ".join(_fmt(st.get(s)) for s in seen)
                          + f" | {_fmt(p['total_s'])} | {p['peak_rss_mb'] / 1024:.2f} GB |")
         lines += ["", "`render` writes coverage.csv, the GeoPackage" + (" and the HTML map." if all(
             p["html"] for p in pipes) else " (and the HTML map where `html` is true)."), ""]
@@ -224,6 +271,16 @@ def report(mach: dict, pipes: list[dict], peer_runs: list[dict]) -> str:
                          f"{'–' if ratio is None else f'{ratio:,.1f}'} | {_fmt(r['setup_s'])} | {agree} | "
                          f"{r['detail']} |")
         lines += ["", f"Peak RSS of this comparison: {pr['peak_rss_mb'] / 1024:.2f} GB.", ""]
+    for rd in readers or []:
+        lines += [f"### Reading a tiled {rd['size']} .osm.pbf ({rd['edges']:,} edges, {rd['osm_nodes']:,} OSM nodes, "
+                  f"{rd['bytes'] / 1e6:.0f} MB; written in {rd['write_s']:.0f} s)", "",
+                  "| how | seconds | edges built | peak RSS |", "|---|---|---|---|"]
+        names = {"full": "stream the whole file", "bbox": "stream, bbox = south-west quarter",
+                 "cache-miss": "cache miss (stream + store)", "cache-hit": "cache hit (load .npz)"}
+        for r in rd["runs"]:
+            lines.append(f"| {names[r['mode']]} | {_fmt(r['seconds'])} | {r['edges']:,} | "
+                         f"{r['peak_rss_mb'] / 1024:.2f} GB |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -251,10 +308,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-html", action="store_true", help="render without the HTML map")
     ap.add_argument("--out", type=Path, help="Markdown file whose benchmark block is replaced")
     ap.add_argument("--json", type=Path, help="also write the raw results as JSON")
+    ap.add_argument("--reader", default="", help="sizes whose tiled network is written as .osm.pbf and read back "
+                    "(full, bbox quarter, cache miss, cache hit), e.g. 1m ('' for none)")
+    ap.add_argument("--write-pbf", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--read-one", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--peers-one", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     skip = {s for s in a.skip.split(",") if s}
+    if a.write_pbf:
+        print(json.dumps(write_tiled_pbf(*a.write_pbf)))
+        return 0
+    if a.read_one:
+        print(json.dumps(read_one(*a.read_one)))
+        return 0
     if a.one:
         print(json.dumps(run_pipeline(a.one, not a.no_html)))
         return 0
@@ -273,12 +340,23 @@ def main(argv: list[str] | None = None) -> int:
     for size in [s for s in a.peers.split(",") if s]:
         print(f"routing side by side: {size} ...", file=sys.stderr, flush=True)
         peer_runs.append(_child(["--peers-one", size, *common]))
-    text = report(machine(), pipes, peer_runs)
+    readers = []
+    for size in [s for s in a.reader.split(",") if s]:
+        print(f"reader: {size} ...", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            pbf = str(Path(tmp) / f"tiled_{size}.osm.pbf")
+            info = _child(["--write-pbf", size, pbf])
+            info["size"] = size
+            info["runs"] = [_child(["--read-one", pbf, mode, str(Path(tmp) / "cache"), info["extent"]])
+                            for mode in ("full", "bbox", "cache-miss", "cache-hit")]
+        readers.append(info)
+    text = report(machine(), pipes, peer_runs, readers)
     print(text)
     if a.out:
         write_block(a.out, text)
     if a.json:
-        a.json.write_text(json.dumps({"machine": machine(), "stages": pipes, "peers": peer_runs}, indent=1))
+        a.json.write_text(json.dumps({"machine": machine(), "stages": pipes, "peers": peer_runs, "reader": readers},
+                                     indent=1))
     bad = [(pr["size"], r["method"]) for pr in peer_runs for r in pr["results"] if r["agree"] is False]
     if bad:
         print("DISAGREEMENT: " + ", ".join(f"{m} on {s}" for s, m in bad), file=sys.stderr)
