@@ -2,4 +2,5 @@
 
 from .cli import app
 
-app()
+if __name__ == "__main__":  # guarded: Dask's worker processes (spawn) import this module again
+    app()
