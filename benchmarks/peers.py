@@ -225,6 +225,9 @@ def run_cityseer(p: Problem, ref: dict[str, np.ndarray], live_sample: int | None
         return res
     import logging
 
+    from cityseer import config as cs_config
+
+    cs_config.QUIET_MODE = True  # no progress bars
     logging.getLogger("cityseer").setLevel(logging.WARNING)
     import networkx as nx
 
