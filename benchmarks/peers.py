@@ -110,13 +110,19 @@ def run_access15(p: Problem) -> tuple[PeerResult, dict[str, np.ndarray]]:
     return res, out
 
 
-def _compare_exact(ref: np.ndarray, got: np.ndarray, radius: float, tol: float) -> tuple[bool, str]:
+def _compare_exact(ref: np.ndarray, got: np.ndarray, radius: float, tol: float) -> tuple[bool, tuple[float, int]]:
     fin_r, fin_g = np.isfinite(ref), np.isfinite(got)
     edge = np.abs(ref - radius) <= tol  # may fall either side of the circle
     set_diff = int(((fin_r != fin_g) & ~(edge | (np.abs(got - radius) <= tol))).sum())
     both = fin_r & fin_g
     err = float(np.max(np.abs(ref[both] - got[both]))) if both.any() else 0.0
-    return set_diff == 0 and err <= tol, f"max |diff| {err:.2e} m, {set_diff} nodes reached by one only"
+    return set_diff == 0 and err <= tol, (err, set_diff)
+
+
+def _exact_note(notes: list[tuple[float, int]]) -> str:
+    """One line for all categories: the largest difference and the nodes reached by one method only."""
+    return (f"max abs diff {max(n[0] for n in notes):.1e} m; {sum(n[1] for n in notes)} nodes reached by one "
+            "method only")
 
 
 def run_networkx(p: Problem, ref: dict[str, np.ndarray], ego_max_sources: int | None) -> list[PeerResult]:
@@ -140,9 +146,9 @@ def run_networkx(p: Problem, ref: dict[str, np.ndarray], ego_max_sources: int | 
         got[np.fromiter(d.keys(), np.int64, len(d))] = np.fromiter(d.values(), np.float64, len(d))
         ok, note = _compare_exact(ref[c], got, p.radius_m[c], 1e-6)
         ms.agree &= ok
-        notes.append(f"{c}: {note}")
+        notes.append(note)
     ms.seconds = time.perf_counter() - t0
-    ms.detail = "; ".join(notes)
+    ms.detail = _exact_note(notes)
 
     ego = PeerResult("nx_ego_graph_per_facility", ver, setup_s=setup, agree=True)
     t0, notes, total = time.perf_counter(), [], 0.0
@@ -161,14 +167,13 @@ def run_networkx(p: Problem, ref: dict[str, np.ndarray], ego_max_sources: int | 
             r = ref[c]
             wrong = int((covered != (r <= p.radius_m[c]) & ~(np.abs(r - p.radius_m[c]) <= 1e-6)).sum())
             ego.agree &= wrong == 0
-            notes.append(f"{c}: {wrong} nodes differ in coverage")
+            notes.append(f"{c}: {wrong} nodes covered differently")
         else:
             ego.extrapolated = True
             # a sample of facilities covers a subset of the reference coverage, never more
             extra = int((covered & ~(ref[c] <= p.radius_m[c] + 1e-6)).sum())
             ego.agree &= extra == 0
-            notes.append(f"{c}: timed {len(use)} of {len(src)} facilities, extrapolated; {extra} nodes covered "
-                         "beyond the reference")
+            notes.append(f"{c}: {len(use)} of {len(src):,} facilities timed, {extra} nodes covered beyond access15")
     ego.seconds = total
     ego.detail = "; ".join(notes)
     return [ms, ego]
@@ -202,9 +207,9 @@ def run_pandana(p: Problem, ref: dict[str, np.ndarray]) -> PeerResult:
         got[got > p.radius_m[c]] = np.inf
         ok, note = _compare_exact(ref[c], got, p.radius_m[c], 1.0)
         res.agree &= ok
-        notes.append(f"{c}: {note}")
+        notes.append(note)
     res.seconds = time.perf_counter() - t0
-    res.detail = "; ".join(notes)
+    res.detail = _exact_note(notes)
     return res
 
 
@@ -269,12 +274,13 @@ def run_cityseer(p: Problem, ref: dict[str, np.ndarray], live_sample: int | None
         longer = float(diff.max()) if both.any() else 0.0
         ok = within >= 0.99 and set_diff == 0 and longer <= 1.0
         res.agree &= ok
-        notes.append(f"{c}: {within:.2%} within 1 m, max |diff| {dev:.1f} m, longest excess {longer:.2f} m, "
-                     f"{set_diff} nodes reached by one only")
+        notes.append((within, dev, longer, set_diff))
     res.seconds = sum(res.per_category.values())
+    res.detail = (f"{min(n[0] for n in notes):.2%} of nodes within 1 m; max abs diff {max(n[1] for n in notes):.1e} m;"
+                  f" never longer by more than {max(n[2] for n in notes):.2f} m; {sum(n[3] for n in notes)} nodes "
+                  "reached by one method only")
     if res.extrapolated:
-        notes.append(f"{int(live.sum()):,} of {p.net.n_nodes:,} nodes live, time scaled")
-    res.detail = "; ".join(notes)
+        res.detail += f"; {int(live.sum()):,} of {p.net.n_nodes:,} nodes searched, time scaled"
     return res
 
 
