@@ -103,3 +103,44 @@ def test_bad_bbox_and_cache_values_are_refused(tmp_path, root):
         _cfg(tmp_path, pbf, bbox=[24.9, 60.1])
     with pytest.raises(InputError, match="cache"):
         _cfg(tmp_path, pbf, cache="yes")
+
+
+def test_snapped_points_are_cached_with_the_network(tmp_path, root, helsinki_network):
+    from access15.netcache import snap_cached
+    from access15.snap import snap_points
+
+    cfg = _cfg(tmp_path, root / "data/osm/helsinki.osm.pbf")
+    net = load_configured_network(cfg)
+    xy = helsinki_network.node_xy[::7] + np.array([13.0, -9.0])
+    folder = tmp_path / "cache"
+    first = snap_cached(net, xy, 500.0, folder)
+    files = sorted(folder.glob("snap.*.npz"))
+    assert len(files) == 1
+    again = snap_cached(net, xy, 500.0, folder)
+    want = snap_points(helsinki_network, xy, 500.0)
+    for s in (first, again):
+        np.testing.assert_array_equal(s.edge, want.edge)
+        np.testing.assert_array_equal(s.offset_m, want.offset_m)
+        np.testing.assert_array_equal(s.dist_m, want.dist_m)
+    snap_cached(net, xy, 50.0, folder)          # another limit -> another entry
+    snap_cached(net, xy[:-1], 500.0, folder)    # other points -> another entry
+    assert len(list(folder.glob("snap.*.npz"))) == 3
+    snap_cached(helsinki_network, xy, 500.0, folder)  # not from the cache: nothing stored
+    assert len(list(folder.glob("snap.*.npz"))) == 3
+
+
+def test_cached_analysis_gives_the_same_result(tmp_path, root):
+    from access15 import analyze
+    from access15.config import load_config
+
+    cfg = load_config(root / "configs" / "porto_alegre.toml")
+    cfg.network.cache = True
+    cfg.network.cache_dir = str(tmp_path / "cache")
+    first = analyze(cfg)
+    assert first.network.info["cache"] == "miss"
+    second = analyze(cfg)
+    assert second.network.info["cache"] == "hit"
+    assert len(list((tmp_path / "cache").glob("snap.*.npz"))) == 2  # facilities, demand
+    times = [c for c in first.demand.columns if c.startswith("time_")]
+    np.testing.assert_array_equal(first.demand[times].to_numpy(), second.demand[times].to_numpy())
+    assert first.coverage.equals(second.coverage)

@@ -1,10 +1,14 @@
-"""On-disk cache of built walking networks, so a second run skips parsing the OSM file.
+"""On-disk cache of built walking networks (and of snapped points), so a second run skips parsing the OSM
+file and snapping.
 
 A cached network is one ``.npz`` file (plain NumPy arrays: nodes, edges, lengths, edge polylines as flat
 coordinates plus offsets, the CRS as WKT) named by a key: the SHA-256 of the input file's bytes and of the
 settings that shape the network (tag rules, line tolerance, layer, bounding box, CRS, cache format). Any
 change to the file or a setting gives a new key, so a stale entry is never used; entries are written to a
 temporary name and renamed, so a crash never leaves a half-written entry.
+
+Snapped points are stored beside it (:func:`snap_cached`), keyed by the network's key, the points'
+coordinates and the snap limit.
 
 Complexity: hashing is O(file size) streamed in 1 MiB blocks; loading is O(V) for V stored vertices
 (one ``shapely.linestrings`` call), typically 10-50x faster than parsing the PBF.
@@ -116,12 +120,45 @@ class NetworkCache:
     def get_or_build(self, path: str | Path, settings: dict, build) -> WalkNetwork:
         target = self.entry(path, settings)
         net = load_cached(target)
-        if net is not None:
-            return net
-        net = build()
-        save_network(net, target)
-        net.info["cache"] = "miss"
+        if net is None:
+            net = build()
+            save_network(net, target)
+            net.info["cache"] = "miss"
+        net.info["cache_key"] = target.stem
         return net
+
+
+def snap_cached(net: WalkNetwork, xy: np.ndarray, max_snap_m: float, folder: str | Path | None):
+    """:func:`access15.snap.snap_points`, stored in ``folder`` for a network that came from the cache.
+
+    The key is the network's cache key, the points' coordinates (bytes) and ``max_snap_m``; without a cache key
+    (a network not built through the cache) or a folder, the points are simply snapped.
+    """
+    from .snap import Snapped, snap_points
+
+    xy = np.ascontiguousarray(np.asarray(xy, dtype=np.float64).reshape(-1, 2))
+    key = net.info.get("cache_key")
+    if folder is None or key is None:
+        return snap_points(net, xy, max_snap_m)
+    h = hashlib.sha256(f"{key}|{max_snap_m!r}|{CACHE_FORMAT}|".encode() + xy.tobytes()).hexdigest()[:24]
+    target = Path(folder) / f"snap.{h}.npz"
+    if target.is_file():
+        try:
+            with np.load(target, allow_pickle=False) as z:
+                return Snapped(z["edge"], z["offset_m"], z["dist_m"], z["xy"])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # damaged: snap again and overwrite
+    snapped = snap_points(net, xy, max_snap_m)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, edge=snapped.edge, offset_m=snapped.offset_m, dist_m=snapped.dist_m, xy=snapped.xy)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return snapped
 
 
 def _configured(cfg, rules):

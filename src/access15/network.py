@@ -195,7 +195,8 @@ def subnetwork(net: WalkNetwork, area: shapely.Geometry) -> WalkNetwork:
     return WalkNetwork(crs=net.crs, node_xy=net.node_xy[nodes], node_id=net.node_id[nodes],
                        edge_u=inv[:len(keep)].astype(np.int64), edge_v=inv[len(keep):].astype(np.int64),
                        edge_length=net.edge_length[keep], edge_geometry=net.edge_geometry[keep],
-                       source=net.source, info={**net.info, "clipped_from_edges": net.n_edges})
+                       source=net.source, info={**{k: v for k, v in net.info.items() if k not in ("cache", "cache_key")},
+                                                "clipped_from_edges": net.n_edges})  # not the cached network
 
 
 def network_from_osm(path: str | Path, rules: TagRules | None = None,

@@ -26,11 +26,10 @@ from .demand import Demand, grid_demand, node_demand
 from .diagnostics import component_message, component_share, facility_source_warnings
 from .errors import AccessWarning, InputError
 from .inputs import load_facilities
-from .netcache import load_configured_network
+from .netcache import load_configured_network, snap_cached
 from .network import WalkNetwork
 from .osm import is_osm_file, load_tag_rules
 from .routing import nearest_facility
-from .snap import snap_points
 
 Progress = Callable[[str, float], None]
 
@@ -176,8 +175,10 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
                     raise InputError(cfg.resolve(cfg.population.path), "no population point lies in the study area",
                                      "check the population file covers the network extract (and its CRS)")
         with stage("snap"):
-            fsnap = snap_points(network, shapely.get_coordinates(fac.geometry.values), cfg.network.max_snap_m)
-            dsnap = snap_points(network, shapely.get_coordinates(dem.points.geometry.values), cfg.network.max_snap_m)
+            snap_dir = cfg.resolve(cfg.network.cache_dir) if cfg.network.cache else None
+            fsnap = snap_cached(network, shapely.get_coordinates(fac.geometry.values), cfg.network.max_snap_m, snap_dir)
+            dsnap = snap_cached(network, shapely.get_coordinates(dem.points.geometry.values), cfg.network.max_snap_m,
+                                snap_dir)
             msg = component_message(*component_share(network, dsnap, dem.points["weight"].to_numpy()),
                                     label="persons" if cfg.population is not None else "demand points")
             if msg:
