@@ -90,6 +90,7 @@ def test_dask_local_cluster_matches_one_by_one(config, regions_file, serial):
     res = run_batch(config, regs, "region", workers=2, progress=lambda done, total, name: seen.append((done, total)))
     assert list(res.failed) == ["atlantic"] and "no walkable street" in res.failed["atlantic"]
     assert sorted(seen) == [(i, 4) for i in range(1, 5)]
+    assert "residents" in res.demand_label and res.demand_label == serial.regions["north"].demand_label
     pd.testing.assert_frame_equal(res.coverage, serial.coverage)
     for name, one in serial.regions.items():
         times = [c for c in one.demand.columns if c.startswith("time_")]

@@ -37,6 +37,7 @@ def test_subnetwork_keeps_every_edge_meeting_the_area_and_its_distances(porto_al
     area = shapely.buffer(shapely.Point(centre), 1500.0)
     sub = subnetwork(net, area)
     assert sub.n_edges == int(shapely.intersects(net.edge_geometry, area).sum()) < net.n_edges
+    assert "cache_key" not in sub.info  # a clipped network never reads or writes the snap cache
     # endpoints renumbered consistently with the geometries
     first = shapely.get_coordinates(shapely.get_point(sub.edge_geometry, 0))
     last = shapely.get_coordinates(shapely.get_point(sub.edge_geometry, -1))

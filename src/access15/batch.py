@@ -58,6 +58,7 @@ class RegionResult:
     facilities: int
     timings: dict[str, float]
     warnings: list[str]
+    demand_label: str = ""
 
 
 @dataclass
@@ -122,7 +123,8 @@ def run_region(cfg: Config, region: str, geometry: shapely.Geometry, network: Wa
                   boundaries=gpd.GeoDataFrame({"unit": [region], "level": ["region"], "class": [None]},
                                               geometry=[area], crs=net.crs))
     demand = res.demand.drop(columns=["unit"], errors="ignore")
-    return RegionResult(region, res.coverage, demand, sub.n_edges, int(fac.shape[0]), res.timings, res.warnings)
+    return RegionResult(region, res.coverage, demand, sub.n_edges, int(fac.shape[0]), res.timings, res.warnings,
+                        res.demand_label)
 
 
 def _merge(results: dict[str, RegionResult], order: list[str]) -> pd.DataFrame:
@@ -216,11 +218,13 @@ def run_batch(config: Config | str | Path, regions: gpd.GeoDataFrame | str | Pat
         finally:
             for obj in own:
                 obj.close()
-    return BatchResult(_merge(done, names), done, failed, buffer, demand_label=_label(cfg),
+    label = next(iter(done.values())).demand_label if done else _label(cfg)
+    return BatchResult(_merge(done, names), done, failed, buffer, demand_label=label,
                        info={"network_edges": net.n_edges, "cache_entry": str(entry), "regions": len(names)})
 
 
 def _label(cfg: Config) -> str:
+    """What a demand weight means when no region ran (the regions' own label otherwise)."""
     from .demand import GRID_LABEL, NODE_LABEL
 
     return GRID_LABEL.format(cell=cfg.demand.cell_m) if cfg.demand.kind == "grid" else NODE_LABEL
