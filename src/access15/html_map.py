@@ -25,7 +25,6 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio.features
 import rasterio.transform
 import rasterio.warp
 import shapely
