@@ -126,3 +126,28 @@ def test_cli_batch_writes_the_merged_table(config, regions_file, serial, tmp_pat
 def test_buffer_below_snap_distance_is_refused(config, regions_file):
     with pytest.raises(InputError, match="buffer"):
         run_batch(config, regions_file, "county", scheduler="serial", buffer_m=100)
+
+
+def test_cli_batch_on_gcj02_districts_reports_the_region_without_streets(root, tmp_path):
+    """Real district outlines in GCJ-02 (Haidian, Longgang) over the Tsinghua extract: Haidian runs, Longgang
+    (2,000 km away) has no street within reach and is reported, with exit status 1."""
+    text = (root / "configs" / "beijing_tsinghua.toml").read_text(encoding="utf-8")
+    text = text.replace('"../data/', f'"{(root / "data").as_posix()}/')
+    text = text.replace("[network]\n", f'[network]\ncache_dir = "{(tmp_path / "cache").as_posix()}"\n')
+    cfg = tmp_path / "tsinghua.toml"
+    cfg.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["batch", str(cfg), "--regions",
+                                 str(root / "data/boundaries/haidian_longgang_districts_gcj02.geojson"),
+                                 "--by", "district", "--regions-crs", "gcj02", "--scheduler", "serial",
+                                 "--out", str(out)])
+    assert r.exit_code == 1, r.output
+    assert "龙岗区" in r.output and "no walkable street" in r.output
+    table = pd.read_csv(out / "batch_coverage.csv")
+    assert set(table["region"]) == {"海淀区"}
+    failed = pd.read_csv(out / "batch_failed.csv")
+    assert failed["region"].tolist() == ["龙岗区"]
+    # Haidian is ~431 km2: one 100 m cell per hectare, inside the district only
+    demand = table.loc[table["category"] == "clinic", "demand"].iloc[0]
+    assert 40_000 < demand < 46_000
+    assert table.loc[table["category"] == "clinic", "covered"].iloc[0] > 0
