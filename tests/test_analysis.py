@@ -194,3 +194,21 @@ def test_boundaries_give_unit_table(tmp_path, helsinki_network):
     comb = u[u["category"] == "combined"]
     assert comb["share_covered"].is_monotonic_increasing  # worst first
     assert u[u["category"] == "clinic"]["demand"].sum() == r.coverage.set_index("category").loc["clinic", "demand"]
+
+
+def test_units_larger_than_the_extract_are_named(tmp_path, helsinki_network):
+    """A district boundary far larger than the OSM extract: its cells off the network are not silently 'gaps'."""
+    lo, hi = helsinki_network.node_xy.min(axis=0), helsinki_network.node_xy.max(axis=0)
+    mid = (lo + hi) / 2
+    units = gpd.GeoDataFrame({"name": ["core", "district"]},
+                             geometry=[shapely.box(*(mid - 300), *(mid + 300)),
+                                       shapely.box(lo[0] - 4000, lo[1] - 4000, hi[0] + 4000, hi[1] + 4000)],
+                             crs=helsinki_network.crs).to_crs(4326)
+    units.to_file(tmp_path / "units.geojson")
+    base = {"network": {"path": str(OSM / "helsinki.osm.pbf")}, "categories": {"clinic": {}},
+            "facilities": [{"path": "osm"}], "boundaries": {"path": "units.geojson"}}
+    r = analyze(config_from_dict(base, base_dir=tmp_path), network=helsinki_network)
+    msgs = [w for w in r.warnings if "beyond the walking network" in w]
+    assert len(msgs) == 1 and "district (" in msgs[0] and "core (" not in msgs[0]
+    row = r.unit_coverage[(r.unit_coverage["unit"] == "district") & (r.unit_coverage["category"] == "clinic")].iloc[0]
+    assert row["unreachable"] / row["demand"] > 0.5

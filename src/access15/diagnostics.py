@@ -281,3 +281,27 @@ def facility_source_checks(cfg, facilities: gpd.GeoDataFrame, net: WalkNetwork) 
             continue
         out.append((path.name, *chk.explain(declared.label if declared.declared else "WGS84 (no crs)")))
     return out
+
+
+def units_beyond_extract(units: pd.DataFrame, max_snap_m: float, what: str = "demand",
+                         min_share: float = 0.2, show: int = 5) -> str | None:
+    """A warning naming the units of which more than ``min_share`` of the demand is farther than
+    ``max_snap_m`` from every walkable street: typically boundaries larger than the OSM extract.
+
+    ``units`` is the per-unit coverage table (columns ``unit``, ``category``, ``demand``, ``unreachable``,
+    optionally ``level``). Returns None when no unit is affected.
+    """
+    if units is None or not len(units):
+        return None
+    first = units[units["category"] == units["category"].iloc[0]]
+    share = (first["unreachable"] / first["demand"].where(first["demand"] > 0)).fillna(0.0)
+    bad = first.assign(share=share)[share > min_share].sort_values("share", ascending=False)
+    if not len(bad):
+        return None
+    names = ", ".join(f"{u} ({s:.0%})" for u, s in zip(bad["unit"].astype(str), bad["share"]))
+    if len(bad) > show:
+        names = ", ".join(f"{u} ({s:.0%})" for u, s in zip(bad["unit"].astype(str)[:show], bad["share"][:show]))
+        names += f" and {len(bad) - show} more"
+    return (f"{len(bad)} units lie largely beyond the walking network (share of {what} farther than "
+            f"{max_snap_m:g} m from any walkable street): {names}; that {what} counts as not covered — use an OSM "
+            "extract that covers the whole units, or clip the boundaries to the area studied")

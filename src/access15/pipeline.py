@@ -23,7 +23,7 @@ from . import __version__, provenance
 from .config import Config, load_config
 from .coverage import COMBINED, combined_minutes, coverage_table
 from .demand import Demand, grid_demand, node_demand
-from .diagnostics import component_message, component_share, facility_source_warnings
+from .diagnostics import component_message, component_share, facility_source_warnings, units_beyond_extract
 from .errors import AccessWarning, InputError
 from .inputs import load_facilities
 from .netcache import load_configured_network, snap_cached
@@ -251,6 +251,9 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
                 onf = fac["on_network"].to_numpy()
                 units = unit_tables(times, out["weight"].to_numpy(), assign, cfg.categories, cat_w, thresholds,
                                     fac_units[onf], fac.loc[onf, "category"])
+                msg = units_beyond_extract(units, cfg.network.max_snap_m, what)
+                if msg:
+                    warnings.warn(msg, AccessWarning, stacklevel=2)
         with stage("standards"):
             from .standards import compute_standards
             from .units import level_column
