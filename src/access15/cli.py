@@ -243,6 +243,9 @@ def demo_config_path() -> Path | None:
     return None
 
 
+from . import cli_siting  # noqa: E402,F401  (registers site-check and suggest)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -134,6 +134,11 @@ def exact_mclp(A: sparse.csr_matrix, w: np.ndarray, k: int | None = None, cost: 
     A = sparse.csr_matrix(A, dtype=np.float64)
     K, M = A.shape
     w = np.asarray(w, dtype=np.float64)
+    if k == 1 and budget is None and K:
+        # one site: the best single row is optimal (and the LP relaxation is at its weakest here)
+        row_w = A @ w
+        ranked = rank(A.astype(bool), w, np.array([int(np.argmax(row_w))]))
+        return Solution(ranked.chosen, ranked.gains, "exact", True, "single best site")
     cover = sparse.hstack([-A.T, sparse.identity(M, format="csr")], format="csr")
     cons = [LinearConstraint(cover, -np.inf, 0.0)]
     if k is not None:

@@ -67,9 +67,12 @@ class SiteContext:
 
 
 def _study_area(result: AnalysisResult) -> shapely.Geometry:
+    """The boundaries' union, else the network's convex hull; 1 m of tolerance for points on its edge."""
     if result.boundaries is not None and len(result.boundaries):
-        return shapely.union_all(result.boundaries.geometry.values)
-    return result.network.hull()
+        area = shapely.union_all(result.boundaries.geometry.values)
+    else:
+        area = result.network.hull()
+    return shapely.buffer(area, 1.0)
 
 
 def _water(result: AnalysisResult) -> gpd.GeoDataFrame:
@@ -224,7 +227,7 @@ def validate_sites(ctx: SiteContext, sites: gpd.GeoDataFrame) -> tuple[Snapped, 
     n = len(xy)
     status = np.full(n, OK, dtype=object)
     message = np.full(n, "", dtype=object)
-    outside = ~shapely.contains_xy(ctx.area, xy[:, 0], xy[:, 1])
+    outside = ~shapely.intersects_xy(ctx.area, xy[:, 0], xy[:, 1])
     where = "the boundaries" if ctx.result.boundaries is not None else "the network extract"
     status[outside] = OUTSIDE
     message[outside] = f"outside the study area ({where}); it is not analysed here"
@@ -676,3 +679,16 @@ def _set_cover(A, wc: np.ndarray, total: float, cov0: float, target: float, site
                         f"{len(sol.chosen)} new site{'s' if len(sol.chosen) != 1 else ''} of these candidates"
                         f"{' (proven minimum)' if optimal else ' (' + method + ')'}."))
     return out
+
+
+def parse_lonlat(text: str) -> tuple[float, float]:
+    """``"lon,lat"`` (WGS84 degrees) as a pair of floats; a clear error otherwise."""
+    parts = [p.strip() for p in str(text).replace(";", ",").split(",")]
+    try:
+        lon, lat = (float(p) for p in parts)
+    except ValueError:
+        raise InputError("--at", f"'{text}' is not lon,lat", "write e.g. --at 121.55,29.87 (longitude first)") from None
+    if not (abs(lon) <= 180 and abs(lat) <= 90):
+        raise InputError("--at", f"'{text}' is not a longitude,latitude",
+                         "longitude within ±180, latitude within ±90 (longitude first)")
+    return lon, lat
