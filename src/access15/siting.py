@@ -90,7 +90,7 @@ def site_context(result: AnalysisResult | SiteContext, cache=None) -> SiteContex
     if isinstance(result, SiteContext):
         return result
     ctx = getattr(result, "_site_context", None)
-    if ctx is not None:
+    if ctx is not None and ctx.result is result:  # (a copied result carries its original's context)
         return ctx
     extra = cache.load_extra("siting") if cache is not None else None
     if extra is not None:

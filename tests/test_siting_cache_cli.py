@@ -1,0 +1,179 @@
+"""The analysis cache behind siting checks, per-unit figures, the bounded search itself, and the CLI."""
+
+from __future__ import annotations
+
+import shutil
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from access15 import analyze, load_config
+from access15.analysis_cache import AnalysisCache, cache_key
+from access15.cli import app
+from access15.crs import WGS84, transform_xy
+from access15.routing import nearest_facility
+from access15.reach import candidate_reach
+from access15.siting import as_sites, check_sites, load_site_context
+from access15.snap import snap_points
+
+CONFIG = """
+name = "Porto Alegre (test copy)"
+[network]
+path = "porto_alegre.osm.pbf"
+max_snap_m = 500
+[demand]
+cell_m = 100
+[categories.clinic]
+minutes = 15
+[categories.school]
+minutes = 15
+[[facilities]]
+path = "facilities.csv"
+category_column = "category"
+id_column = "facility_id"
+[output]
+dir = "out"
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, root):
+    """A copy of the demo's inputs in a temporary folder, so a test may change them."""
+    d = tmp_path_factory.mktemp("siting_project")
+    shutil.copy(root / "data" / "osm" / "porto_alegre.osm.pbf", d / "porto_alegre.osm.pbf")
+    shutil.copy(root / "data" / "facilities" / "porto_alegre_facilities.csv", d / "facilities.csv")
+    (d / "site.toml").write_text(CONFIG, encoding="utf-8")
+    return d
+
+
+def _fail(*_a, **_k):
+    raise AssertionError("a cached check must not parse, snap or route the city again")
+
+
+def test_cache_is_used_and_invalidated(project, monkeypatch):
+    cfg_path = project / "site.toml"
+    first = load_site_context(cfg_path)
+    assert "load network" in first.result.timings and "route" in first.result.timings
+    cache_root = project / "out" / ".access15-cache"
+    assert len([p for p in cache_root.iterdir() if p.is_dir() and not p.name.startswith(".")]) == 1
+
+    with monkeypatch.context() as m:  # the second run must come from disk alone
+        m.setattr("access15.pipeline.analyze", _fail)
+        m.setattr("access15.water.read_water_areas", _fail)
+        m.setattr("access15.siting.snap_points", _fail)
+        m.setattr("access15.network.load_network", _fail)
+        second = load_site_context(cfg_path)
+        assert set(second.result.timings) == {"load cache"}
+        pd.testing.assert_frame_equal(first.result.coverage, second.result.coverage)
+        pd.testing.assert_frame_equal(pd.DataFrame(first.result.demand), pd.DataFrame(second.result.demand))
+        assert np.array_equal(first.demand_snap.offset_m, second.demand_snap.offset_m, equal_nan=True)
+        assert len(second.water) == len(first.water) == 2
+        assert np.array_equal(first.result.network.node_xy, second.result.network.node_xy)
+    a = check_sites(first, "clinic", [(-51.19, -30.05)]).table  # (a check snaps its candidates, only them)
+    b = check_sites(second, "clinic", [(-51.19, -30.05)]).table
+    pd.testing.assert_frame_equal(a, b)
+
+    key = cache_key(load_config(cfg_path))
+    # an input file changes: the key changes and the analysis is rebuilt
+    csv = project / "facilities.csv"
+    lines = csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    csv.write_text("".join(lines[:-1]), encoding="utf-8")
+    assert cache_key(load_config(cfg_path)) != key
+    third = load_site_context(cfg_path)
+    assert "load network" in third.result.timings
+    assert len(third.result.facilities) == len(first.result.facilities) - 1
+    # a setting changes: also a new key
+    (project / "other.toml").write_text(CONFIG.replace("max_snap_m = 500", "max_snap_m = 400"), encoding="utf-8")
+    assert cache_key(load_config(project / "other.toml")) != cache_key(load_config(cfg_path))
+    # a corrupt entry is rebuilt, never trusted
+    entry = AnalysisCache(load_config(cfg_path))
+    (entry.dir / "demand.parquet").write_bytes(b"not parquet")
+    assert entry.load() is None
+
+
+def test_per_unit_figures_equal_full_recomputation(tmp_path, demo_result, porto_alegre_network):
+    """Two units split at the network's centre line: per-unit gains equal a full re-run's unit table."""
+    net = porto_alegre_network
+    (x0, y0), (x1, y1) = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
+    xm = (x0 + x1) / 2 - 1500
+    boxes = [shapely.box(x0 - 10, y0 - 10, xm, y1 + 10), shapely.box(xm, y0 - 10, x1 + 10, y1 + 10)]
+    units = gpd.GeoDataFrame({"name": ["West", "East"]}, geometry=boxes, crs=net.crs).to_crs(4326)
+    units.to_file(tmp_path / "units.geojson", driver="GeoJSON")
+    cfg = load_config(demo_result.config.source)
+    from access15.config import BoundaryConfig
+
+    cfg.boundaries = BoundaryConfig(path=str(tmp_path / "units.geojson"), name_column="name")
+    res = analyze(cfg, network=net)
+    site = transform_xy(np.array([[xm + 300, (y0 + y1) / 2]]), net.crs, WGS84)
+    check = check_sites(res, "clinic", site)
+    assert check.table["status"].iat[0] == "ok"
+    u = check.units.set_index("unit")
+    assert u["newly_covered"].sum() == check.table["newly_covered"].iat[0]
+    fac = res.facilities[["category", "name", "facility_id", "capacity", "source", "geometry"]].to_crs(4326)
+    new = gpd.GeoDataFrame({"category": ["clinic"], "name": ["x"], "facility_id": ["x"], "capacity": [np.nan],
+                            "source": ["t"]}, geometry=shapely.points(site), crs=4326)
+    full = analyze(cfg, network=net, facilities=gpd.GeoDataFrame(pd.concat([fac, new], ignore_index=True), crs=4326))
+    after = full.unit_coverage[full.unit_coverage["category"] == "clinic"].set_index("unit")
+    before = res.unit_coverage[res.unit_coverage["category"] == "clinic"].set_index("unit")
+    for unit in u.index:
+        assert after.loc[unit, "covered"] - before.loc[unit, "covered"] == u.loc[unit, "newly_covered"]
+        assert u.loc[unit, "share_after"] == pytest.approx(after.loc[unit, "share_covered"], rel=1e-12)
+    # a site outside the boundaries is refused
+    out = check_sites(res, "clinic", transform_xy(np.array([[x1 + 2000, y1 + 2000]]), net.crs, WGS84))
+    assert out.table["status"].iat[0] == "outside_area" and "the boundaries" in out.table["message"].iat[0]
+
+
+def test_bounded_search_equals_full_routing(helsinki_network):
+    """Each candidate's bounded search gives the full Dijkstra's distances, bit for bit, within the limit."""
+    net = helsinki_network
+    rng = np.random.default_rng(11)
+    dem_xy = net.node_xy[rng.choice(net.n_nodes, 3000, replace=False)] + rng.normal(0, 25, (3000, 2))
+    dem = snap_points(net, dem_xy, 300)
+    cand_xy = net.node_xy[rng.choice(net.n_nodes, 40, replace=False)] + rng.normal(0, 25, (40, 2))
+    cand = snap_points(net, cand_xy, 300)
+    reach = candidate_reach(net, cand, dem, 800.0, chunk_elements=net.n_nodes * 7)  # several chunks
+    assert len(reach) > 0
+    for k in range(0, 40, 3):
+        full = nearest_facility(net, cand.take(np.array([k])), dem, limit_m=5000)
+        m = reach.cand == k
+        assert np.array_equal(np.sort(reach.dem[m]), np.flatnonzero(full.dist_m <= 800))
+        assert np.array_equal(full.dist_m[reach.dem[m]], reach.dist_m[m])
+
+
+def test_cli_site_check(project, tmp_path):
+    cands = tmp_path / "cands.csv"
+    cands.write_text("name,lon,lat,capacity\nRua A,-51.19,-30.05,40\nPool,-51.2313,-30.05647,10\n", encoding="utf-8")
+    out = tmp_path / "check"
+    runner = CliRunner()
+    res = runner.invoke(app, ["site-check", str(project / "site.toml"), "--category", "clinic", "--at=-51.16,-30.10",
+                              "--candidates", str(cands), "--capacity", "30", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "adds" in res.output and "on water" in res.output
+    table = pd.read_csv(out / "site_check.csv")
+    assert table["site"].tolist() == ["site 1", "Rua A", "Pool"]
+    assert table["status"].tolist() == ["ok", "ok", "on_water"]
+    assert (table.loc[:1, "capacity"] == 30).all()  # --capacity applies to every site
+    html = (out / "site_check.html").read_text(encoding="utf-8")
+    assert "Gap closed by Rua A" in html and "Catchment of site 1" in html
+    bad = runner.invoke(app, ["site-check", str(project / "site.toml"), "--category", "clinic", "--at", "oops"])
+    assert bad.exit_code == 2 and "is not lon,lat" in bad.output
+    bad = runner.invoke(app, ["site-check", str(project / "site.toml"), "--category", "elderly", "--at=-51.19,-30.05"])
+    assert bad.exit_code == 2 and "not a category" in bad.output
+
+
+def test_cli_suggest(project, tmp_path):
+    out = tmp_path / "suggest"
+    res = CliRunner().invoke(app, ["suggest", str(project / "site.toml"), "--category", "school", "--k", "3",
+                                   "--method", "exact", "--target", "0.7", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    ranked = pd.read_csv(out / "suggest.csv")
+    assert ranked["rank"].tolist() == [1, 2, 3]
+    assert (ranked["cumulative_new"].diff().fillna(ranked["newly_covered"]) == ranked["newly_covered"]).all()
+    assert "proven optimum" in res.output and "proven minimum" in res.output
+    assert (out / "suggest.html").is_file() and (out / "suggest_candidates.csv").is_file()
+    html = (out / "suggest.html").read_text(encoding="utf-8")
+    assert "Gap closed by the 3 suggested sites" in html
