@@ -227,6 +227,11 @@ def test_exact_solver_matches_brute_force(ctx):
     brute = max(mclp.covered_weight(A, w, np.array(c)) for c in itertools.combinations(range(12), 3))
     ex = mclp.exact_mclp(A, w, k=3)
     assert ex.optimal and ex.objective == brute
+    # merging points covered by the same candidates keeps every set's value
+    A2, w2 = mclp.aggregate_columns(A, w)
+    assert A2.shape[1] < A.shape[1] and w2.sum() == w.sum()
+    for c in itertools.islice(itertools.combinations(range(12), 3), 0, 220, 17):
+        assert mclp.covered_weight(A2, w2, np.array(c)) == mclp.covered_weight(A, w, np.array(c))
     assert mclp.greedy_mclp(A, w, k=3).objective <= brute
 
 
