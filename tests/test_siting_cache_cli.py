@@ -177,3 +177,20 @@ def test_cli_suggest(project, tmp_path):
     assert (out / "suggest.html").is_file() and (out / "suggest_candidates.csv").is_file()
     html = (out / "suggest.html").read_text(encoding="utf-8")
     assert "Gap closed by the 3 suggested sites" in html
+
+
+def test_cli_suggest_from_a_candidate_file_with_costs(project, tmp_path):
+    cands = tmp_path / "cands.csv"
+    cands.write_text("name,lon,lat,cost\nA,-51.19,-30.05,2\nB,-51.16,-30.10,1\nC,-51.18,-30.04,1\n"
+                     "D,-51.14,-30.10,3\n", encoding="utf-8")
+    out = tmp_path / "budget"
+    res = CliRunner().invoke(app, ["suggest", str(project / "site.toml"), "--category", "clinic", "--candidates",
+                                   str(cands), "--budget", "3", "--no-html", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    ranked = pd.read_csv(out / "suggest.csv")
+    assert ranked["cost"].sum() <= 3 and set(ranked["site"]) <= {"A", "B", "C", "D"}
+    assert not (out / "suggest.html").exists()
+    cands.write_text("name,lon,lat,cost\nA,-51.19,-30.05,2\nB,-51.16,-30.10,free\n", encoding="utf-8")
+    bad = CliRunner().invoke(app, ["suggest", str(project / "site.toml"), "--category", "clinic", "--candidates",
+                                   str(cands), "--budget", "3", "-o", str(out)])
+    assert bad.exit_code == 2 and "row 2, field 'cost'" in bad.output

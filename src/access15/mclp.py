@@ -158,6 +158,8 @@ def exact_mclp(A: sparse.csr_matrix, w: np.ndarray, k: int | None = None, cost: 
     A = sparse.csr_matrix(A, dtype=np.float64)
     K, M = A.shape
     w = np.asarray(w, dtype=np.float64)
+    if A.nnz == 0:
+        return Solution(np.empty(0, np.int64), np.empty(0), "exact", True, "no candidate covers anything")
     if k == 1 and budget is None and K:
         # one site: the best single row is optimal (and the LP relaxation is at its weakest here)
         row_w = A @ w

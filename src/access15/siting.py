@@ -584,7 +584,7 @@ def suggest_sites(result: AnalysisResult | SiteContext, category: str, k: int | 
     notes = []
     if not len(sites):
         notes.append("no candidate sites: the category's circle has no gaps on the network" if candidates is None
-                     else "the candidate file holds no sites")
+                     else "no candidate sites were given")
     check = _evaluate(ctx, category, sites, None)
     bad = int((check.table["status"] != OK).sum())
     if bad:
