@@ -144,6 +144,22 @@ def aggregate_columns(A: sparse.csr_matrix, w: np.ndarray) -> tuple[sparse.csr_m
     return A[:, first].tocsr(), np.bincount(inv, weights=np.asarray(w, dtype=np.float64), minlength=len(first))
 
 
+def _covering_program(A0: sparse.csr_matrix, w0: np.ndarray, site_cost: np.ndarray, point_value: float,
+                      extra, time_limit_s: float) -> Solution:
+    """Solve min site_cost.x + point_value * w.y over x (sites, binary) and y (points, 0-1) subject to
+    y_j <= sum_i A_ij x_i and the constraints ``extra(K, M, w)`` (on the column-merged instance)."""
+    A, w = aggregate_columns(A0, w0)
+    K, M = A.shape
+    cover = sparse.hstack([-A.T, sparse.identity(M, format="csr")], format="csr")
+    cons = [LinearConstraint(cover, -np.inf, 0.0), *extra(K, M, w)]
+    res = milp(np.r_[site_cost, point_value * w], constraints=cons, integrality=np.r_[np.ones(K), np.zeros(M)],
+               bounds=Bounds(0, 1), options={"time_limit": float(time_limit_s), "mip_rel_gap": 0.0})
+    if res.x is None:
+        return Solution(np.empty(0, np.int64), np.empty(0), "exact", False, res.message)
+    ranked = rank(A0.astype(bool), w0, np.flatnonzero(res.x[:K] > 0.5))
+    return Solution(ranked.chosen, ranked.gains, "exact", res.status == 0, res.message)
+
+
 def exact_mclp(A: sparse.csr_matrix, w: np.ndarray, k: int | None = None, cost: np.ndarray | None = None,
                budget: float | None = None, time_limit_s: float = 60.0) -> Solution:
     """The maximal covering location problem as an integer program (HiGHS via scipy.optimize.milp).
@@ -156,32 +172,25 @@ def exact_mclp(A: sparse.csr_matrix, w: np.ndarray, k: int | None = None, cost: 
     ``optimal`` is True only when HiGHS proved optimality (relative gap 0) within ``time_limit_s``.
     """
     A = sparse.csr_matrix(A, dtype=np.float64)
-    K, M = A.shape
+    K = A.shape[0]
     w = np.asarray(w, dtype=np.float64)
     if A.nnz == 0:
         return Solution(np.empty(0, np.int64), np.empty(0), "exact", True, "no candidate covers anything")
-    if k == 1 and budget is None and K:
+    if k == 1 and budget is None:
         # one site: the best single row is optimal (and the LP relaxation is at its weakest here)
-        row_w = A @ w
-        ranked = rank(A.astype(bool), w, np.array([int(np.argmax(row_w))]))
+        ranked = rank(A.astype(bool), w, np.array([int(np.argmax(A @ w))]))
         return Solution(ranked.chosen, ranked.gains, "exact", True, "single best site")
-    A0, w0 = A, w
-    A, w = aggregate_columns(A, w)
-    M = A.shape[1]
-    cover = sparse.hstack([-A.T, sparse.identity(M, format="csr")], format="csr")
-    cons = [LinearConstraint(cover, -np.inf, 0.0)]
-    if k is not None:
-        cons.append(LinearConstraint(np.r_[np.ones(K), np.zeros(M)][None, :], 0, int(k)))
-    if budget is not None:
-        c = np.ones(K) if cost is None else np.asarray(cost, dtype=np.float64)
-        cons.append(LinearConstraint(np.r_[c, np.zeros(M)][None, :], 0, float(budget)))
-    res = milp(np.r_[np.zeros(K), -w], constraints=cons, integrality=np.r_[np.ones(K), np.zeros(M)],
-               bounds=Bounds(0, 1), options={"time_limit": float(time_limit_s), "mip_rel_gap": 0.0})
-    if res.x is None:
-        return Solution(np.empty(0, np.int64), np.empty(0), "exact", False, res.message)
-    chosen = np.flatnonzero(res.x[:K] > 0.5)
-    ranked = rank(A0.astype(bool), w0, chosen)
-    return Solution(ranked.chosen, ranked.gains, "exact", res.status == 0, res.message)
+
+    def limits(K: int, M: int, _w: np.ndarray) -> list[LinearConstraint]:
+        cons = []
+        if k is not None:
+            cons.append(LinearConstraint(np.r_[np.ones(K), np.zeros(M)][None, :], 0, int(k)))
+        if budget is not None:
+            c = np.ones(K) if cost is None else np.asarray(cost, dtype=np.float64)
+            cons.append(LinearConstraint(np.r_[c, np.zeros(M)][None, :], 0, float(budget)))
+        return cons
+
+    return _covering_program(A, w, np.zeros(K), -1.0, limits, time_limit_s)
 
 
 def exact_cover(A: sparse.csr_matrix, w: np.ndarray, needed: float, time_limit_s: float = 60.0) -> Solution:
@@ -190,17 +199,9 @@ def exact_cover(A: sparse.csr_matrix, w: np.ndarray, needed: float, time_limit_s
     minimise  sum_i x_i   s.t.  sum_j w_j y_j >= needed,  y_j <= sum_i A_ij x_i,  x binary, 0 <= y <= 1.
     The caller checks first that all rows together reach ``needed``.
     """
-    A0 = sparse.csr_matrix(A, dtype=np.float64)
-    w0 = np.asarray(w, dtype=np.float64)
-    A, w = aggregate_columns(A0, w0)
-    K, M = A.shape
-    cover = sparse.hstack([-A.T, sparse.identity(M, format="csr")], format="csr")
-    cons = [LinearConstraint(cover, -np.inf, 0.0),
-            LinearConstraint(np.r_[np.zeros(K), w][None, :], float(needed), np.inf)]
-    res = milp(np.r_[np.ones(K), np.zeros(M)], constraints=cons, integrality=np.r_[np.ones(K), np.zeros(M)],
-               bounds=Bounds(0, 1), options={"time_limit": float(time_limit_s), "mip_rel_gap": 0.0})
-    if res.x is None:
-        return Solution(np.empty(0, np.int64), np.empty(0), "exact", False, res.message)
-    chosen = np.flatnonzero(res.x[:K] > 0.5)
-    ranked = rank(A0.astype(bool), w0, chosen)
-    return Solution(ranked.chosen, ranked.gains, "exact", res.status == 0, res.message)
+    A = sparse.csr_matrix(A, dtype=np.float64)
+
+    def enough(K: int, M: int, wm: np.ndarray) -> list[LinearConstraint]:
+        return [LinearConstraint(np.r_[np.zeros(K), wm][None, :], float(needed), np.inf)]
+
+    return _covering_program(A, np.asarray(w, dtype=np.float64), np.ones(A.shape[0]), 0.0, enough, time_limit_s)
