@@ -122,6 +122,17 @@ def test_per_unit_figures_equal_full_recomputation(tmp_path, demo_result, porto_
     for unit in u.index:
         assert after.loc[unit, "covered"] - before.loc[unit, "covered"] == u.loc[unit, "newly_covered"]
         assert u.loc[unit, "share_after"] == pytest.approx(after.loc[unit, "share_covered"], rel=1e-12)
+    # places per 1,000 in the site's unit: 10 places per existing clinic, 40 at the site
+    res.facilities["capacity"] = 10.0
+    cap = check_sites(res, "clinic", site, capacity=40).table.iloc[0]
+    assert cap["unit"] == "East"
+    clin = res.facilities[(res.facilities["category"] == "clinic") & res.facilities["on_network"]]
+    zones = units.rename(columns={"name": "zone"}).to_crs(net.crs)
+    east = int((gpd.sjoin(clin, zones, predicate="within")["zone"] == "East").sum())
+    cells = int((res.demand["unit"] == "East").sum())
+    assert cap["unit_ratio_before"] == pytest.approx(1000 * 10 * east / cells)
+    assert cap["unit_ratio_after"] == pytest.approx(1000 * (10 * east + 40) / cells)
+    assert cap["ratio_after"] == pytest.approx(1000 * (10 * len(clin) + 40) / len(res.demand))
     # a site outside the boundaries is refused
     out = check_sites(res, "clinic", transform_xy(np.array([[x1 + 2000, y1 + 2000]]), net.crs, WGS84))
     assert out.table["status"].iat[0] == "outside_area" and "the boundaries" in out.table["message"].iat[0]

@@ -115,18 +115,46 @@ def default_cache_dir(cfg: Config) -> Path:
 # --- (de)serialising the fields of an AnalysisResult -------------------------------------------------
 
 def _save_network(net: WalkNetwork, folder: Path) -> dict:
-    coords, line = shapely.get_coordinates(net.edge_geometry, return_index=True)
-    np.savez(folder / "network.npz", node_xy=net.node_xy, node_id=net.node_id, edge_u=net.edge_u,
-             edge_v=net.edge_v, edge_length=net.edge_length, coords=coords, line=line)
-    return {"kind": "network", "crs": net.crs.to_wkt(), "source": net.source, "info": net.info}
+    """Every field of the network: numeric arrays in ``network.npz`` (edge polylines as flat coordinates),
+    object arrays (e.g. per-edge road classes) in ``network_obj.parquet``, the rest (CRS as WKT) in JSON."""
+    arrays: dict[str, np.ndarray] = {}
+    objects: dict[str, np.ndarray] = {}
+    meta: dict[str, Any] = {"kind": "network", "json": {}}
+    for f in dataclasses.fields(net):
+        value = getattr(net, f.name)
+        if f.name == "edge_geometry":
+            arrays["coords"], arrays["line"] = shapely.get_coordinates(value, return_index=True)
+        elif isinstance(value, pyproj.CRS):
+            meta["crs"] = value.to_wkt()
+        elif isinstance(value, np.ndarray) and value.dtype != object:
+            arrays[f.name] = value
+        elif isinstance(value, np.ndarray):
+            objects[f.name] = value
+        else:
+            try:
+                json.dumps(value)
+            except TypeError:
+                raise Uncacheable(f"network field '{f.name}' of type {type(value).__name__}") from None
+            meta["json"][f.name] = value
+    np.savez(folder / "network.npz", **arrays)
+    if objects:
+        pd.DataFrame(objects).to_parquet(folder / "network_obj.parquet")
+    meta["objects"] = sorted(objects)
+    return meta
 
 
 def _load_network(meta: dict, folder: Path) -> WalkNetwork:
     with np.load(folder / "network.npz") as z:
         a = {k: z[k] for k in z.files}
-    geoms = shapely.linestrings(a["coords"], indices=a["line"])
-    return WalkNetwork(pyproj.CRS.from_wkt(meta["crs"]), a["node_xy"], a["node_id"], a["edge_u"], a["edge_v"],
-                       a["edge_length"], geoms, meta["source"], meta["info"])
+    values: dict[str, Any] = {k: v for k, v in a.items() if k not in ("coords", "line")}
+    values["edge_geometry"] = shapely.linestrings(a["coords"], indices=a["line"])
+    values["crs"] = pyproj.CRS.from_wkt(meta["crs"])
+    if meta["objects"]:
+        obj = pd.read_parquet(folder / "network_obj.parquet")
+        values.update({k: obj[k].to_numpy(dtype=object) for k in meta["objects"]})
+    values.update(meta["json"])
+    names = {f.name for f in dataclasses.fields(WalkNetwork)}
+    return WalkNetwork(**{k: v for k, v in values.items() if k in names})
 
 
 def _save_value(name: str, value: Any, folder: Path) -> dict:

@@ -143,6 +143,33 @@ def demand_noun(result: AnalysisResult) -> str:
     return "grid cells" if result.grid is not None else "street nodes"
 
 
+def point_minutes(result: AnalysisResult, category: str) -> np.ndarray:
+    """Each demand point's circle for ``category`` in minutes: the category's ``minutes``, or its unit
+    class's where the config sets per-class circles (``minutes_by_class``, e.g. 30 minutes for rural)."""
+    ccfg = result.config.categories[category]
+    by_class = getattr(ccfg, "minutes_by_class", None) or {}
+    n = len(result.demand)
+    if by_class and "unit_class" in result.demand.columns:
+        cls = pd.Series(result.demand["unit_class"].to_numpy(), dtype=object)
+        return cls.map(by_class).astype(float).fillna(ccfg.minutes).to_numpy()
+    return np.full(n, float(ccfg.minutes))
+
+
+def circle_reach(ctx: SiteContext, category: str, sites: Snapped) -> Reach:
+    """The (site, demand point) pairs where the site is inside the point's circle of ``category``.
+
+    One bounded search from every site at once, to the largest circle; a pair is kept when
+    ``metres / (metres per minute) <= the point's circle``, the pipeline's own test, so the covered points
+    equal those of a full re-run with the site added. ``dist_m`` of the result is in metres.
+    """
+    result = ctx.result
+    speed = result.config.speed_m_per_min
+    pm = point_minutes(result, category)
+    limit = float(pm.max()) if len(pm) else result.config.categories[category].minutes
+    reach = candidate_reach(result.network, sites, ctx.demand_snap, limit * speed * (1 + 1e-9) + 1e-6)
+    return reach.select(reach.dist_m / speed <= pm[reach.dem])
+
+
 def _category(result: AnalysisResult, category: str) -> None:
     cats = list(result.config.categories)
     if category not in cats:
@@ -320,9 +347,7 @@ def _evaluate(ctx: SiteContext, category: str, sites: gpd.GeoDataFrame, capacity
     speed = cfg.speed_m_per_min
     snap, status, message = validate_sites(ctx, sites)
     K = len(sites)
-    limit_m = ccfg.minutes * speed
-    reach = candidate_reach(result.network, snap, ctx.demand_snap, limit_m * (1 + 1e-9) + 1e-6)
-    reach = reach.select(reach.dist_m / speed <= ccfg.minutes)  # the pipeline's own test, to the last bit
+    reach = circle_reach(ctx, category, snap)
 
     dem = result.demand
     w = category_weights(result, category)
@@ -375,8 +400,12 @@ def _evaluate(ctx: SiteContext, category: str, sites: gpd.GeoDataFrame, capacity
                                     np.nan)
     table["catchment_ratio"] = np.where(np.isfinite(cap) & (catchment > 0),
                                         1000 * np.nan_to_num(cap) / np.maximum(catchment, 1e-300), np.nan)
+    out_sites = sites.to_crs(result.network.crs)
+    if "unit" in dem.columns:
+        table["unit"], table["unit_ratio_before"], table["unit_ratio_after"] = _unit_ratios(
+            result, category, w, out_sites.geometry.values, cap, places)
     figures = [c for c in table.columns if c not in ("site", "lon", "lat", "status", "message", "snap_m",
-                                                     "capacity", "ratio_before")]
+                                                     "capacity", "ratio_before", "unit")]
     table.loc[~ok, figures] = np.nan
     label = ccfg.label("en").lower()
     verdict = []
@@ -399,9 +428,41 @@ def _evaluate(ctx: SiteContext, category: str, sites: gpd.GeoDataFrame, capacity
         verdict.append(s)
     table["verdict"] = verdict
     units = _unit_table(dem, w, before, reach, new, table["site"].to_numpy())
-    out_sites = sites.to_crs(result.network.crs)
     out_sites["status"] = status
     return SiteCheck(category, ccfg.minutes, noun, table, units, out_sites, reach, ctx, notes)
+
+
+def _unit_ratios(result: AnalysisResult, category: str, w: np.ndarray, site_geom: np.ndarray, cap: np.ndarray,
+                 places_total: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each site's unit (that of the nearest demand point) and the unit's places per 1,000 before/after.
+
+    Existing facilities are placed in units the same way. NaN where the site has no unit, no capacity is
+    given, or no existing facility has a known capacity.
+    """
+    dem = result.demand
+    unit = dem["unit"].to_numpy(dtype=object)
+
+    def unit_of(geom: np.ndarray) -> np.ndarray:
+        out = np.full(len(geom), None, dtype=object)
+        if len(geom):
+            pi, di = dem.sindex.nearest(geom, return_all=False)
+            out[pi] = unit[di]
+        return out
+
+    site_unit = unit_of(site_geom)
+    fac = result.facilities
+    mine = fac[(fac["category"] == category) & fac["on_network"].astype(bool)]
+    caps = pd.to_numeric(mine["capacity"], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64)
+    places = pd.Series(caps).groupby(unit_of(mine.geometry.values)).sum()
+    unit_w = pd.Series(w).groupby(unit).sum()
+    known = pd.notna(site_unit)
+    before = np.full(len(site_unit), np.nan)
+    if np.isfinite(places_total):
+        p = places.reindex(site_unit[known]).fillna(0.0).to_numpy()
+        before[known] = 1000 * p / unit_w.reindex(site_unit[known]).to_numpy()
+    after = np.where(np.isfinite(cap), before + 1000 * np.nan_to_num(cap) / np.nan_to_num(
+        unit_w.reindex(site_unit).to_numpy(dtype=np.float64), nan=np.inf), np.nan)
+    return site_unit, before, after
 
 
 def _unit_table(dem: pd.DataFrame, w: np.ndarray, before: np.ndarray, reach: Reach, new: np.ndarray,
