@@ -175,6 +175,8 @@ def test_category_population_column_is_used(demo_result):
     mine = weighted.reach.dem[(weighted.reach.cand == 0) & ~res.demand["covered_clinic"].to_numpy()[weighted.reach.dem]]
     assert weighted.table["newly_covered"].iat[0] == res.demand["pop_test"].to_numpy()[mine].sum()
     assert plain.table["newly_covered"].iat[0] == len(mine)
+    assert weighted.table["all_newly_covered"].iat[0] == len(mine)  # every resident, beside the group
+    assert "of group pop_test" in weighted.verdicts()[0] and "all_newly_covered" not in plain.table
 
 
 def test_suggested_sites_equal_full_recomputation(demo_result, porto_alegre_network, ctx):

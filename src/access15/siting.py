@@ -126,14 +126,20 @@ def load_site_context(config: Config | str | Path, cache_dir: str | Path | None 
 POPULATION_KEYS = ("population_column", "population", "weight_column", "demand_column")
 
 
-def category_weights(result: AnalysisResult, category: str) -> np.ndarray:
-    """Demand weight per point for ``category``: its population column when configured, else ``weight``."""
+def category_population(result: AnalysisResult, category: str) -> str | None:
+    """The demand column ``category`` is measured against (e.g. ``pop_65plus``), or None for ``weight``."""
     ccfg = result.config.categories[category]
     for key in POPULATION_KEYS:
         col = getattr(ccfg, key, None)
-        if isinstance(col, str) and col in result.demand.columns:
-            return np.nan_to_num(result.demand[col].to_numpy(dtype=np.float64))
-    return np.nan_to_num(result.demand["weight"].to_numpy(dtype=np.float64))
+        if isinstance(col, str) and col in result.demand.columns and col != "weight":
+            return col
+    return None
+
+
+def category_weights(result: AnalysisResult, category: str) -> np.ndarray:
+    """Demand weight per point for ``category``: its population column when configured, else ``weight``."""
+    col = category_population(result, category) or "weight"
+    return np.nan_to_num(result.demand[col].to_numpy(dtype=np.float64))
 
 
 def demand_noun(result: AnalysisResult) -> str:
@@ -359,6 +365,9 @@ def _evaluate(ctx: SiteContext, category: str, sites: gpd.GeoDataFrame, capacity
     catchment = np.bincount(reach.cand, pw, minlength=K)
     served = np.bincount(reach.cand, pw * ~new, minlength=K)
     newly = np.bincount(reach.cand, pw * new, minlength=K)
+    group = category_population(result, category)
+    all_newly = np.bincount(reach.cand, np.nan_to_num(dem["weight"].to_numpy(dtype=np.float64))[reach.dem] * new,
+                            minlength=K)
 
     comb_before = dem[f"covered_{COMBINED}"].to_numpy(dtype=bool)
     req = [c for c, k in cfg.categories.items() if k.required]
@@ -390,6 +399,8 @@ def _evaluate(ctx: SiteContext, category: str, sites: gpd.GeoDataFrame, capacity
         "share_before": cov0 / total if total else np.nan, "share_after": (cov0 + newly) / total if total else np.nan,
     })
     table["points"] = 100 * (table["share_after"] - table["share_before"])
+    if group:
+        table["all_newly_covered"] = all_newly  # every resident, not only the category's group
     table["combined_newly_covered"] = cnew
     table["combined_share_before"] = ccov0 / ctotal if ctotal else np.nan
     table["combined_share_after"] = (ccov0 + cnew) / ctotal if ctotal else np.nan
@@ -413,7 +424,8 @@ def _evaluate(ctx: SiteContext, category: str, sites: gpd.GeoDataFrame, capacity
         if row.status != OK:
             verdict.append(f"{row.site}: {row.message}")
             continue
-        s = (f"{row.site} adds {_fmt(row.newly_covered)} {noun} ({row.points:+.1f} points) to the "
+        who = f"{noun} of group {group} ({_fmt(row.all_newly_covered)} {noun} in all)" if group else noun
+        s = (f"{row.site} adds {_fmt(row.newly_covered)} {who} ({row.points:+.1f} points) to the "
              f"{ccfg.minutes:g}-minute {label} circle")
         if ccfg.required:
             s += f" and {_fmt(row.combined_newly_covered)} ({row.combined_points:+.1f} points) to the combined circle"
