@@ -20,6 +20,8 @@ from access15.reach import candidate_reach
 from access15.siting import as_sites, check_sites, load_site_context
 from access15.snap import snap_points
 
+from .test_siting import _recompute
+
 CONFIG = """
 name = "Porto Alegre (test copy)"
 [network]
@@ -73,6 +75,8 @@ def test_cache_is_used_and_invalidated(project, monkeypatch):
         assert np.array_equal(first.demand_snap.offset_m, second.demand_snap.offset_m, equal_nan=True)
         assert len(second.water) == len(first.water) == 2
         assert np.array_equal(first.result.network.node_xy, second.result.network.node_xy)
+        assert second.result.network.edge_highway.dtype == object  # per-edge road classes (travel profiles)
+        assert np.array_equal(first.result.network.edge_highway, second.result.network.edge_highway)
     a = check_sites(first, "clinic", [(-51.19, -30.05)]).table  # (a check snaps its candidates, only them)
     b = check_sites(second, "clinic", [(-51.19, -30.05)]).table
     pd.testing.assert_frame_equal(a, b)
@@ -120,7 +124,8 @@ def test_per_unit_figures_equal_full_recomputation(tmp_path, demo_result, porto_
     after = full.unit_coverage[full.unit_coverage["category"] == "clinic"].set_index("unit")
     before = res.unit_coverage[res.unit_coverage["category"] == "clinic"].set_index("unit")
     for unit in u.index:
-        assert after.loc[unit, "covered"] - before.loc[unit, "covered"] == u.loc[unit, "newly_covered"]
+        assert after.loc[unit, "covered"] - before.loc[unit, "covered"] == pytest.approx(u.loc[unit, "newly_covered"],
+                                                                                      rel=1e-9)
         assert u.loc[unit, "share_after"] == pytest.approx(after.loc[unit, "share_covered"], rel=1e-12)
     # places per 1,000 in the site's unit: 10 places per existing clinic, 40 at the site
     res.facilities["capacity"] = 10.0
@@ -129,10 +134,10 @@ def test_per_unit_figures_equal_full_recomputation(tmp_path, demo_result, porto_
     clin = res.facilities[(res.facilities["category"] == "clinic") & res.facilities["on_network"]]
     zones = units.rename(columns={"name": "zone"}).to_crs(net.crs)
     east = int((gpd.sjoin(clin, zones, predicate="within")["zone"] == "East").sum())
-    cells = int((res.demand["unit"] == "East").sum())
-    assert cap["unit_ratio_before"] == pytest.approx(1000 * 10 * east / cells)
-    assert cap["unit_ratio_after"] == pytest.approx(1000 * (10 * east + 40) / cells)
-    assert cap["ratio_after"] == pytest.approx(1000 * (10 * len(clin) + 40) / len(res.demand))
+    people = res.demand.loc[res.demand["unit"] == "East", "weight"].sum()
+    assert cap["unit_ratio_before"] == pytest.approx(1000 * 10 * east / people)
+    assert cap["unit_ratio_after"] == pytest.approx(1000 * (10 * east + 40) / people)
+    assert cap["ratio_after"] == pytest.approx(1000 * (10 * len(clin) + 40) / res.demand["weight"].sum())
     # a site outside the boundaries is refused
     out = check_sites(res, "clinic", transform_xy(np.array([[x1 + 2000, y1 + 2000]]), net.crs, WGS84))
     assert out.table["status"].iat[0] == "outside_area" and "the boundaries" in out.table["message"].iat[0]
@@ -205,3 +210,40 @@ def test_cli_suggest_from_a_candidate_file_with_costs(project, tmp_path):
     bad = CliRunner().invoke(app, ["suggest", str(project / "site.toml"), "--category", "clinic", "--candidates",
                                    str(cands), "--budget", "3", "-o", str(out)])
     assert bad.exit_code == 2 and "row 2, field 'cost'" in bad.output
+
+
+def test_per_class_circles_and_travel_profiles_equal_full_recomputation(tmp_path, demo_result, porto_alegre_network):
+    """Rural points with a 30-minute cycling circle and urban points with a 15-minute walk: a site near the
+    urban/rural line changes both, exactly as a full re-run does."""
+    from access15.config import BoundaryConfig
+
+    net = porto_alegre_network
+    (x0, y0), (x1, y1) = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
+    xm = (x0 + x1) / 2 - 1500
+    boxes = [shapely.box(x0 - 10, y0 - 10, xm, y1 + 10), shapely.box(xm, y0 - 10, x1 + 10, y1 + 10)]
+    units = gpd.GeoDataFrame({"name": ["West", "East"], "kind": ["urban", "rural"]}, geometry=boxes, crs=net.crs)
+    units.to_crs(4326).to_file(tmp_path / "classes.geojson", driver="GeoJSON")
+    cfg = load_config(demo_result.config.source)
+    cfg.boundaries = BoundaryConfig(path=str(tmp_path / "classes.geojson"), name_column="name", class_column="kind")
+    cfg.categories["clinic"].minutes_by_class = {"rural": 30.0}
+    cfg.categories["clinic"].profile_by_class = {"rural": "cycle"}
+    res = analyze(cfg, network=net)
+    # the gap points of each class nearest the class line
+    cls = res.demand["unit_class"].to_numpy()
+    xy = shapely.get_coordinates(res.demand.geometry.values)
+    gap = ~res.demand["covered_clinic"].to_numpy() & res.demand["on_network"].to_numpy()
+    picks = [np.flatnonzero(gap & (cls == c))[np.argmin(np.abs(xy[gap & (cls == c), 0] - xm))] for c in ("urban", "rural")]
+    sites = as_sites(transform_xy(xy[picks], net.crs, WGS84))
+    check = check_sites(res, "clinic", sites)
+    assert (check.table["status"] == "ok").all()
+    gained_any = np.zeros(len(cls), dtype=bool)
+    for i in range(len(sites)):
+        full = _recompute(res, net, sites.iloc[[i]], "clinic")
+        after = full.demand["covered_clinic"].to_numpy()
+        assert np.array_equal(check.covered_after(i), after)
+        gained = after & ~res.demand["covered_clinic"].to_numpy()
+        assert gained.any()
+        gained_any |= gained
+        cov = full.coverage.set_index("category")
+        assert check.table["share_after"].iat[i] == pytest.approx(cov.loc["clinic", "share_covered"], rel=1e-12)
+    assert (gained_any & (cls == "rural")).any() and (gained_any & (cls == "urban")).any()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from importlib import resources
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -55,9 +56,10 @@ def check_profile(name: str, source) -> dict:
     return profiles[name]
 
 
-def profile_nearest(net: WalkNetwork, fac: Snapped, dem: Snapped, profile: dict, walk_m_per_min: float,
-                    limit_min: float) -> NearestResult:
-    """Minutes from each demand point to its nearest facility under ``profile`` (``dist_m`` holds minutes)."""
+def profile_network(net: WalkNetwork, profile: dict,
+                    walk_m_per_min: float) -> tuple[WalkNetwork, Callable[[Snapped], Snapped]]:
+    """The network with edge "lengths" in minutes under ``profile``, and the function that rescales
+    snapped points to it (offsets along edges in minutes; access legs walked at ``walk_m_per_min``)."""
     minutes = edge_minutes(net, profile)
     tnet = dataclasses.replace(net, edge_length=minutes, info=dict(net.info))
     for key in ("graph", "component", "tree"):
@@ -69,6 +71,13 @@ def profile_nearest(net: WalkNetwork, fac: Snapped, dem: Snapped, profile: dict,
         per_m = np.divide(minutes[e], net.edge_length[e], out=np.zeros(len(e)), where=net.edge_length[e] > 0)
         return Snapped(s.edge, s.offset_m * per_m, s.dist_m / walk_m_per_min, s.xy)
 
+    return tnet, rescale
+
+
+def profile_nearest(net: WalkNetwork, fac: Snapped, dem: Snapped, profile: dict, walk_m_per_min: float,
+                    limit_min: float) -> NearestResult:
+    """Minutes from each demand point to its nearest facility under ``profile`` (``dist_m`` holds minutes)."""
+    tnet, rescale = profile_network(net, profile, walk_m_per_min)
     return nearest_facility(tnet, rescale(fac), rescale(dem), limit_m=limit_min)
 
 

@@ -169,11 +169,34 @@ def circle_reach(ctx: SiteContext, category: str, sites: Snapped) -> Reach:
     equal those of a full re-run with the site added. ``dist_m`` of the result is in metres.
     """
     result = ctx.result
+    ccfg = result.config.categories[category]
     speed = result.config.speed_m_per_min
     pm = point_minutes(result, category)
-    limit = float(pm.max()) if len(pm) else result.config.categories[category].minutes
+    limit = float(pm.max()) if len(pm) else ccfg.minutes
     reach = candidate_reach(result.network, sites, ctx.demand_snap, limit * speed * (1 + 1e-9) + 1e-6)
-    return reach.select(reach.dist_m / speed <= pm[reach.dem])
+    by_class = getattr(ccfg, "profile_by_class", None) or {}
+    if not by_class or "unit_class" not in result.demand.columns:
+        return reach.select(reach.dist_m / speed <= pm[reach.dem])
+    # points of a class with its own travel profile (e.g. cycling for rural circles) are reached on the
+    # profile's network, in minutes, exactly as the pipeline routes them (access15.profiles)
+    from .profiles import load_profiles, profile_network
+
+    cls = pd.Series(result.demand["unit_class"].to_numpy(), dtype=object)
+    walked = ~cls.isin(list(by_class)).to_numpy()
+    keep = walked[reach.dem] & (reach.dist_m / speed <= pm[reach.dem])
+    parts = [(reach.cand[keep], reach.dem[keep], reach.dist_m[keep])]
+    profiles = load_profiles()
+    for cls_name, pname in by_class.items():
+        pts = np.flatnonzero(cls.eq(cls_name).to_numpy())
+        if not len(pts):
+            continue
+        tnet, rescale = profile_network(result.network, profiles[pname], speed)
+        r = candidate_reach(tnet, rescale(sites), rescale(ctx.demand_snap.take(pts)), limit * (1 + 1e-9) + 1e-9)
+        ok = r.dist_m <= pm[pts[r.dem]]
+        parts.append((r.cand[ok], pts[r.dem[ok]], r.dist_m[ok] * speed))  # metres-equivalent
+    c, p, x = (np.concatenate(a) for a in zip(*parts))
+    order = np.lexsort((p, c))
+    return Reach(c[order], p[order], x[order], reach.shape)
 
 
 def _category(result: AnalysisResult, category: str) -> None:
