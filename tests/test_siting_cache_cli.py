@@ -247,3 +247,14 @@ def test_per_class_circles_and_travel_profiles_equal_full_recomputation(tmp_path
         cov = full.coverage.set_index("category")
         assert check.table["share_after"].iat[i] == pytest.approx(cov.loc["clinic", "share_covered"], rel=1e-12)
     assert (gained_any & (cls == "rural")).any() and (gained_any & (cls == "urban")).any()
+
+
+def test_an_uncacheable_result_is_computed_but_not_stored(project, tmp_path):
+    """A field the cache cannot write (here a column of mixed types) leaves no entry, and says so."""
+    from access15.analysis_cache import cached_analyze
+
+    cfg = load_config(project / "site.toml")
+    first, cache = cached_analyze(cfg, tmp_path / "c")
+    first.coverage["odd"] = [1, "x"] + [None] * (len(first.coverage) - 2)
+    assert cache.save(first) is False and "coverage" in cache.skipped
+    assert not any(p for p in (tmp_path / "c").iterdir() if p.name.startswith(".tmp"))  # no half-written entry

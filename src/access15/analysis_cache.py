@@ -28,6 +28,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyproj
 import shapely
 
@@ -162,12 +163,12 @@ def _save_value(name: str, value: Any, folder: Path) -> dict:
         return {"kind": "none"}
     if isinstance(value, WalkNetwork):
         return _save_network(value, folder)
-    if isinstance(value, gpd.GeoDataFrame):
-        value.to_parquet(folder / f"{name}.parquet")
-        return {"kind": "geoparquet"}
     if isinstance(value, pd.DataFrame):
-        value.to_parquet(folder / f"{name}.parquet")
-        return {"kind": "parquet"}
+        try:
+            value.to_parquet(folder / f"{name}.parquet")
+        except (ValueError, TypeError, ImportError, pa.ArrowException) as exc:  # e.g. a column of mixed types
+            raise Uncacheable(f"field '{name}': {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        return {"kind": "geoparquet" if isinstance(value, gpd.GeoDataFrame) else "parquet"}
     if isinstance(value, Grid):
         return {"kind": "grid", "value": dataclasses.asdict(value)}
     try:
@@ -200,6 +201,7 @@ class AnalysisCache:
         self.root = Path(root) if root is not None else default_cache_dir(cfg)
         self.key = cache_key(cfg)
         self.dir = self.root / self.key
+        self.skipped = ""  # why the last save stored nothing
 
     @property
     def exists(self) -> bool:
@@ -239,7 +241,8 @@ class AnalysisCache:
             if self.dir.exists():
                 shutil.rmtree(self.dir, ignore_errors=True)
             os.replace(tmp, self.dir)
-        except Uncacheable:
+        except Uncacheable as exc:
+            self.skipped = str(exc)
             return False
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -304,5 +307,6 @@ def cached_analyze(config: Config | str | Path, cache_dir: str | Path | None = N
     result = None if refresh else cache.load()
     if result is None:
         result = analyze(cfg, progress=progress)
-        cache.save(result)
+        if not cache.save(result):
+            result.warnings.append(f"the analysis was not cached ({cache.skipped}); the next run rebuilds it")
     return result, cache
