@@ -348,6 +348,19 @@ class SiteCheck:
         return after
 
 
+def _others_covered(result: AnalysisResult, category: str) -> np.ndarray:
+    """Per point: inside the circle of every other required category, i.e. where newly covering
+    ``category`` completes the combined circle (all False when ``category`` is not required)."""
+    cats = result.config.categories
+    dem = result.demand
+    if not cats[category].required:
+        return np.zeros(len(dem), dtype=bool)
+    others = np.ones(len(dem), dtype=bool)
+    for c in [c for c, k in cats.items() if k.required and c != category]:  # a few categories
+        others &= dem[f"covered_{c}"].to_numpy(dtype=bool)
+    return others
+
+
 def _fmt(v: float) -> str:
     return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 or abs(v) >= 100 else f"{v:,.1f}"
 
@@ -358,7 +371,10 @@ def _capacities(result: AnalysisResult, category: str, sites: gpd.GeoDataFrame, 
     if capacity is None:
         cap = sites["capacity"].to_numpy(dtype=np.float64) if "capacity" in sites.columns else np.full(n, np.nan)
     else:
-        cap = np.broadcast_to(np.asarray(capacity, dtype=np.float64), (n,)).copy()
+        cap = np.asarray(capacity, dtype=np.float64).ravel()
+        if cap.size not in (1, n):
+            raise InputError("capacity", f"{cap.size} capacities for {n} sites", "give one number, or one per site")
+        cap = np.broadcast_to(cap, (n,)).copy()
         if (cap[np.isfinite(cap)] < 0).any():
             raise InputError("--capacity", "capacity must not be negative", "give places (beds, seats) as a number")
     fac = result.facilities
@@ -373,7 +389,6 @@ def _evaluate(ctx: SiteContext, category: str, sites: gpd.GeoDataFrame, capacity
     result = ctx.result
     cfg = result.config
     ccfg = cfg.categories[category]
-    speed = cfg.speed_m_per_min
     snap, status, message = validate_sites(ctx, sites)
     K = len(sites)
     reach = circle_reach(ctx, category, snap)
@@ -389,20 +404,12 @@ def _evaluate(ctx: SiteContext, category: str, sites: gpd.GeoDataFrame, capacity
     served = np.bincount(reach.cand, pw * ~new, minlength=K)
     newly = np.bincount(reach.cand, pw * new, minlength=K)
     group = category_population(result, category)
-    all_newly = np.bincount(reach.cand, np.nan_to_num(dem["weight"].to_numpy(dtype=np.float64))[reach.dem] * new,
-                            minlength=K)
+    all_newly = np.bincount(reach.cand, w0[reach.dem] * new, minlength=K)
 
     comb_before = dem[f"covered_{COMBINED}"].to_numpy(dtype=bool)
-    req = [c for c, k in cfg.categories.items() if k.required]
     ctotal, ccov0 = float(w0.sum()), float(w0[comb_before].sum())
-    if ccfg.required:
-        others = np.ones(len(dem), dtype=bool)
-        for c in req:
-            if c != category:
-                others &= dem[f"covered_{c}"].to_numpy(dtype=bool)
-        cnew = np.bincount(reach.cand, w0[reach.dem] * (new & others[reach.dem]), minlength=K)
-    else:
-        cnew = np.zeros(K)
+    others = _others_covered(result, category)
+    cnew = np.bincount(reach.cand, w0[reach.dem] * (new & others[reach.dem]), minlength=K)
 
     cap, places, missing, n_fac = _capacities(result, category, sites, capacity)
     noun = demand_noun(result)
@@ -721,13 +728,8 @@ def suggest_sites(result: AnalysisResult | SiteContext, category: str, k: int | 
     ccfg = res.config.categories[category]
     w0 = np.nan_to_num(dem["weight"].to_numpy(dtype=np.float64))
     comb = dem[f"covered_{COMBINED}"].to_numpy(dtype=bool)
-    if ccfg.required:
-        others = np.ones(len(dem), dtype=bool)
-        for c in [c for c, kc in res.config.categories.items() if kc.required and c != category]:
-            others &= dem[f"covered_{c}"].to_numpy(dtype=bool)
-        cgain = np.bincount(step_of[reached], w0[cols[reached]] * others[cols[reached]], minlength=len(chosen))
-    else:
-        cgain = np.zeros(len(chosen))
+    others = _others_covered(res, category)
+    cgain = np.bincount(step_of[reached], w0[cols[reached]] * others[cols[reached]], minlength=len(chosen))
     ctotal = float(w0.sum())
     out = sites.iloc[chosen].copy().reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(chosen) + 1))
