@@ -27,6 +27,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy import sparse
 
 from . import mclp
 from .config import Config
@@ -682,8 +683,15 @@ def suggest_sites(result: AnalysisResult | SiteContext, category: str, k: int | 
     target = 1.0 if target_share is None else float(target_share)
     if not 0 < target <= 1:
         raise InputError("--target", f"target share {target} is not within (0, 1]", "e.g. 0.9 for 90%")
+    if budget is not None and not budget >= 0:
+        raise InputError("--budget", f"budget {budget} is not a non-negative number", "give the total cost allowed")
     ctx = site_context(result)
     sites = as_sites(candidates) if candidates is not None else gap_candidates(res, category, spacing_m)
+    cost = sites["cost"].to_numpy(dtype=np.float64) if "cost" in sites.columns else None
+    if cost is not None and not (cost >= 0).all():
+        i = int(np.flatnonzero(~(cost >= 0))[0])
+        raise InputError("candidates", f"cost {cost[i]} is not a non-negative number", "give every site a cost",
+                         row=i + 1, field="cost")
     notes = []
     if not len(sites):
         notes.append("no candidate sites: the category's circle has no gaps on the network" if candidates is None
@@ -693,9 +701,6 @@ def suggest_sites(result: AnalysisResult | SiteContext, category: str, k: int | 
     if bad:
         notes.append(f"{bad} of {len(sites)} candidates cannot be used (outside the area, on water or off the "
                      "network); see the candidate table")
-    cost = sites["cost"].to_numpy(dtype=np.float64) if "cost" in sites.columns else None
-    if budget is not None and budget < 0:
-        raise InputError("--budget", "budget must not be negative", "give the total cost allowed")
 
     dem = res.demand
     w = category_weights(res, category)
@@ -703,8 +708,6 @@ def suggest_sites(result: AnalysisResult | SiteContext, category: str, k: int | 
     total, cov0 = float(w.sum()), float(w[before].sum())
     r = check.reach.select(~before[check.reach.dem])
     cols, col_of = np.unique(r.dem, return_inverse=True)
-    from scipy import sparse
-
     A = sparse.csr_matrix((np.ones(len(r), dtype=bool), (r.cand, col_of)), shape=(len(sites), len(cols)))
     wc = w[cols]
     greedy = mclp.greedy_mclp(A, wc, k, cost, budget)
