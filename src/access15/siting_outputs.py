@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import folium
+from branca.element import MacroElement, Template
 import geopandas as gpd
 import numpy as np
 import shapely
@@ -51,14 +52,37 @@ def _area(gdf: gpd.GeoDataFrame, name: str, colour: str, fill: float, dash: str 
     return folium.GeoJson(gdf, name=name, show=show, style_function=lambda _f, s=style: s)
 
 
+class _TextPopup(MacroElement):
+    """A plain-text popup bound with Leaflet alone (folium's Popup needs jQuery, which an offline map lacks)."""
+
+    _template = Template("{% macro script(this, kwargs) %}"
+                         "{{ this._parent.get_name() }}.bindPopup({{ this.text|tojson }}, {maxWidth: 360});"
+                         "{% endmacro %}")
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._name = "TextPopup"
+        self.text = html.escape(text)
+
+
 def _site_marker(lat: float, lon: float, label: str, popup: str, colour: str) -> folium.Marker:
-    """A numbered round marker drawn with HTML only (no icon fonts or images to fetch)."""
+    """A numbered round marker drawn with HTML only (no icon fonts or images to fetch), with a popup."""
     icon = folium.DivIcon(html=(f"<div style='background:{colour};color:#fff;border:2px solid #fff;"
                                 "border-radius:50%;width:24px;height:24px;line-height:20px;text-align:center;"
                                 f"font:bold 12px sans-serif;box-shadow:0 0 3px #000'>{html.escape(label)}</div>"),
                           icon_size=(24, 24), icon_anchor=(12, 12))
-    return folium.Marker([lat, lon], icon=icon, popup=folium.Popup(html.escape(popup), max_width=360),
-                         tooltip=html.escape(popup[:120]))
+    marker = folium.Marker([lat, lon], icon=icon, tooltip=html.escape(popup[:120]))
+    marker.add_child(_TextPopup(popup))
+    return marker
+
+
+def _finish(fmap: folium.Map) -> folium.Map:
+    """Move the layer control after the layers added here: folium writes children in order, and a control
+    written before a layer's definition breaks the page (the layer is undefined when it is listed)."""
+    for key, child in list(fmap._children.items()):
+        if isinstance(child, folium.LayerControl):
+            fmap._children.move_to_end(key)
+    return fmap
 
 
 def site_check_map(check: SiteCheck, lang: str | None = None) -> folium.Map:
@@ -88,7 +112,7 @@ def site_check_map(check: SiteCheck, lang: str | None = None) -> folium.Map:
     for i, row in enumerate(t.itertuples()):  # one marker per candidate
         colour = SITE_COLOUR if row.status == OK else INVALID_COLOUR
         _site_marker(row.lat, row.lon, str(i + 1), row.verdict, colour).add_to(fmap)
-    return fmap
+    return _finish(fmap)
 
 
 def suggestion_map(sugg: Suggestion, lang: str | None = None) -> folium.Map:
@@ -114,7 +138,7 @@ def suggestion_map(sugg: Suggestion, lang: str | None = None) -> folium.Map:
         text = (f"#{row.rank} {row.site}: adds {row.newly_covered:,.0f} {sugg.noun} after the sites ranked above "
                 f"(coverage {row.share_after:.1%})")
         _site_marker(row.lat, row.lon, str(row.rank), text, SITE_COLOUR).add_to(fmap)
-    return fmap
+    return _finish(fmap)
 
 
 def _write_all(out_dir: Path, writers: dict[str, tuple[str, callable]]) -> dict[str, Path]:
