@@ -258,3 +258,25 @@ def test_an_uncacheable_result_is_computed_but_not_stored(project, tmp_path):
     first.coverage["odd"] = [1, "x"] + [None] * (len(first.coverage) - 2)
     assert cache.save(first) is False and "coverage" in cache.skipped
     assert not any(p for p in (tmp_path / "c").iterdir() if p.name.startswith(".tmp"))  # no half-written entry
+
+
+def test_cli_site_check_per_unit(project, tmp_path, porto_alegre_network):
+    net = porto_alegre_network
+    (x0, y0), (x1, y1) = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
+    xm = (x0 + x1) / 2
+    gpd.GeoDataFrame({"name": ["West", "East"]}, geometry=[shapely.box(x0 - 10, y0 - 10, xm, y1 + 10),
+                                                          shapely.box(xm, y0 - 10, x1 + 10, y1 + 10)],
+                     crs=net.crs).to_crs(4326).to_file(project / "halves.geojson", driver="GeoJSON")
+    (project / "units.toml").write_text(CONFIG.replace("[output]", '[boundaries]\npath = "halves.geojson"\n'
+                                                       'name_column = "name"\n[output]'), encoding="utf-8")
+    out = tmp_path / "units"
+    res = CliRunner().invoke(app, ["site-check", str(project / "units.toml"), "-c", "clinic",
+                                   "--at=-51.18057,-30.04147", "--at=-51.22,-30.03", "--no-html", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "newly covered by unit" in res.output
+    units = pd.read_csv(out / "site_check_units.csv")
+    table = pd.read_csv(out / "site_check.csv")
+    assert set(units["unit"]) <= {"West", "East"}
+    per_site = units.groupby("site")["newly_covered"].sum()
+    for row in table.itertuples():
+        assert per_site.get(row.site, 0.0) == pytest.approx(row.newly_covered)

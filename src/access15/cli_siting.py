@@ -77,6 +77,15 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
                       f"{row.combined_newly_covered:,.0f}", f"{row.catchment:,.0f}", f"{row.already_served:,.0f}",
                       "–" if pd.isna(row.ratio_after) else f"{row.ratio_after:.2f}")
     console.print(table)
+    if len(check.units):
+        top = check.units.sort_values("newly_covered", ascending=False).head(12)
+        ut = Table(title=f"newly covered by unit (top {len(top)} of {len(check.units)})")
+        for col in ("site", "unit", "newly covered", "share before", "share after"):
+            ut.add_column(col, justify="left" if col in ("site", "unit") else "right")
+        for row in top.itertuples():
+            ut.add_row(row.site, str(row.unit), f"{row.newly_covered:,.0f}", f"{row.share_before:.1%}",
+                       f"{row.share_after:.1%}")
+        console.print(ut)
     for v in check.verdicts():
         console.print(f"  {v}", highlight=False, soft_wrap=True)
     for n in check.notes:
