@@ -209,7 +209,7 @@ def test_cli_suggest_from_a_candidate_file_with_costs(project, tmp_path):
     cands.write_text("name,lon,lat,cost\nA,-51.19,-30.05,2\nB,-51.16,-30.10,free\n", encoding="utf-8")
     bad = CliRunner().invoke(app, ["suggest", str(project / "site.toml"), "--category", "clinic", "--candidates",
                                    str(cands), "--budget", "3", "-o", str(out)])
-    assert bad.exit_code == 2 and "row 2, field 'cost'" in bad.output
+    assert bad.exit_code == 2 and "row 2, field 'cost'" in bad.output and "'free' is not a number" in bad.output
 
 
 def test_per_class_circles_and_travel_profiles_equal_full_recomputation(tmp_path, demo_result, porto_alegre_network):

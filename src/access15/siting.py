@@ -252,22 +252,25 @@ def as_sites(sites, source: str = "sites") -> gpd.GeoDataFrame:
 
 def read_sites(path: str | Path, category: str) -> gpd.GeoDataFrame:
     """Candidate sites from a file (CSV with lon/lat, GeoJSON, GeoPackage, Shapefile), read like a
-    facility file; optional ``name``, ``capacity`` and ``cost`` columns are kept."""
+    facility file (encodings, coordinate systems and errors as for facilities); optional ``name``,
+    ``capacity`` (places) and ``cost`` (any unit, for a budget) columns are kept."""
     from .config import FacilitySource
-    from .inputs import _read_table, read_facility_file
+    from .inputs import read_facility_file
+    from .tabular import number_error, parse_numbers, read_table
 
     path = Path(path)
-    src = FacilitySource(path=str(path), category=category, capacity_column="capacity")
-    gdf = read_facility_file(src, path)
-    raw = _read_table(path) if path.suffix.lower() in (".csv", ".txt") else gpd.read_file(path)
+    src = FacilitySource(path=str(path), category=category)
+    gdf = read_facility_file(src, path)  # validates the file and its coordinates
+    raw = read_table(path)[0] if path.suffix.lower() in (".csv", ".txt") else gpd.read_file(path)
+    if "capacity" in raw.columns:
+        src.capacity_column = "capacity"
+        gdf = read_facility_file(src, path)
     if "cost" in raw.columns:
-        cost = pd.to_numeric(raw["cost"], errors="coerce")
-        bad = cost.isna() | (cost < 0)
+        cost, bad = parse_numbers(raw["cost"].astype("string"))
+        bad |= ~(cost >= 0)
         if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(path, f"cost '{raw['cost'].iloc[i]}' is not a non-negative number",
-                             "fill in a cost (any unit) or drop the column", row=i + 1, field="cost")
-        gdf["cost"] = cost.to_numpy(dtype=np.float64)
+            raise number_error(path, raw["cost"], bad, "cost", "a non-negative cost (any unit)")
+        gdf["cost"] = cost
     return as_sites(gdf, str(path))
 
 
