@@ -37,6 +37,7 @@ from .config import Config, load_config
 from .demand import Grid
 from .network import WalkNetwork
 from .pipeline import AnalysisResult
+from .provenance import sha256_file
 
 CACHE_FORMAT = 1
 KEEP_ENTRIES = 4
@@ -45,14 +46,6 @@ CACHE_DIRNAME = ".access15-cache"
 
 class Uncacheable(Exception):
     """A result field of a type the cache cannot store (the analysis then simply is not cached)."""
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _config_strings(value: Any) -> list[str]:
@@ -104,7 +97,7 @@ def cache_key(cfg: Config) -> str:
     h.update(_code_digest().encode())
     h.update(_config_repr(cfg).encode())
     for p in input_files(cfg):
-        h.update(f"\n{p}\n{_sha256_file(p)}".encode())
+        h.update(f"\n{p}\n{sha256_file(p)}".encode())
     return h.hexdigest()
 
 
