@@ -73,20 +73,30 @@ def test_site_on_existing_facility_adds_nothing(demo_result, ctx):
 
 
 def test_middle_of_largest_gap_adds_at_least_as_much_as_its_edge(demo_result, ctx):
+    """A site deep inside the largest gap spends its whole catchment on people outside the circle; a site
+    at the gap's edge spends part of it on people already served, so per person it can reach it adds less.
+
+    (With real population the absolute numbers depend on where people live: the middle of Porto Alegre's
+    largest clinic gap is a thinly built hill, so the test compares what each site adds per person in its
+    catchment, which is what "the middle adds at least as much" means independently of density.)
+    """
     gap, labels, biggest = _largest_gap(demo_result, "clinic")
     inside = labels == biggest
     depth = ndimage.distance_transform_edt(inside)
     g = demo_result.grid
+    radius = demo_result.config.categories["clinic"].minutes * demo_result.config.speed_m_per_min
+    assert (depth.max() - 1) * g.cell > radius  # deeper than the circle: no served point within reach
     mid = np.unravel_index(np.argmax(depth), depth.shape)
-    edge_cells = np.argwhere(inside & (depth == 1))
-    edge = edge_cells[len(edge_cells) // 2]
-    xy = np.array([[g.x0 + (c[1] + 0.5) * g.cell, g.y0 + (c[0] + 0.5) * g.cell] for c in (mid, edge)])
-    check = check_sites(ctx, "clinic", _lonlat(demo_result, xy))
-    t = check.table
-    assert (t["status"] == OK).all(), t["message"].tolist()
-    assert depth.max() >= 4  # a real gap, several cells deep
-    assert t["newly_covered"].iat[0] >= t["newly_covered"].iat[1]
-    assert t["newly_covered"].iat[0] > 0
+    edge = np.argwhere(inside & (depth == 1))[::25]
+    cells = np.vstack([np.array(mid)[None, :], edge])
+    xy = np.column_stack([g.x0 + (cells[:, 1] + 0.5) * g.cell, g.y0 + (cells[:, 0] + 0.5) * g.cell])
+    t = check_sites(ctx, "clinic", _lonlat(demo_result, xy)).table
+    t = t[(t["status"] == OK) & (t["catchment"] > 0)]
+    assert t.index[0] == 0 and len(t) > 10
+    share = t["newly_covered"] / t["catchment"]
+    assert t["already_served"].iat[0] == 0 and share.iat[0] == 1.0  # the middle wastes nothing
+    # most edge sites reach people already served, so they add less per person they reach
+    assert (share.iloc[1:] < share.iat[0]).mean() > 0.5
 
 
 def test_site_check_equals_full_recomputation(demo_result, porto_alegre_network, ctx):
