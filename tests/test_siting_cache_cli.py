@@ -22,6 +22,8 @@ from access15.snap import snap_points
 
 from .test_siting import _recompute
 
+POOL_LONLAT = "-51.2313,-30.05647"  # a reflecting pool (natural=water) in the extract
+
 CONFIG = """
 name = "Porto Alegre (test copy)"
 [network]
@@ -175,6 +177,7 @@ def test_cli_site_check(project, tmp_path):
     assert (table.loc[:1, "capacity"] == 30).all()  # --capacity applies to every site
     html = (out / "site_check.html").read_text(encoding="utf-8")
     assert "Gap closed by Rua A" in html and "Catchment of site 1" in html
+    assert "access15-siting-key" in html and "site that cannot be used" in html  # the pool site is greyed
     bad = runner.invoke(app, ["site-check", str(project / "site.toml"), "--category", "clinic", "--at", "oops"])
     assert bad.exit_code == 2 and "is not lon,lat" in bad.output
     bad = runner.invoke(app, ["site-check", str(project / "site.toml"), "--category", "elderly", "--at=-51.19,-30.05"])
@@ -280,3 +283,30 @@ def test_cli_site_check_per_unit(project, tmp_path, porto_alegre_network):
     per_site = units.groupby("site")["newly_covered"].sum()
     for row in table.itertuples():
         assert per_site.get(row.site, 0.0) == pytest.approx(row.newly_covered)
+
+
+def test_siting_maps_open_offline_in_chromium(project, tmp_path):
+    """The before/after maps load nothing from the network, raise no script error, and show the sites."""
+    from tests.browser import open_offline, require_browser
+
+    exe = require_browser()
+    out = tmp_path / "maps"
+    runner = CliRunner()
+    res = runner.invoke(app, ["site-check", str(project / "site.toml"), "-c", "clinic", "--at=-51.18057,-30.04147",
+                              f"--at={POOL_LONLAT}", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["suggest", str(project / "site.toml"), "-c", "clinic", "--k", "3", "--method", "greedy",
+                              "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    fac = load_site_context(project / "site.toml").result.facilities
+    n_fac = int(fac["on_network"].sum())
+    for name, sites, layers in (("site_check.html", 2, ["Catchment of site 1 (15 min)", "Gap closed by site 1"]),
+                                ("suggest.html", 3, ["Gap closed by the 3 suggested sites"])):
+        rep = open_offline(out / name, tmp_path / f"{name}.png", executable=exe)
+        assert rep.errors == [] and rep.blocked == [], (name, rep.errors, rep.blocked)
+        d = rep.data
+        assert all(layer in d["overlay_labels"] for layer in layers), d["overlay_labels"]
+        on = dict(zip(d["overlay_labels"], d["overlay_checked"]))
+        assert on["Outside the 15-minute circle: Primary health care"] and not on[
+            "Outside the combined circle (any required service missing)"]
+        assert d["markers"] == n_fac + sites  # every facility and every site drawn

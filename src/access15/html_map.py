@@ -113,6 +113,14 @@ def _geo_layer(gdf: gpd.GeoDataFrame, shift: Shift, simplify_deg: float = 0.0) -
     return out[~out.geometry.is_empty]
 
 
+def map_layer(gdf: gpd.GeoDataFrame, config, simplify_deg: float = PRECISION_DEG) -> gpd.GeoDataFrame:
+    """``gdf`` ready to draw over the map of ``config`` (its ``[output]`` basemap): EPSG:4326, simplified,
+    shifted to GCJ-02 when the basemap is, rounded to ~1 m. For layers other modules add to :func:`build_map`."""
+    out = config.output
+    bm = resolve_basemap(out.basemap, out.basemap_attribution, out.basemap_crs)
+    return _geo_layer(gdf, _gcj02_shift if bm.gcj02 else _identity, simplify_deg)
+
+
 def band_edges(max_minutes: float) -> list[float]:
     """Band limits in minutes: 0, 5, 10, 15, 30 (those below the search limit) and the search limit."""
     return [e for e in BAND_LIMITS if e < max_minutes] + [float(max_minutes)]

@@ -31,7 +31,10 @@ MAX_SITE_LAYERS = 12
 
 
 def _cells(check: SiteCheck, mask: np.ndarray, name: str) -> gpd.GeoDataFrame:
-    """Demand cells (grid) or 20 m discs (node demand) where ``mask``, dissolved, in EPSG:4326."""
+    """Demand cells (grid) or 20 m discs (node demand) where ``mask``, dissolved, ready for the map
+    (EPSG:4326, shifted like every overlay when the basemap is GCJ-02)."""
+    from .html_map import map_layer
+
     result = check.context.result
     dem = result.demand[mask]
     if not len(dem):
@@ -40,9 +43,16 @@ def _cells(check: SiteCheck, mask: np.ndarray, name: str) -> gpd.GeoDataFrame:
         geom = shapely.coverage_union_all(result.grid.cell_polygons(dem["ix"].to_numpy(), dem["iy"].to_numpy()))
     else:
         geom = shapely.union_all(shapely.buffer(dem.geometry.values, 20))
-    gdf = gpd.GeoDataFrame({"layer": [name]}, geometry=[geom], crs=result.network.crs).to_crs(4326)
-    gdf["geometry"] = gdf.geometry.simplify(1e-5).set_precision(1e-6)
-    return gdf
+    return map_layer(gpd.GeoDataFrame({"layer": [name]}, geometry=[geom], crs=result.network.crs), result.config)
+
+
+def _latlon(check: SiteCheck, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """(lat, lon) rows of WGS84 points, shifted like the overlays."""
+    from .html_map import map_layer
+
+    pts = gpd.GeoDataFrame(geometry=shapely.points(np.column_stack([lon, lat])), crs=4326)
+    xy = shapely.get_coordinates(map_layer(pts, check.context.result.config, 0.0).geometry.values)
+    return xy[:, ::-1]
 
 
 def _area(gdf: gpd.GeoDataFrame, name: str, colour: str, fill: float, dash: str | None, show: bool = True):
@@ -52,28 +62,48 @@ def _area(gdf: gpd.GeoDataFrame, name: str, colour: str, fill: float, dash: str 
     return folium.GeoJson(gdf, name=name, show=show, style_function=lambda _f, s=style: s)
 
 
-class _TextPopup(MacroElement):
-    """A plain-text popup bound with Leaflet alone (folium's Popup needs jQuery, which an offline map lacks)."""
+class _SiteMarker(MacroElement):
+    """A numbered round marker with a plain-text popup, drawn with Leaflet alone: no icon images (folium's
+    Marker first creates Leaflet's default image icon) and no jQuery (folium's Popup needs it)."""
 
-    _template = Template("{% macro script(this, kwargs) %}"
-                         "{{ this._parent.get_name() }}.bindPopup({{ this.text|tojson }}, {maxWidth: 360});"
-                         "{% endmacro %}")
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "var {{ this.get_name() }} = L.marker({{ this.location|tojson }}, {icon: L.divIcon({html: {{ this.html|tojson }},"
+        " className: 'access15-marker access15-site', iconSize: [24, 24], iconAnchor: [12, 12]})})"
+        ".bindPopup({{ this.popup|tojson }}, {maxWidth: 360}).bindTooltip({{ this.tooltip|tojson }})"
+        ".addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}")
 
-    def __init__(self, text: str):
+    def __init__(self, lat: float, lon: float, label: str, popup: str, colour: str):
         super().__init__()
-        self._name = "TextPopup"
-        self.text = html.escape(text)
+        self._name = "SiteMarker"
+        self.location = [round(float(lat), 7), round(float(lon), 7)]
+        self.html = (f"<div style='background:{colour};color:#fff;border:2px solid #fff;border-radius:50%;"
+                     "width:24px;height:24px;line-height:20px;text-align:center;font:bold 12px sans-serif;"
+                     f"box-shadow:0 0 3px #000'>{html.escape(label)}</div>")
+        self.popup = html.escape(popup)
+        self.tooltip = html.escape(popup[:120])
 
 
-def _site_marker(lat: float, lon: float, label: str, popup: str, colour: str) -> folium.Marker:
-    """A numbered round marker drawn with HTML only (no icon fonts or images to fetch), with a popup."""
-    icon = folium.DivIcon(html=(f"<div style='background:{colour};color:#fff;border:2px solid #fff;"
-                                "border-radius:50%;width:24px;height:24px;line-height:20px;text-align:center;"
-                                f"font:bold 12px sans-serif;box-shadow:0 0 3px #000'>{html.escape(label)}</div>"),
-                          icon_size=(24, 24), icon_anchor=(12, 12))
-    marker = folium.Marker([lat, lon], icon=icon, tooltip=html.escape(popup[:120]))
-    marker.add_child(_TextPopup(popup))
-    return marker
+def _key(title: str, rows: list[tuple[str, str]]) -> MacroElement:
+    """A small legend (bottom right) for the siting layers: (swatch CSS, text) rows."""
+    body = "".join(f"<div><span style='display:inline-block;width:14px;height:14px;margin-right:6px;"
+                   f"vertical-align:middle;{css}'></span>{html.escape(text)}</div>" for css, text in rows)
+    macro = MacroElement()
+    macro._template = Template(
+        "{% macro html(this, kwargs) %}<div id='access15-siting-key' style='position:fixed;bottom:24px;right:12px;"
+        "z-index:9999;background:rgba(255,255,255,.92);padding:8px 10px;border:1px solid #999;border-radius:4px;"
+        f"font:12px/1.5 sans-serif'><b>{html.escape(title)}</b>{body}</div>{{% endmacro %}}")
+    return macro
+
+
+def _siting_key(minutes: float, invalid: bool) -> MacroElement:
+    rows = [(f"background:{SITE_COLOUR};border-radius:50%", "site (number: as in the table)"),
+            (f"border:2px dashed {CATCHMENT_COLOUR}", f"its catchment: everyone within {minutes:g} min"),
+            (f"background:{CLOSED_COLOUR};opacity:.6", "gap it closes: newly inside the circle")]
+    if invalid:
+        rows.append((f"background:{INVALID_COLOUR};border-radius:50%", "site that cannot be used (see popup)"))
+    return _key("Siting", rows)
 
 
 def _finish(fmap: folium.Map) -> folium.Map:
@@ -85,12 +115,26 @@ def _finish(fmap: folium.Map) -> folium.Map:
     return fmap
 
 
+def _show_gap_layer(fmap: folium.Map, check: SiteCheck, lang: str | None) -> None:
+    """Switch the base map's gap layer from the combined circle to the checked category's circle."""
+    from .labels import t
+
+    result = check.context.result
+    lang = lang or result.config.output.lang
+    ccfg = result.config.categories[check.category]
+    want = t(lang, "gap", minutes=ccfg.minutes, label=ccfg.label(lang))
+    for child in fmap._children.values():
+        if isinstance(child, folium.FeatureGroup) and child.layer_name in (want, t(lang, "gap_combined")):
+            child.show = child.layer_name == want
+
+
 def site_check_map(check: SiteCheck, lang: str | None = None) -> folium.Map:
     """The analysis's gap map plus, per candidate, its catchment and the gap it closes."""
     from .html_map import build_map
 
     result = check.context.result
     fmap = build_map(result, lang)
+    _show_gap_layer(fmap, check, lang)
     before = result.demand[f"covered_{check.category}"].to_numpy(dtype=bool)
     t = check.table
     ok = np.flatnonzero(t["status"].to_numpy() == OK)
@@ -109,9 +153,13 @@ def site_check_map(check: SiteCheck, lang: str | None = None) -> folium.Map:
         closed[check.reach.dem] = True
         _area(_cells(check, closed & ~before, "closed"), "Gap closed by any candidate (each alone)",
               CLOSED_COLOUR, 0.45, None).add_to(fmap)
+    at = _latlon(check, t["lon"].to_numpy(), t["lat"].to_numpy())
+    group = folium.FeatureGroup(name=f"Proposed sites ({len(t)})")
     for i, row in enumerate(t.itertuples()):  # one marker per candidate
         colour = SITE_COLOUR if row.status == OK else INVALID_COLOUR
-        _site_marker(row.lat, row.lon, str(i + 1), row.verdict, colour).add_to(fmap)
+        group.add_child(_SiteMarker(*at[i], str(i + 1), row.verdict, colour))
+    group.add_to(fmap)
+    fmap.add_child(_siting_key(check.minutes, bool((t["status"] != OK).any())))
     return _finish(fmap)
 
 
@@ -123,6 +171,7 @@ def suggestion_map(sugg: Suggestion, lang: str | None = None) -> folium.Map:
     check = sugg.check
     result = check.context.result
     fmap = build_map(result, lang)
+    _show_gap_layer(fmap, check, lang)
     _area(_cells(check, sugg.newly_covered, "closed"), f"Gap closed by the {len(sugg.sites)} suggested sites",
           CLOSED_COLOUR, 0.45, None).add_to(fmap)
     before = result.demand[f"covered_{sugg.category}"].to_numpy(dtype=bool)
@@ -130,15 +179,30 @@ def suggestion_map(sugg: Suggestion, lang: str | None = None) -> folium.Map:
     _area(_cells(check, left, "remaining"), "Gap remaining after the suggested sites", "#b2182b", 0.15, "4 3",
           show=False).add_to(fmap)
     pool = folium.FeatureGroup(name=f"Candidate sites ({len(check.table)})", show=False)
-    for row in check.table.itertuples():  # one dot per candidate
-        folium.CircleMarker([row.lat, row.lon], radius=3, color=INVALID_COLOUR if row.status != OK else "#444",
+    at = _latlon(check, check.table["lon"].to_numpy(), check.table["lat"].to_numpy())
+    for (lat, lon), row in zip(at, check.table.itertuples()):  # one dot per candidate
+        folium.CircleMarker([lat, lon], radius=3, color=INVALID_COLOUR if row.status != OK else "#444",
                             fill=True, fill_opacity=0.8, weight=1, tooltip=html.escape(row.verdict[:160])).add_to(pool)
     pool.add_to(fmap)
-    for row in sugg.sites.itertuples():
+    at = _latlon(check, sugg.sites["lon"].to_numpy(), sugg.sites["lat"].to_numpy())
+    group = folium.FeatureGroup(name=f"Suggested sites ({len(sugg.sites)})")
+    for (lat, lon), row in zip(at, sugg.sites.itertuples()):
         text = (f"#{row.rank} {row.site}: adds {row.newly_covered:,.0f} {sugg.noun} after the sites ranked above "
                 f"(coverage {row.share_after:.1%})")
-        _site_marker(row.lat, row.lon, str(row.rank), text, SITE_COLOUR).add_to(fmap)
+        group.add_child(_SiteMarker(lat, lon, str(row.rank), text, SITE_COLOUR))
+    group.add_to(fmap)
+    fmap.add_child(_key("Suggested sites", [
+        (f"background:{SITE_COLOUR};border-radius:50%", "suggested site (number: rank)"),
+        (f"background:{CLOSED_COLOUR};opacity:.6", "gap they close together"),
+        ("border:2px dashed #b2182b", "gap remaining (layer, off at first)")]))
     return _finish(fmap)
+
+
+def save_map(fmap: folium.Map, path: Path) -> None:
+    """Render ``fmap`` to ``path``, refusing a page that would load anything from another host."""
+    from .offline import assert_offline
+
+    path.write_text(assert_offline(fmap.get_root().render()), encoding="utf-8")
 
 
 def _write_all(out_dir: Path, writers: dict[str, tuple[str, callable]]) -> dict[str, Path]:
@@ -163,7 +227,7 @@ def write_site_check(check: SiteCheck, out_dir: str | Path, html: bool = True) -
     if len(check.units):
         writers["units"] = ("site_check_units.csv", lambda p: check.units.to_csv(p, index=False, float_format="%.6g"))
     if html:
-        writers["html"] = ("site_check.html", lambda p: site_check_map(check).save(str(p)))
+        writers["html"] = ("site_check.html", lambda p: save_map(site_check_map(check), p))
     return _write_all(Path(out_dir), writers)
 
 
@@ -174,5 +238,5 @@ def write_suggestion(sugg: Suggestion, out_dir: str | Path, html: bool = True) -
                "candidates": ("suggest_candidates.csv",
                               lambda p: sugg.check.table.to_csv(p, index=False, float_format="%.6g"))}
     if html:
-        writers["html"] = ("suggest.html", lambda p: suggestion_map(sugg).save(str(p)))
+        writers["html"] = ("suggest.html", lambda p: save_map(suggestion_map(sugg), p))
     return _write_all(Path(out_dir), writers)
