@@ -310,3 +310,34 @@ def test_siting_maps_open_offline_in_chromium(project, tmp_path):
         assert on["Outside the 15-minute circle: Primary health care"] and not on[
             "Outside the combined circle (any required service missing)"]
         assert d["markers"] == n_fac + sites  # every facility and every site drawn
+
+
+def test_first_elderly_care_centre_on_a_chinese_extract_with_an_amap_basemap(root, tmp_path):
+    """Longgang, Shenzhen has no elderly-care facility in OSM: where should the first ones go? The report
+    speaks Chinese ([output] lang = "zh") and the map's overlays sit in GCJ-02 like the AMap basemap."""
+    from access15.config import config_from_dict
+    from access15.coordsys import wgs84_to_gcj02
+    from access15.siting import suggest_sites
+    from access15.siting_outputs import _SiteMarker, suggestion_map
+
+    cfg = config_from_dict({"name": "龙岗 养老服务圈", "network": {"path": str(root / "data/osm/shenzhen_longgang.osm.pbf")},
+                            "categories": {"elderly_care": {}, "childcare": {}}, "facilities": [{"path": "osm"}],
+                            "output": {"lang": "zh", "basemap": "amap", "dir": str(tmp_path)}})
+    res = analyze(cfg)
+    assert res.coverage.set_index("category").loc["elderly_care", "facilities"] == 0
+    sugg = suggest_sites(res, "elderly_care", k=3, method="exact")
+    assert sugg.share_before == 0 and sugg.optimal and len(sugg.sites) == 3
+    assert sugg.objective == pytest.approx(sugg.sites["newly_covered"].sum())
+    check = check_sites(res, "elderly_care", sugg.sites.iloc[[0]])
+    assert check.table["newly_covered"].iat[0] == pytest.approx(sugg.sites["newly_covered"].iat[0])
+    assert "进入15分钟养老服务圈" in check.verdicts()[0] and "网格" in check.verdicts()[0]
+    fmap = suggestion_map(sugg)
+    markers = [c for g in fmap._children.values() for c in getattr(g, "_children", {}).values()
+               if isinstance(c, _SiteMarker)]
+    assert len(markers) == 3
+    lon, lat = wgs84_to_gcj02(sugg.sites["lon"].to_numpy(), sugg.sites["lat"].to_numpy())
+    got = np.array([m.location for m in markers])
+    assert np.allclose(got, np.column_stack([lat, lon]), atol=2e-7)
+    assert np.abs(got[:, 1] - sugg.sites["lon"].to_numpy()).min() > 1e-3  # really shifted (~500 m)
+    names = [getattr(c, "layer_name", "") for c in fmap._children.values()]
+    assert "建议选址（3）" in names and "3 个建议选址共同填补的空白" in names

@@ -29,7 +29,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
-from . import mclp
+from . import mclp, siting_text
 from .config import Config
 from .coverage import COMBINED
 from .crs import WGS84, transform_xy
@@ -288,9 +288,10 @@ def validate_sites(ctx: SiteContext, sites: gpd.GeoDataFrame) -> tuple[Snapped, 
     status = np.full(n, OK, dtype=object)
     message = np.full(n, "", dtype=object)
     outside = ~shapely.intersects_xy(ctx.area, xy[:, 0], xy[:, 1])
-    where = "the boundaries" if ctx.result.boundaries is not None else "the network extract"
+    lang = ctx.result.config.output.lang
+    where = siting_text.text(lang, "where_bounds" if ctx.result.boundaries is not None else "where_network")
     status[outside] = OUTSIDE
-    message[outside] = f"outside the study area ({where}); it is not analysed here"
+    message[outside] = siting_text.text(lang, "outside", where=where)
     pts = shapely.points(xy)
     if len(ctx.water):
         pi, wi = ctx.water_tree.query(pts, predicate="within")
@@ -300,15 +301,14 @@ def validate_sites(ctx: SiteContext, sites: gpd.GeoDataFrame) -> tuple[Snapped, 
         hit, wi = hit[mask], wi[mask]
         names = ctx.water["name"].to_numpy()[wi]
         status[hit] = ON_WATER
-        message[hit] = [f"on water ({nm or 'a water area'}, OSM id {oid}); move the site onto land"
+        message[hit] = [siting_text.text(lang, "water", name=nm or siting_text.text(lang, "water_unnamed"), oid=oid)
                         for nm, oid in zip(names, ctx.water["osm_id"].to_numpy()[wi])]
     snap = snap_points(net, xy, max_snap)
     off = np.flatnonzero(~snap.ok & (status == OK))
     if len(off):
         (_, ei), d = net.tree.query_nearest(pts[off], return_distance=True, all_matches=False)
         status[off] = OFF_NETWORK
-        message[off] = [f"{v:,.0f} m from the nearest walkable street (limit {max_snap:g} m); "
-                        "not reachable on foot" for v in d]
+        message[off] = [siting_text.text(lang, "off", d=v, limit=max_snap) for v in d]
     bad = status != OK
     snap.edge[bad] = -1
     return snap, status, message
@@ -363,10 +363,6 @@ def _others_covered(result: AnalysisResult, category: str) -> np.ndarray:
     for c in [c for c, k in cats.items() if k.required and c != category]:  # a few categories
         others &= dem[f"covered_{c}"].to_numpy(dtype=bool)
     return others
-
-
-def _fmt(v: float) -> str:
-    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 or abs(v) >= 100 else f"{v:,.1f}"
 
 
 def _capacities(result: AnalysisResult, category: str, sites: gpd.GeoDataFrame, capacity) -> tuple[np.ndarray, float, int, int]:
@@ -452,26 +448,11 @@ def _evaluate(ctx: SiteContext, category: str, sites: gpd.GeoDataFrame, capacity
     figures = [c for c in table.columns if c not in ("site", "lon", "lat", "status", "message", "snap_m",
                                                      "capacity", "ratio_before", "unit")]
     table.loc[~ok, figures] = np.nan
-    label = ccfg.label("en").lower()
-    verdict = []
-    for row in table.itertuples():  # one sentence per candidate (formatting, not analysis)
-        if row.status != OK:
-            verdict.append(f"{row.site}: {row.message}")
-            continue
-        who = f"{noun} of group {group} ({_fmt(row.all_newly_covered)} {noun} in all)" if group else noun
-        s = (f"{row.site} adds {_fmt(row.newly_covered)} {who} ({row.points:+.1f} points) to the "
-             f"{ccfg.minutes:g}-minute {label} circle")
-        if ccfg.required:
-            s += f" and {_fmt(row.combined_newly_covered)} ({row.combined_points:+.1f} points) to the combined circle"
-        s += (f"; its catchment holds {_fmt(row.catchment)} {noun}, {_fmt(row.already_served)} of them "
-              "already served")
-        if np.isfinite(row.capacity) and np.isfinite(row.ratio_after):
-            s += (f"; {row.capacity:g} places take the ratio from {row.ratio_before:.2f} to {row.ratio_after:.2f} "
-                  f"per 1,000 {noun}")
-        elif np.isfinite(row.capacity) and np.isfinite(row.catchment_ratio):
-            s += f"; {row.capacity:g} places are {row.catchment_ratio:.1f} per 1,000 {noun} of its catchment"
-
-        verdict.append(s)
+    lang = cfg.output.lang
+    label = ccfg.label(lang).lower() if lang != "zh" else ccfg.label(lang)
+    # one sentence per candidate (formatting, not analysis)
+    verdict = [siting_text.verdict(lang, row, noun, ccfg.minutes, label, ccfg.required, group)
+               for row in table.itertuples()]
     table["verdict"] = verdict
     units = _unit_table(dem, w, before, reach, new, table["site"].to_numpy())
     out_sites["status"] = status
@@ -648,7 +629,7 @@ class Suggestion:
     def summary(self) -> str:
         """One sentence: what the suggested sites add, and the set-covering answer."""
         n = len(self.sites)
-        s = (f"{n} new site{'s' if n != 1 else ''} add {_fmt(self.objective)} {self.noun} to the "
+        s = (f"{n} new site{'s' if n != 1 else ''} add {siting_text.number(self.objective)} {self.noun} to the "
              f"{self.minutes:g}-minute {self.category} circle ({self.share_before:.1%} -> {self.share_after:.1%})")
         if self.gap is not None:
             s += f"; greedy reaches {1 - self.gap:.2%} of the proven optimum" if self.optimal else \

@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 
 from .siting import OK, SiteCheck, Suggestion
+from .siting_text import noun, number, text
 
 CATCHMENT_COLOUR = "#2166ac"
 CLOSED_COLOUR = "#1b9e77"
@@ -97,13 +98,13 @@ def _key(title: str, rows: list[tuple[str, str]]) -> MacroElement:
     return macro
 
 
-def _siting_key(minutes: float, invalid: bool) -> MacroElement:
-    rows = [(f"background:{SITE_COLOUR};border-radius:50%", "site (number: as in the table)"),
-            (f"border:2px dashed {CATCHMENT_COLOUR}", f"its catchment: everyone within {minutes:g} min"),
-            (f"background:{CLOSED_COLOUR};opacity:.6", "gap it closes: newly inside the circle")]
+def _siting_key(lang: str, minutes: float, invalid: bool) -> MacroElement:
+    rows = [(f"background:{SITE_COLOUR};border-radius:50%", text(lang, "key_site")),
+            (f"border:2px dashed {CATCHMENT_COLOUR}", text(lang, "key_catchment", minutes=minutes)),
+            (f"background:{CLOSED_COLOUR};opacity:.6", text(lang, "key_closed"))]
     if invalid:
-        rows.append((f"background:{INVALID_COLOUR};border-radius:50%", "site that cannot be used (see popup)"))
-    return _key("Siting", rows)
+        rows.append((f"background:{INVALID_COLOUR};border-radius:50%", text(lang, "key_invalid")))
+    return _key(text(lang, "key_title"), rows)
 
 
 def _finish(fmap: folium.Map) -> folium.Map:
@@ -133,6 +134,7 @@ def site_check_map(check: SiteCheck, lang: str | None = None) -> folium.Map:
     from .html_map import build_map
 
     result = check.context.result
+    lang = lang or result.config.output.lang
     fmap = build_map(result, lang)
     _show_gap_layer(fmap, check, lang)
     before = result.demand[f"covered_{check.category}"].to_numpy(dtype=bool)
@@ -144,22 +146,23 @@ def site_check_map(check: SiteCheck, lang: str | None = None) -> folium.Map:
             reach = np.zeros(n, dtype=bool)
             reach[check.reach.dem[check.reach.cand == i]] = True
             site = t["site"].iat[i]
-            _area(_cells(check, reach, f"catchment {site}"), f"Catchment of {site} ({check.minutes:g} min)",
-                  CATCHMENT_COLOUR, 0.0, "6 4").add_to(fmap)
-            _area(_cells(check, reach & ~before, f"closed {site}"), f"Gap closed by {site}",
+            _area(_cells(check, reach, f"catchment {site}"),
+                  text(lang, "catchment_layer", site=site, minutes=check.minutes), CATCHMENT_COLOUR, 0.0,
+                  "6 4").add_to(fmap)
+            _area(_cells(check, reach & ~before, f"closed {site}"), text(lang, "closed_layer", site=site),
                   CLOSED_COLOUR, 0.45, None).add_to(fmap)
     else:
         closed = np.zeros(n, dtype=bool)
         closed[check.reach.dem] = True
-        _area(_cells(check, closed & ~before, "closed"), "Gap closed by any candidate (each alone)",
-              CLOSED_COLOUR, 0.45, None).add_to(fmap)
+        _area(_cells(check, closed & ~before, "closed"), text(lang, "closed_any"), CLOSED_COLOUR, 0.45,
+              None).add_to(fmap)
     at = _latlon(check, t["lon"].to_numpy(), t["lat"].to_numpy())
-    group = folium.FeatureGroup(name=f"Proposed sites ({len(t)})")
+    group = folium.FeatureGroup(name=text(lang, "proposed_layer", n=len(t)))
     for i, row in enumerate(t.itertuples()):  # one marker per candidate
         colour = SITE_COLOUR if row.status == OK else INVALID_COLOUR
         group.add_child(_SiteMarker(*at[i], str(i + 1), row.verdict, colour))
     group.add_to(fmap)
-    fmap.add_child(_siting_key(check.minutes, bool((t["status"] != OK).any())))
+    fmap.add_child(_siting_key(lang, check.minutes, bool((t["status"] != OK).any())))
     return _finish(fmap)
 
 
@@ -170,31 +173,32 @@ def suggestion_map(sugg: Suggestion, lang: str | None = None) -> folium.Map:
 
     check = sugg.check
     result = check.context.result
+    lang = lang or result.config.output.lang
     fmap = build_map(result, lang)
     _show_gap_layer(fmap, check, lang)
-    _area(_cells(check, sugg.newly_covered, "closed"), f"Gap closed by the {len(sugg.sites)} suggested sites",
+    _area(_cells(check, sugg.newly_covered, "closed"), text(lang, "sugg_closed", n=len(sugg.sites)),
           CLOSED_COLOUR, 0.45, None).add_to(fmap)
     before = result.demand[f"covered_{sugg.category}"].to_numpy(dtype=bool)
     left = ~before & ~sugg.newly_covered
-    _area(_cells(check, left, "remaining"), "Gap remaining after the suggested sites", "#b2182b", 0.15, "4 3",
+    _area(_cells(check, left, "remaining"), text(lang, "sugg_remaining"), "#b2182b", 0.15, "4 3",
           show=False).add_to(fmap)
-    pool = folium.FeatureGroup(name=f"Candidate sites ({len(check.table)})", show=False)
+    pool = folium.FeatureGroup(name=text(lang, "pool", n=len(check.table)), show=False)
     at = _latlon(check, check.table["lon"].to_numpy(), check.table["lat"].to_numpy())
     for (lat, lon), row in zip(at, check.table.itertuples()):  # one dot per candidate
         folium.CircleMarker([lat, lon], radius=3, color=INVALID_COLOUR if row.status != OK else "#444",
                             fill=True, fill_opacity=0.8, weight=1, tooltip=html.escape(row.verdict[:160])).add_to(pool)
     pool.add_to(fmap)
     at = _latlon(check, sugg.sites["lon"].to_numpy(), sugg.sites["lat"].to_numpy())
-    group = folium.FeatureGroup(name=f"Suggested sites ({len(sugg.sites)})")
+    group = folium.FeatureGroup(name=text(lang, "sugg_layer", n=len(sugg.sites)))
     for (lat, lon), row in zip(at, sugg.sites.itertuples()):
-        text = (f"#{row.rank} {row.site}: adds {row.newly_covered:,.0f} {sugg.noun} after the sites ranked above "
-                f"(coverage {row.share_after:.1%})")
-        group.add_child(_SiteMarker(lat, lon, str(row.rank), text, SITE_COLOUR))
+        popup = text(lang, "sugg_popup", rank=row.rank, site=row.site, n=number(row.newly_covered),
+                     noun=noun(lang, sugg.noun), share=row.share_after)
+        group.add_child(_SiteMarker(lat, lon, str(row.rank), popup, SITE_COLOUR))
     group.add_to(fmap)
-    fmap.add_child(_key("Suggested sites", [
-        (f"background:{SITE_COLOUR};border-radius:50%", "suggested site (number: rank)"),
-        (f"background:{CLOSED_COLOUR};opacity:.6", "gap they close together"),
-        ("border:2px dashed #b2182b", "gap remaining (layer, off at first)")]))
+    fmap.add_child(_key(text(lang, "key_sugg_title"), [
+        (f"background:{SITE_COLOUR};border-radius:50%", text(lang, "key_sugg_site")),
+        (f"background:{CLOSED_COLOUR};opacity:.6", text(lang, "key_sugg_closed")),
+        ("border:2px dashed #b2182b", text(lang, "key_sugg_remaining"))]))
     return _finish(fmap)
 
 
