@@ -56,7 +56,7 @@ class Reach:
         return sparse.csr_matrix((np.ones(len(self.cand), dtype=bool), (self.cand, self.dem)), shape=self.shape)
 
 
-def _attachments(net: WalkNetwork, dem: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def demand_attachments(net: WalkNetwork, dem: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Demand points grouped by network node: CSR ``indptr`` over nodes, the demand index and the cost
     (metres along the edge from the node to the attachment point) of each attachment."""
     ok = np.flatnonzero(dem.ok)
@@ -98,7 +98,7 @@ def _virtual_graph(net: WalkNetwork, cand: Snapped) -> tuple[sparse.csr_matrix, 
 
 
 def candidate_reach(net: WalkNetwork, cand: Snapped, dem: Snapped, limit_m: float,
-                    chunk_elements: int = CHUNK_ELEMENTS) -> Reach:
+                    chunk_elements: int = CHUNK_ELEMENTS, attachments: tuple | None = None) -> Reach:
     """Walking distances (metres) from each candidate to every demand point within ``limit_m``.
 
     Parameters
@@ -108,6 +108,7 @@ def candidate_reach(net: WalkNetwork, cand: Snapped, dem: Snapped, limit_m: floa
     dem : snapped demand points; points off the network are never reached.
     limit_m : search radius in metres (e.g. the circle's minutes x metres per minute).
     chunk_elements : csgraph distance-row elements per call (memory bound).
+    attachments : ``demand_attachments(net, dem)`` computed once, to reuse across calls with the same points.
 
     Returns
     -------
@@ -118,7 +119,7 @@ def candidate_reach(net: WalkNetwork, cand: Snapped, dem: Snapped, limit_m: floa
     if not cand.ok.any() or not dem.ok.any():
         return empty
     g, src = _virtual_graph(net, cand)
-    indptr, att_dem, att_cost = _attachments(net, dem)
+    indptr, att_dem, att_cost = attachments if attachments is not None else demand_attachments(net, dem)
     n = net.n_nodes
     ok = np.flatnonzero(cand.ok)
     step = max(1, int(chunk_elements // g.shape[0]))
@@ -140,6 +141,7 @@ def candidate_reach(net: WalkNetwork, cand: Snapped, dem: Snapped, limit_m: floa
     x = np.concatenate(parts_x)
     # a candidate on the demand point's own edge may be closer directly along the edge
     dok = np.flatnonzero(dem.ok)
+    dok = dok[np.isin(dem.edge[dok], cand.edge[ok])]  # only points on a candidate's own edge
     same = pd.DataFrame({"edge": dem.edge[dok], "p": dok, "t": dem.offset_m[dok]}).merge(
         pd.DataFrame({"edge": cand.edge[ok], "c": ok, "tc": cand.offset_m[ok], "leg": cand.dist_m[ok]}), on="edge")
     if len(same):

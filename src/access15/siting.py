@@ -36,7 +36,7 @@ from .crs import WGS84, transform_xy
 from .errors import InputError
 from .osm import is_osm_file
 from .pipeline import AnalysisResult
-from .reach import Reach, candidate_reach
+from .reach import Reach, candidate_reach, demand_attachments
 from .snap import Snapped, snap_points
 
 #: Candidate status values; anything but ``ok`` gets a message instead of figures.
@@ -61,10 +61,13 @@ class SiteContext:
     water: gpd.GeoDataFrame
     area: shapely.Geometry
     water_tree: shapely.STRtree = field(init=False, repr=False)
+    attachments: tuple = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         shapely.prepare(self.area)
         self.water_tree = shapely.STRtree(self.water.geometry.values)
+        # demand points grouped by network node, reused by every walking search (O(n log n) once)
+        self.attachments = demand_attachments(self.result.network, self.demand_snap)
 
 
 def _study_area(result: AnalysisResult) -> shapely.Geometry:
@@ -174,7 +177,8 @@ def circle_reach(ctx: SiteContext, category: str, sites: Snapped) -> Reach:
     speed = result.config.speed_m_per_min
     pm = point_minutes(result, category)
     limit = float(pm.max()) if len(pm) else ccfg.minutes
-    reach = candidate_reach(result.network, sites, ctx.demand_snap, limit * speed * (1 + 1e-9) + 1e-6)
+    reach = candidate_reach(result.network, sites, ctx.demand_snap, limit * speed * (1 + 1e-9) + 1e-6,
+                            attachments=ctx.attachments)
     by_class = getattr(ccfg, "profile_by_class", None) or {}
     if not by_class or "unit_class" not in result.demand.columns:
         return reach.select(reach.dist_m / speed <= pm[reach.dem])
