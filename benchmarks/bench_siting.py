@@ -3,6 +3,10 @@
 Run from the repository root:  python benchmarks/bench_siting.py [CONFIG] [--category clinic]
 Prints a Markdown table (recorded in docs/siting.md). Uses a temporary cache folder, so the numbers
 include one uncached build and one cached load.
+
+``--tiles N`` measures checks on a metro-size network instead: the demo's extract tiled N times with
+``benchmarks/tiling.py`` (mirrored copies of the real streets stitched at their borders; 64 tiles are about
+1 M edges), with the demo's clinics and schools tiled alike and unweighted grid demand.
 """
 
 from __future__ import annotations
@@ -39,7 +43,11 @@ def main() -> None:
     ap.add_argument("config", nargs="?", default=str(ROOT / "configs" / "porto_alegre.toml"))
     ap.add_argument("--category", default="clinic")
     ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--tiles", type=int, default=0, help="measure on the extract tiled this many times")
     args = ap.parse_args()
+    if args.tiles:
+        tiled(args)
+        return
     rows = []
     with tempfile.TemporaryDirectory() as cache_dir:
         (result, cache), t_build = timed(lambda: cached_analyze(args.config, cache_dir))
@@ -80,6 +88,44 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}\n")
     print("| step | seconds |\n| --- | ---: |")
     for name, sec in rows:
+        print(f"| {name} | {sec:.3f} |")
+
+
+def tiled(args) -> None:
+    """Single checks and a batch on the demo's network tiled ``args.tiles`` times."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import tiling  # benchmarks/tiling.py (the scale benchmark's metro-size networks)
+
+    from access15 import analyze, load_config
+    from access15.inputs import load_facilities
+    from access15.network import load_network
+
+    cfg = load_config(args.config)
+    cfg.population = None
+    cfg.categories = {k: v for k, v in cfg.categories.items() if k in ("clinic", "school")}
+    cfg.facilities = [f for f in cfg.facilities if f.path != "osm"]
+    net = load_network(cfg.resolve(cfg.network.path))
+    fac = load_facilities(cfg.facilities, cfg.resolve, list(cfg.categories), None).to_crs(net.crs)
+    rect = tiling.dense_rect(net)
+    nx, ny = tiling.grid_shape(args.tiles)
+    big, t_tile = timed(lambda: tiling.tile_network(net, rect, nx, ny))
+    result, t_an = timed(lambda: analyze(cfg, network=big, facilities=tiling.tile_points(fac, rect, nx, ny)))
+    ctx, t_ctx = timed(lambda: site_context(result))
+    rng = np.random.default_rng(0)
+
+    def random_sites(n):
+        xy = big.node_xy[rng.choice(big.n_nodes, n, replace=False)] + rng.normal(0, 30, (n, 2))
+        return transform_xy(xy, big.crs, WGS84)
+
+    check_sites(ctx, args.category, random_sites(1))
+    _, t_one = timed(lambda: check_sites(ctx, args.category, random_sites(1)), 10)
+    batch = random_sites(args.batch)
+    chk, t_batch = timed(lambda: check_sites(ctx, args.category, batch))
+    print(f"\n{args.tiles} tiles: {big.n_nodes:,} nodes, {big.n_edges:,} edges, {len(result.demand):,} demand points")
+    print("| step | seconds |\n| --- | ---: |")
+    for name, sec in (("tile the network", t_tile), ("analysis (no cache)", t_an),
+                      ("siting context (snap demand, group by node)", t_ctx), ("one site check (median of 10)", t_one),
+                      (f"batch of {args.batch:,} site checks ({len(chk.reach):,} pairs)", t_batch)):
         print(f"| {name} | {sec:.3f} |")
 
 
