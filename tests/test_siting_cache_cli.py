@@ -62,7 +62,7 @@ def test_cache_is_used_and_invalidated(project, monkeypatch):
     cfg_path = project / "site.toml"
     first = load_site_context(cfg_path)
     assert "load network" in first.result.timings and "route" in first.result.timings
-    cache_root = project / "out" / ".access15-cache"
+    cache_root = project / "out" / ".access15-analysis"
     assert len([p for p in cache_root.iterdir() if p.is_dir() and not p.name.startswith(".")]) == 1
 
     with monkeypatch.context() as m:  # the second run must come from disk alone

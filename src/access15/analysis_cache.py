@@ -41,7 +41,7 @@ from .provenance import sha256_file
 
 CACHE_FORMAT = 1
 KEEP_ENTRIES = 4
-CACHE_DIRNAME = ".access15-cache"
+CACHE_DIRNAME = ".access15-analysis"
 
 
 class Uncacheable(Exception):
@@ -102,7 +102,7 @@ def cache_key(cfg: Config) -> str:
 
 
 def default_cache_dir(cfg: Config) -> Path:
-    """``<output dir>/.access15-cache``: beside the outputs the analysis writes."""
+    """``<output dir>/.access15-analysis``: beside the outputs the analysis writes."""
     return cfg.resolve(cfg.output.dir) / CACHE_DIRNAME
 
 
@@ -291,7 +291,7 @@ def cached_analyze(config: Config | str | Path, cache_dir: str | Path | None = N
 
     Returns the result and its cache entry. On a hit nothing is parsed or routed and
     ``result.timings == {"load cache": seconds}``; on a miss (or ``refresh``) the analysis runs and is
-    stored. ``cache_dir`` defaults to ``<output dir>/.access15-cache``.
+    stored. ``cache_dir`` defaults to ``<output dir>/.access15-analysis``.
     """
     from .pipeline import analyze
 
