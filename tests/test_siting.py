@@ -302,3 +302,20 @@ def test_gap_candidates_lie_in_gaps(demo_result):
     # thinned: at most one per 300 m square
     key = np.floor(xy / 300)
     assert len(np.unique(key, axis=0)) == len(cands)
+
+
+def test_set_covering_defaults_to_the_plans_coverage_target(demo_result):
+    """Without --target, the set-covering view aims at the category's coverage target from [targets]."""
+    import copy
+
+    from access15.config import TargetConfig
+
+    res = copy.copy(demo_result)
+    res.config = copy.deepcopy(demo_result.config)
+    res.config.targets = {"clinic_85": TargetConfig(name="clinic_85", category="clinic", measure="coverage",
+                                                    value=0.85),
+                          "beds": TargetConfig(name="beds", category="clinic", measure="per_1000", value=6.6)}
+    s = suggest_sites(res, "clinic", k=1, method="greedy")
+    assert s.cover["target"] == 0.85 and s.cover["target_name"] == "clinic_85"
+    assert s.cover["message"].startswith("[clinic_85] Reaching 85% takes")
+    assert suggest_sites(demo_result, "clinic", k=1, method="greedy").cover["target"] == 1.0  # none configured

@@ -103,7 +103,7 @@ def suggest(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
             budget: float = typer.Option(None, "--budget", help="Total cost allowed (candidates' 'cost' column; "
                                          "1 per site without one)."),
             target: float = typer.Option(None, "--target", help="Share (0-1) for the set-covering view "
-                                         "(default 1.0)."),
+                                         "(default: the plan's coverage target in [targets], else 1.0)."),
             method: str = typer.Option("auto", "--method", help="greedy, exact or auto."),
             spacing: float = typer.Option(None, "--spacing", help="Spacing of generated candidates (m)."),
             out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: <output dir>/siting)."),

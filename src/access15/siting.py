@@ -656,7 +656,8 @@ def suggest_sites(result: AnalysisResult | SiteContext, category: str, k: int | 
     method : ``"greedy"`` (lazy greedy), ``"exact"`` (integer program, HiGHS; greedy is solved too and its
         gap reported) or ``"auto"`` (exact up to :data:`AUTO_EXACT_NNZ` coverage pairs).
     budget : total cost allowed (each candidate's ``cost``, 1 when there is no cost column).
-    target_share : share (0-1) of all demand for the set-covering view; default 1.0 (everyone).
+    target_share : share (0-1) of all demand for the set-covering view; default: the plan's coverage target
+        for the category in ``[targets]`` (see :func:`plan_target`), else 1.0 (everyone).
     spacing_m : thinning of generated candidates (metres).
     time_limit_s : time limit of each integer program (seconds).
     """
@@ -668,7 +669,8 @@ def suggest_sites(result: AnalysisResult | SiteContext, category: str, k: int | 
         raise InputError("--k", "k must be at least 1", "ask for one or more sites")
     if k is None and budget is None:
         raise InputError("--k", "neither k nor a budget limits the number of sites", "give --k or --budget")
-    target = 1.0 if target_share is None else float(target_share)
+    plan = plan_target(res, category) if target_share is None else None
+    target = float(target_share) if target_share is not None else (plan[1] if plan else 1.0)
     if not 0 < target <= 1:
         raise InputError("--target", f"target share {target} is not within (0, 1]", "e.g. 0.9 for 90%")
     if budget is not None and not budget >= 0:
@@ -734,9 +736,24 @@ def suggest_sites(result: AnalysisResult | SiteContext, category: str, k: int | 
     out["alone_newly_covered"] = check.table["newly_covered"].to_numpy()[chosen]
 
     cover = _set_cover(A, wc, total, cov0, target, sites, use_exact, time_limit_s, demand_noun(res))
+    cover["target_name"] = plan[0] if plan else ""
+    if plan:
+        cover["message"] = f"[{plan[0]}] " + cover["message"]
     return Suggestion(category, ccfg.minutes, demand_noun(res), best.method, k, budget, out, ranked.objective,
                       cov0, total, greedy.objective, exact.objective if exact is not None else None,
                       bool(exact is not None and exact.optimal and best is exact), cover, check, covered_new, notes)
+
+
+def plan_target(result: AnalysisResult, category: str) -> tuple[str, float] | None:
+    """The plan's coverage target for ``category`` from the config's ``[targets]`` (``measure = "coverage"``,
+    whole area), as (name, share), or None; the highest share when several are configured."""
+    found = [(t.value, name) for name, t in (getattr(result.config, "targets", None) or {}).items()
+             if getattr(t, "measure", "") == "coverage" and getattr(t, "category", "") == category
+             and not getattr(t, "level", None) and 0 < float(t.value) <= 1]
+    if not found:
+        return None
+    value, name = max(found)
+    return name, float(value)
 
 
 def _set_cover(A, wc: np.ndarray, total: float, cov0: float, target: float, sites: gpd.GeoDataFrame,
