@@ -20,6 +20,7 @@ grid cell / street node). The combined circle always uses ``weight``.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -756,6 +757,13 @@ def plan_target(result: AnalysisResult, category: str) -> tuple[str, float] | No
     return name, float(value)
 
 
+def _pct(x: float, down: bool = False) -> str:
+    """A share as a percentage with one decimal at most ("90%", "95.5%"); ``down`` rounds down, so that a
+    share short of 100% never reads as 100%."""
+    v = math.floor(x * 1000 + 1e-9) / 10 if down else round(x * 100, 1)
+    return f"{v:.1f}".removesuffix(".0") + "%"
+
+
 def _set_cover(A, wc: np.ndarray, total: float, cov0: float, target: float, sites: gpd.GeoDataFrame,
                exact: bool, time_limit_s: float, noun: str) -> dict:
     """The location-set-covering view: the fewest candidates that lift coverage to ``target``."""
@@ -766,12 +774,13 @@ def _set_cover(A, wc: np.ndarray, total: float, cov0: float, target: float, site
     out = {"target": target, "needed": max(needed, 0.0), "max_share": max_share, "reachable": True,
            "sites_needed": 0, "sites": [], "method": "", "optimal": True}
     if needed <= tol:
-        out["message"] = f"The target of {target:.0%} is already met ({cov0 / total:.1%} covered): no new site needed."
+        out["message"] = (f"The target of {_pct(target)} is already met ({_pct(cov0 / total, down=True)} covered): "
+                          "no new site needed.")
         return out
     if reachable_w < needed - tol:
         out.update(reachable=False, sites_needed=None, optimal=True,
-                   message=(f"A {target:.0%} share is unreachable with these {len(sites)} candidates: all of them "
-                            f"together reach {max_share:.1%}."))
+                   message=(f"A {_pct(target)} share is unreachable with these {len(sites)} candidates: all of "
+                            f"them together reach {_pct(max_share, down=True)}."))
         return out
     sol = mclp.greedy_mclp(A, wc, stop_at=needed - tol)
     method, optimal = "greedy (an upper bound)", False
@@ -781,7 +790,7 @@ def _set_cover(A, wc: np.ndarray, total: float, cov0: float, target: float, site
             sol, method, optimal = ex, "exact", ex.optimal
     names = sites["site"].astype(str).to_numpy()[sol.chosen].tolist()
     out.update(sites_needed=len(sol.chosen), sites=names, method=method, optimal=optimal,
-               message=(f"Reaching {target:.0%} takes {'' if optimal else 'at most '}"
+               message=(f"Reaching {_pct(target)} takes {'' if optimal else 'at most '}"
                         f"{len(sol.chosen)} new site{'s' if len(sol.chosen) != 1 else ''} of these candidates"
                         f"{' (proven minimum)' if optimal else ' (' + method + ')'}."))
     return out
