@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -13,10 +12,10 @@ import shapely
 
 from access15 import analyze, load_config
 from access15.config import config_from_dict
-from access15.errors import AccessWarning, InputError
+from access15.errors import InputError
 from access15.outputs import write_outputs
 
-from .conftest import DATA, DEMO_CONFIG, OSM
+from .conftest import OSM
 
 
 def test_demo_coverage_table(demo_result):

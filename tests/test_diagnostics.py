@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from access15 import analyze
-from access15.config import Config, FacilitySource, config_from_dict
+from access15.config import Config, config_from_dict
 from access15.diagnostics import component_share, facility_source_warnings, swap_check
 from access15.inputs import load_facilities
 from access15.network import network_from_vertices

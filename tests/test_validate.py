@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -98,7 +96,7 @@ def test_gcj_list_declared_wgs84_is_a_warning(tmp_path):
 def test_every_misspelt_key_is_reported_with_a_suggestion(tmp_path):
     cfg = write_config(tmp_path, "max_snapm = 300\n" + CATS.replace("[categories.clinic]\n",
                                                                     "[categories.clinic]\nminuts = 15\n")
-                       + f'[[facilities]]\npath = "osm"\ncatgories = ["clinic"]\n[ouput]\ndir = "x"\n')
+                       + '[[facilities]]\npath = "osm"\ncatgories = ["clinic"]\n[ouput]\ndir = "x"\n')
     probs = validate(cfg)
     got = {(p.field, p.suggestion) for p in probs if p.severity == "error"}
     assert got == {("max_snapm", "did you mean 'max_snap_m'?"), ("minuts", "did you mean 'minutes'?"),

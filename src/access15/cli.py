@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import sys
 import warnings
-from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -19,6 +19,18 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="access15: who can reach which public services on foot, and where the gaps are.")
 console = Console(width=None if sys.stdout.isatty() else 110)
 err = Console(stderr=True)
+
+
+def fail(exc: Access15Error) -> NoReturn:
+    """Print a user error on one line (no traceback) and exit with status 2."""
+    err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2) from None
+
+
+def print_written(written: dict) -> None:
+    """List the files a command wrote."""
+    for key, path in written.items():
+        console.print(f"  {key:<14} {path}")
 
 
 def _fmt_min(v: float, limit: float) -> str:
@@ -106,10 +118,8 @@ def _run(config_path: Path, out: Path | None, html: bool) -> None:
             with console.status("writing outputs"):
                 written = write_outputs(result, target, html=html)
     except Access15Error as exc:
-        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    for key, path in written.items():
-        console.print(f"  {key:<14} {path}")
+        fail(exc)
+    print_written(written)
 
 
 @app.command()
@@ -177,10 +187,8 @@ def map_(source: Path = typer.Argument(..., help="access15.gpkg written by 'acce
     try:
         written = render_maps(source, out, lang, basemap, attribution, basemap_crs, static=static)
     except Access15Error as exc:
-        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    for key, path in written.items():
-        console.print(f"  {key:<14} {path}")
+        fail(exc)
+    print_written(written)
 
 
 @app.command()
@@ -216,8 +224,7 @@ def batch(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
             target = out or cfg.resolve(cfg.output.dir) / "batch"
             written = write_batch(result, target)
     except Access15Error as exc:
-        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        fail(exc)
     table = Table(title=f"{cfg.name}: {len(result.regions)} regions\n[dim]{result.demand_label}[/dim]")
     for col in ("region", "category", "covered", "share", "median min"):
         table.add_column(col, justify="left" if col in ("region", "category") else "right")
@@ -225,8 +232,7 @@ def batch(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
         table.add_row(str(row.region), row.category, f"{row.covered:,.0f} / {row.demand:,.0f}",
                       f"{row.share_covered:.1%}", _fmt_min(row.median_min, result.buffer_m / cfg.speed_m_per_min))
     console.print(table)
-    for key, path in written.items():
-        console.print(f"  {key:<14} {path}")
+    print_written(written)
     if result.failed:
         for name, msg in result.failed.items():
             err.print(f"[bold red]region failed:[/bold red] {escape(name)}: {escape(msg)}", highlight=False, soft_wrap=True)

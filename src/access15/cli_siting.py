@@ -6,9 +6,10 @@ import warnings
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from .cli import app, console, err
+from .cli import app, console, err, fail, print_written
 from .errors import Access15Error
 
 
@@ -28,11 +29,6 @@ def _context(config: Path, cache: bool):
 
 def _out_dir(ctx, out: Path | None) -> Path:
     return out or ctx.result.config.resolve(ctx.result.config.output.dir) / "siting"
-
-
-def _fail(exc: Access15Error) -> None:
-    err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2) from None
 
 
 @app.command("site-check")
@@ -63,7 +59,7 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
         check = check_sites(ctx, category, sites, capacity)
         written = write_site_check(check, _out_dir(ctx, out), html=html)
     except Access15Error as exc:
-        _fail(exc)
+        fail(exc)
     t = check.table
     table = Table(title=f"{category}: {check.minutes:g}-minute circle, {check.noun}")
     for col in ("site", "status", "newly covered", "points", "combined +", "catchment", "already served",
@@ -89,9 +85,8 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
     for v in check.verdicts():
         console.print(f"  {v}", highlight=False, soft_wrap=True)
     for n in check.notes:
-        err.print(f"[yellow]note:[/yellow] {n}")
-    for key, path in written.items():
-        console.print(f"  {key:<14} {path}")
+        err.print(f"[yellow]note:[/yellow] {escape(n)}")
+    print_written(written)
 
 
 @app.command()
@@ -120,7 +115,7 @@ def suggest(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
                              budget=budget, target_share=target, spacing_m=spacing)
         written = write_suggestion(sugg, _out_dir(ctx, out), html=html)
     except Access15Error as exc:
-        _fail(exc)
+        fail(exc)
     table = Table(title=f"{category}: suggested sites ({sugg.method}), {sugg.noun}")
     for col in ("rank", "site", "lon", "lat", "newly covered", "cumulative", "coverage"):
         table.add_column(col, justify="left" if col == "site" else "right")
@@ -131,6 +126,5 @@ def suggest(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
     console.print(table)
     console.print(sugg.summary(), highlight=False, soft_wrap=True)
     for n in sugg.notes:
-        err.print(f"[yellow]note:[/yellow] {n}")
-    for key, path in written.items():
-        console.print(f"  {key:<14} {path}")
+        err.print(f"[yellow]note:[/yellow] {escape(n)}")
+    print_written(written)

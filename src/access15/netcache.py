@@ -29,18 +29,10 @@ import pyproj
 import shapely
 
 from .network import WalkNetwork
+from .provenance import sha256_file
 
 #: Bump when the stored layout or the network builder changes meaning, to invalidate old entries.
 CACHE_FORMAT = 1
-
-
-def file_sha256(path: str | Path, block: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _jsonable(value):
@@ -61,7 +53,7 @@ def _jsonable(value):
 
 def cache_key(path: str | Path, settings: dict) -> str:
     """The key of a network built from ``path`` with ``settings`` (any JSON-able values, dataclasses, CRS)."""
-    payload = json.dumps({"file": file_sha256(path), "format": CACHE_FORMAT, "settings": _jsonable(settings)},
+    payload = json.dumps({"file": sha256_file(path), "format": CACHE_FORMAT, "settings": _jsonable(settings)},
                          sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 

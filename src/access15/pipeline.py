@@ -22,7 +22,7 @@ import shapely
 from . import __version__, provenance
 from .config import Config, load_config
 from .coverage import COMBINED, combined_minutes, coverage_table
-from .demand import Demand, grid_demand, node_demand
+from .demand import grid_demand, node_demand
 from .diagnostics import component_message, component_share, facility_source_warnings, units_beyond_extract
 from .errors import AccessWarning, InputError
 from .inputs import load_facilities

@@ -13,7 +13,6 @@ table ``access15_meta`` with columns ``key`` and ``value`` (JSON text): ``format
 from __future__ import annotations
 
 import dataclasses
-import json
 import typing
 from pathlib import Path
 from typing import Any
