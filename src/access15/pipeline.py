@@ -30,6 +30,7 @@ from .netcache import load_configured_network, snap_cached
 from .network import WalkNetwork
 from .osm import is_osm_file, load_tag_rules
 from .routing import nearest_facility
+from .snap import Snapped
 
 Progress = Callable[[str, float], None]
 
@@ -99,6 +100,109 @@ class _Stages:
             self.progress(name, self.timings[name])
 
 
+def _facilities(cfg: Config, given: gpd.GeoDataFrame | None, network: WalkNetwork,
+                osm_path: Path | None) -> gpd.GeoDataFrame:
+    """The facilities (configured sources, or ``given``) in the network CRS, with the standard columns."""
+    facilities = given if given is not None else load_facilities(cfg.facilities, cfg.resolve, list(cfg.categories),
+                                                                 osm_path)
+    for msg in facility_source_warnings(cfg, facilities, network):
+        warnings.warn(msg, AccessWarning, stacklevel=3)
+    fac = facilities.to_crs(network.crs).reset_index(drop=True)
+    for col, default in (("name", ""), ("facility_id", None), ("capacity", np.nan), ("source", "")):
+        if col not in fac.columns:
+            fac[col] = [f"f{i + 1}" for i in range(len(fac))] if col == "facility_id" else default
+    return fac
+
+
+def _boundaries(cfg: Config, given: gpd.GeoDataFrame | None, crs, osm_path: Path | None) -> gpd.GeoDataFrame | None:
+    """The administrative units (``given``, or ``[boundaries]``) in the network CRS, or None."""
+    if given is not None:
+        bounds = given.to_crs(crs)
+        for col, default in (("level", "unit"), ("class", None)):
+            if col not in bounds.columns:
+                bounds[col] = default
+        return bounds
+    if cfg.boundaries is None:
+        return None
+    from .units import load_units
+
+    return load_units(cfg.boundaries, cfg.resolve, osm_path).to_crs(crs)
+
+
+def _demand(cfg: Config, network: WalkNetwork, area: shapely.Geometry | None):
+    """Grid cells or street nodes inside ``area`` (metric CRS); refuses an empty study area."""
+    if cfg.demand.kind == "grid":
+        dem = grid_demand(network, area, cfg.demand.cell_m, cfg.network.max_snap_m)
+    else:
+        dem = node_demand(network, area)
+    if len(dem.points) == 0:
+        raise InputError(cfg.source or "config", "the study area holds no demand points",
+                         "check that the boundaries overlap the network extract")
+    return dem
+
+
+def _population(cfg: Config, network: WalkNetwork, dem, area: shapely.Geometry | None, osm_path: Path | None):
+    """Demand weighted by the configured population; returns (demand, population source)."""
+    from .population import apply_population, read_population, study_area
+
+    pop_area = study_area(network.hull(), area, cfg.network.max_snap_m)
+    pop_src = read_population(cfg.population, cfg.resolve, network.crs, pop_area, osm_path)
+    dem = apply_population(pop_src, dem, pop_area)
+    if len(dem.points) == 0:
+        raise InputError(cfg.resolve(cfg.population.path), "no population point lies in the study area",
+                         "check the population file covers the network extract (and its CRS)")
+    return dem, pop_src
+
+
+def _snap(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, dem) -> tuple[Snapped, Snapped]:
+    """Snap facilities and demand; adds ``snap_m``/``on_network`` to ``fac`` and reports what is off the network."""
+    snap_dir = cfg.resolve(cfg.network.cache_dir) if cfg.network.cache else None
+    limit = cfg.network.max_snap_m
+    fsnap = snap_cached(network, shapely.get_coordinates(fac.geometry.values), limit, snap_dir)
+    dsnap = snap_cached(network, shapely.get_coordinates(dem.points.geometry.values), limit, snap_dir)
+    msg = component_message(*component_share(network, dsnap, dem.points["weight"].to_numpy()),
+                            label="persons" if cfg.population is not None else "demand points")
+    if msg:
+        warnings.warn(msg, AccessWarning, stacklevel=3)
+    fac["snap_m"] = fsnap.dist_m
+    fac["on_network"] = fsnap.ok
+    off = ~fsnap.ok
+    if off.any():
+        if off.all() and len(fac):
+            raise InputError(", ".join(sorted(set(fac["source"]))),
+                             f"none of the {len(fac)} facilities lies within {limit:g} m of the walkable network",
+                             "check the facility coordinates and CRS against the network extract")
+        ids = ", ".join(fac.loc[off, "facility_id"].astype(str).head(5))
+        warnings.warn(f"{int(off.sum())} facilities are farther than {limit:g} m from any walkable street and are "
+                      f"left out ({ids}{', ...' if off.sum() > 5 else ''})", AccessWarning, stacklevel=3)
+    return fsnap, dsnap
+
+
+def _route(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, fsnap: Snapped, dsnap: Snapped,
+           out: gpd.GeoDataFrame, classes: np.ndarray | None, thresholds: dict) -> pd.DataFrame:
+    """Minutes to the nearest facility of every category (one multi-source Dijkstra each); adds the
+    ``time_``, ``nearest_`` and ``covered_`` columns to ``out``."""
+    speed = cfg.speed_m_per_min
+    times = pd.DataFrame(index=out.index)
+    for cat, kcfg in cfg.categories.items():
+        sel = np.flatnonzero((fac["category"] == cat).to_numpy())
+        if len(sel) == 0 or not fsnap.ok[sel].any():
+            warnings.warn(f"category '{cat}' has no facilities on the network: 0% coverage", AccessWarning,
+                          stacklevel=3)
+        limit_min = max([cfg.max_minutes, *kcfg.minutes_by_class.values()])
+        res = nearest_facility(network, fsnap.take(sel), dsnap, limit_m=limit_min * speed)
+        times[cat] = res.dist_m / speed
+        if kcfg.profile_by_class and classes is not None:
+            from .profiles import class_profile_times
+
+            class_profile_times(network, fsnap.take(sel), dsnap, kcfg, classes, speed, limit_min, times, res)
+        out[f"time_{cat}"] = times[cat]
+        ids = fac["facility_id"].to_numpy()[sel]
+        out[f"nearest_{cat}"] = np.where(res.facility >= 0, ids[np.maximum(res.facility, 0)] if len(sel) else "", "")
+        out[f"covered_{cat}"] = times[cat].to_numpy() <= thresholds.get(cat, kcfg.minutes)
+    return times
+
+
 def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
             facilities: gpd.GeoDataFrame | None = None, progress: Progress | None = None,
             boundaries: gpd.GeoDataFrame | None = None) -> AnalysisResult:
@@ -122,88 +226,36 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
     record = provenance.collect(cfg, network_in_memory=None if network is None else (network.source or "network"),
                                 facilities_in_memory=facilities is not None)
     stage = _Stages(progress)
-    caught: list[str] = []
     with warnings.catch_warnings(record=True) as wlist:
         warnings.simplefilter("always", AccessWarning)
         net_path = cfg.resolve(cfg.network.path)
+        osm_path = net_path if is_osm_file(net_path) else None
         if network is None:
             with stage("load network"):
                 rules = load_tag_rules(cfg.resolve(cfg.network.tags) if cfg.network.tags else None)
                 network = load_configured_network(cfg, rules)
-        crs = network.crs
-        cats = list(cfg.categories)
         with stage("load facilities"):
-            if facilities is None:
-                facilities = load_facilities(cfg.facilities, cfg.resolve, cats,
-                                             net_path if is_osm_file(net_path) else None)
-            for msg in facility_source_warnings(cfg, facilities, network):
-                warnings.warn(msg, AccessWarning, stacklevel=2)
-            fac = facilities.to_crs(crs).reset_index(drop=True)
-            for col, default in (("name", ""), ("facility_id", None), ("capacity", np.nan), ("source", "")):
-                if col not in fac.columns:
-                    fac[col] = [f"f{i + 1}" for i in range(len(fac))] if col == "facility_id" else default
+            fac = _facilities(cfg, facilities, network, osm_path)
         bounds = None
-        if boundaries is not None:
-            bounds = boundaries.to_crs(crs)
-            for col, default in (("level", "unit"), ("class", None)):
-                if col not in bounds.columns:
-                    bounds[col] = default
-        if bounds is None and cfg.boundaries is not None:
+        if boundaries is not None or cfg.boundaries is not None:
             with stage("load boundaries"):
-                from .units import load_units
-
-                bounds = load_units(cfg.boundaries, cfg.resolve, net_path if is_osm_file(net_path) else None).to_crs(crs)
+                bounds = _boundaries(cfg, boundaries, network.crs, osm_path)
+        area = shapely.union_all(bounds.geometry.values) if bounds is not None else None
         with stage("demand points"):
-            area = shapely.union_all(bounds.geometry.values) if bounds is not None else None
-            if cfg.demand.kind == "grid":
-                dem = grid_demand(network, area, cfg.demand.cell_m, cfg.network.max_snap_m)
-            else:
-                dem = node_demand(network, area)
-            if len(dem.points) == 0:
-                raise InputError(cfg.source or "config", "the study area holds no demand points",
-                                 "check that the boundaries overlap the network extract")
+            dem = _demand(cfg, network, area)
         pop_src = None
         if cfg.population is not None:
             with stage("population"):
-                from .population import apply_population, read_population, study_area
-
-                pop_area = study_area(network.hull(), area, cfg.network.max_snap_m)
-                pop_src = read_population(cfg.population, cfg.resolve, crs, pop_area,
-                                          net_path if is_osm_file(net_path) else None)
-                dem = apply_population(pop_src, dem, pop_area)
-                if len(dem.points) == 0:
-                    raise InputError(cfg.resolve(cfg.population.path), "no population point lies in the study area",
-                                     "check the population file covers the network extract (and its CRS)")
+                dem, pop_src = _population(cfg, network, dem, area, osm_path)
         with stage("snap"):
-            snap_dir = cfg.resolve(cfg.network.cache_dir) if cfg.network.cache else None
-            fsnap = snap_cached(network, shapely.get_coordinates(fac.geometry.values), cfg.network.max_snap_m, snap_dir)
-            dsnap = snap_cached(network, shapely.get_coordinates(dem.points.geometry.values), cfg.network.max_snap_m,
-                                snap_dir)
-            msg = component_message(*component_share(network, dsnap, dem.points["weight"].to_numpy()),
-                                    label="persons" if cfg.population is not None else "demand points")
-            if msg:
-                warnings.warn(msg, AccessWarning, stacklevel=2)
-            fac["snap_m"] = fsnap.dist_m
-            fac["on_network"] = fsnap.ok
-            off = ~fsnap.ok
-            if off.any():
-                if off.all() and len(fac):
-                    raise InputError(", ".join(sorted(set(fac["source"]))),
-                                     f"none of the {len(fac)} facilities lies within {cfg.network.max_snap_m:g} m "
-                                     "of the walkable network",
-                                     "check the facility coordinates and CRS against the network extract")
-                ids = ", ".join(fac.loc[off, "facility_id"].astype(str).head(5))
-                warnings.warn(f"{int(off.sum())} facilities are farther than {cfg.network.max_snap_m:g} m from any "
-                              f"walkable street and are left out ({ids}{', ...' if off.sum() > 5 else ''})",
-                              AccessWarning, stacklevel=2)
-        times = pd.DataFrame(index=dem.points.index)
+            fsnap, dsnap = _snap(cfg, network, fac, dem)
         out = dem.points.copy()
+        what = "residents" if cfg.population else ("grid cells" if dem.grid is not None else "points")
         assign, thresholds = None, {}
+        from .units import assign_units, class_thresholds, level_column
+
         if bounds is not None:
             with stage("units"):
-                from .units import assign_units, class_thresholds, level_column
-
-                what = "residents" if cfg.population else ("grid cells" if dem.grid is not None else "points")
                 assign = assign_units(out, bounds, out["weight"].to_numpy(), what=what)
                 for lvl in assign.unit.columns:
                     out[level_column(lvl)] = assign.unit[lvl].to_numpy()
@@ -211,29 +263,9 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
                 out["unit_class"] = assign.cls
                 thresholds = class_thresholds(cfg.categories, assign.cls)
         elif any(k.minutes_by_class or k.profile_by_class for k in cfg.categories.values()):
-            from .units import class_thresholds
-
             class_thresholds(cfg.categories, np.full(len(out), None, dtype=object))  # warns: no classes
-        speed = cfg.speed_m_per_min
         with stage("route"):
-            for cat in cats:
-                sel = np.flatnonzero((fac["category"] == cat).to_numpy())
-                if len(sel) == 0 or not fsnap.ok[sel].any():
-                    warnings.warn(f"category '{cat}' has no facilities on the network: 0% coverage", AccessWarning,
-                                  stacklevel=2)
-                kcfg = cfg.categories[cat]
-                limit_min = max([cfg.max_minutes, *kcfg.minutes_by_class.values()])
-                res = nearest_facility(network, fsnap.take(sel), dsnap, limit_m=limit_min * speed)
-                times[cat] = res.dist_m / speed
-                if kcfg.profile_by_class and assign is not None:
-                    from .profiles import class_profile_times
-
-                    class_profile_times(network, fsnap.take(sel), dsnap, kcfg, assign.cls, speed, limit_min,
-                                        times, res)
-                out[f"time_{cat}"] = times[cat]
-                ids = fac["facility_id"].to_numpy()[sel]
-                out[f"nearest_{cat}"] = np.where(res.facility >= 0, ids[np.maximum(res.facility, 0)] if len(sel) else "", "")
-                out[f"covered_{cat}"] = times[cat].to_numpy() <= thresholds.get(cat, cfg.categories[cat].minutes)
+            times = _route(cfg, network, fac, fsnap, dsnap, out, None if assign is None else assign.cls, thresholds)
         with stage("coverage"):
             covered, slowest = combined_minutes(times, cfg.categories, thresholds)
             out["time_combined"] = slowest
@@ -243,7 +275,7 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
             cat_w = {c: out[k.population].to_numpy() for c, k in cfg.categories.items()
                      if k.population and k.population in out.columns}
             table = coverage_table(times, out["weight"].to_numpy(), cfg.categories, counts, cat_w, thresholds)
-            units = pd.DataFrame()
+            units, fac_units = pd.DataFrame(), None
             if assign is not None:
                 from .units import unit_tables
 
@@ -256,11 +288,10 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
                     warnings.warn(msg, AccessWarning, stacklevel=2)
         with stage("standards"):
             from .standards import compute_standards
-            from .units import level_column
 
             ucols = {lvl: level_column(lvl) for lvl in assign.unit.columns} if assign is not None else {}
-            std = compute_standards(cfg, network, fac, fsnap, dsnap, out, fac_units if assign is not None else None,
-                                    bounds, ucols, table, units, weighted=cfg.population is not None,
+            std = compute_standards(cfg, network, fac, fsnap, dsnap, out, fac_units, bounds, ucols, table, units,
+                                    weighted=cfg.population is not None,
                                     estimated=pop_src.estimated if pop_src is not None else False)
         caught = [str(w.message) for w in wlist if issubclass(w.category, AccessWarning)]
     return AnalysisResult(cfg, network, fac, out, dem.grid, dem.label, table, units, bounds,
