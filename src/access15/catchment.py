@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
 
 from .network import WalkNetwork
 from .snap import Snapped
@@ -44,33 +45,76 @@ class TravelMatrix:
 
 
 def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, chunk: int = 64) -> TravelMatrix:
-    """All facility -> demand network distances up to ``limit_m`` metres (access legs included)."""
+    """All facility -> demand network distances up to ``limit_m`` metres (access legs included).
+
+    Facilities are taken in Hilbert-curve order in chunks of ``chunk``; each chunk's Dijkstra runs on the
+    subnetwork of the nodes inside the bounding box of its facilities' edge ends grown by the reach radius
+    (see :func:`reach_radius`), and only the demand points on edges with an end in that box are read out.
+    Pairs and distances are exactly those of a search over the whole network.
+
+    Parameters
+    ----------
+    net : the walking network (projected CRS, metres).
+    fac, dem : snapped facilities and demand points (unsnapped ones, ``edge == -1``, get no pair).
+    limit_m : the catchment limit, metres of walking (access legs included).
+    chunk : facilities per Dijkstra call (memory O(chunk x nodes in the chunk's box)).
+    """
     F, N = len(fac), net.n_nodes
     fok = np.flatnonzero(fac.ok)
     dok = np.flatnonzero(dem.ok)
     out_f, out_d, out_t = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
     if len(fok) and len(dok):
         e = fac.edge[fok]
-        # one virtual node per facility (N + k), with edges out to both ends of its edge
-        rows = np.repeat(N + np.arange(len(fok)), 2)
-        cols = np.column_stack([net.edge_u[e], net.edge_v[e]]).ravel()
-        cost = np.column_stack([fac.dist_m[fok] + fac.offset_m[fok],
-                                fac.dist_m[fok] + net.edge_length[e] - fac.offset_m[fok]]).ravel()
-        g = net.graph.tocoo()
-        big = sparse.csr_matrix((np.r_[g.data, np.maximum(cost, 1e-9)], (np.r_[g.row, rows], np.r_[g.col, cols])),
-                                shape=(N + len(fok), N + len(fok)))
+        fu, fv = net.edge_u[e], net.edge_v[e]
+        cost_u = fac.dist_m[fok] + fac.offset_m[fok]
+        cost_v = fac.dist_m[fok] + net.edge_length[e] - fac.offset_m[fok]
         de = dem.edge[dok]
         a, b = net.edge_u[de], net.edge_v[de]
         off, rest = dem.offset_m[dok], net.edge_length[de] - dem.offset_m[dok]
         leg = dem.dist_m[dok]
+        g = net.graph
+        radius = reach_radius(net, limit_m)
+        tree = cKDTree(net.node_xy)
+        # demand points by node: CSR over the ends of their edges (each point listed under both ends)
+        ends = np.concatenate([a, b])
+        by_node = np.argsort(ends, kind="stable") % len(dok)
+        dptr = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=N))])
+        pos = np.full(N, -1, dtype=np.int64)  # node -> index in the chunk's subnetwork (-1: outside)
+        order = hilbert_order(net.node_xy[fu] / 2 + net.node_xy[fv] / 2)
         for s in range(0, len(fok), chunk):
-            src = N + np.arange(s, min(s + chunk, len(fok)))
-            d = csgraph.dijkstra(big, directed=True, indices=src, limit=limit_m)[:, :N]
-            t = np.minimum(d[:, a] + off, d[:, b] + rest) + leg
+            k = order[s:s + chunk]
+            nk = len(k)
+            exy = net.node_xy[np.concatenate([fu[k], fv[k]])]
+            lo, hi = exy.min(axis=0) - radius, exy.max(axis=0) + radius
+            idx = np.asarray(tree.query_ball_point((lo + hi) / 2, (hi - lo).max() / 2, p=np.inf), dtype=np.int64)
+            idx.sort()
+            n = len(idx)
+            pos[idx] = np.arange(n)
+            # induced subgraph: rows of the box nodes, columns kept when inside; node n is an isolated dummy
+            # (the index of outside nodes), n + 1 + j the virtual source of the chunk's facility j
+            sub = g[idx]
+            col = pos[sub.indices]
+            keep = col >= 0
+            row = np.repeat(np.arange(n), np.diff(sub.indptr))[keep]
+            src = n + 1 + np.arange(nk)
+            big = sparse.csr_matrix(
+                (np.r_[sub.data[keep], np.maximum(np.column_stack([cost_u[k], cost_v[k]]).ravel(), 1e-9)],
+                 (np.r_[row, np.repeat(src, 2)], np.r_[col[keep], pos[np.column_stack([fu[k], fv[k]]).ravel()]])),
+                shape=(n + 1 + nk, n + 1 + nk))
+            d = csgraph.dijkstra(big, directed=True, indices=src, limit=limit_m)[:, :n + 1]
+            # the demand points with an edge end in the box (the others are beyond the limit)
+            cnt = dptr[idx + 1] - dptr[idx]
+            tot = int(cnt.sum())
+            at = np.repeat(dptr[idx] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(tot)
+            sel = np.unique(by_node[at])
+            pa, pb = pos[a[sel]], pos[b[sel]]
+            pa[pa < 0], pb[pb < 0] = n, n
+            t = np.minimum(d[:, pa] + off[sel], d[:, pb] + rest[sel]) + leg[sel]
             fi, di = np.nonzero(t <= limit_m)
-            out_f.append(fok[s + fi])
-            out_d.append(dok[di])
+            out_f.append(fok[k[fi]])
+            out_d.append(dok[sel[di]])
             out_t.append(t[fi, di])
+            pos[idx] = -1
         # facility and demand point on the same edge: the direct walk along it may be shorter
         same = pd.DataFrame({"edge": de, "d": dok, "t": off, "ld": leg}).merge(
             pd.DataFrame({"edge": e, "f": fok, "tf": fac.offset_m[fok], "lf": fac.dist_m[fok]}), on="edge")
@@ -85,6 +129,48 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
     f, d, t = f[order], d[order], t[order]
     first = np.r_[True, (f[1:] != f[:-1]) | (d[1:] != d[:-1])] if len(f) else np.zeros(0, bool)
     return TravelMatrix(f[first], d[first], t[first], F, len(dem))
+
+
+def reach_radius(net: WalkNetwork, limit_m: float) -> float:
+    """Euclidean radius (metres, network CRS) around a node that holds every node within ``limit_m`` metres
+    of network distance from it, and every node on the shortest paths to them.
+
+    An edge's length (its polyline) is at least the straight line between its end nodes, so network distance
+    bounds Euclidean distance and the radius is ``limit_m``. Should some edge be shorter than that chord
+    (rounded or user-supplied lengths), the radius grows by the worst ratio chord / length, so the bound
+    still holds. O(E).
+    """
+    g = net.graph
+    row = np.repeat(np.arange(g.shape[0]), np.diff(g.indptr))
+    chord = np.hypot(*(net.node_xy[row] - net.node_xy[g.indices]).T)
+    ratio = float(np.max(chord / g.data, initial=1.0))
+    return float(limit_m) * max(1.0, ratio) * (1 + 1e-9) + 1e-6
+
+
+def hilbert_order(xy: np.ndarray, bits: int = 16) -> np.ndarray:
+    """Indices that sort points ``xy`` (n, 2) along a Hilbert curve over their bounding square, so that runs
+    of consecutive points are spatially compact. Vectorised over points, one step per bit: O(n log n)."""
+    xy = np.asarray(xy, dtype=np.float64)
+    if len(xy) == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo = xy.min(axis=0)
+    span = max(float((xy.max(axis=0) - lo).max()), 1e-9)
+    side = 1 << bits
+    q = np.minimum(((xy - lo) / span * side).astype(np.int64), side - 1)
+    x, y = q[:, 0], q[:, 1]
+    h = np.zeros(len(xy), dtype=np.int64)
+    s = side >> 1
+    while s > 0:
+        rx = ((x & s) > 0).astype(np.int64)
+        ry = ((y & s) > 0).astype(np.int64)
+        h += s * s * ((3 * rx) ^ ry)
+        turn = ry == 0
+        flip = turn & (rx == 1)
+        x = np.where(flip, side - 1 - x, x)
+        y = np.where(flip, side - 1 - y, y)
+        x, y = np.where(turn, y, x), np.where(turn, x, y)
+        s >>= 1
+    return np.argsort(h, kind="stable")
 
 
 def step_weights(minutes: np.ndarray, circle_min: float) -> np.ndarray:
