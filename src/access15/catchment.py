@@ -11,8 +11,18 @@ A_i = sum_j R_j W(t_ij), over pairs with t_ij <= d0. W = 1 for 2SFCA; E2SFCA (Lu
 stepped weights 1, 0.68, 0.22 on the thirds of the circle d0. A_i is supply per resident (e.g. places per
 person); it is validated against PySAL's ``access`` package in the tests.
 
-Complexity: F limited Dijkstra runs, O(F (N + E) log N) worst case, in chunks of ``chunk`` sources so memory
-stays O(chunk x N); the ratios are two sparse sums, O(pairs).
+Scale: facilities are ordered along a Hilbert curve and searched in chunks of ``chunk``; each chunk's Dijkstra
+runs on the induced subnetwork of the nodes in the bounding box of its facilities' edge ends grown by the
+circle (network distance >= straight-line distance, so no node or path within the limit lies outside; see
+:func:`reach_radius`), and only demand points on edges with an end in that box are read out. The pairs and
+distances are exactly those of a search over the whole network (tested against it).
+
+Complexity: O(N log N) once for a KD-tree over the nodes, O(E) for the radius check, then per chunk
+O(n_box + e_box + demand in the box) to cut the subnetwork and, per facility, a limited Dijkstra over the box,
+O(n_box + e_reach log n_reach) (``n_box`` nodes in the grown box, ``e_reach``/``n_reach`` edges/nodes within
+the circle). With the circle and the facility density fixed this does not grow with the network size N:
+O(F x n_box) in all instead of the O(F x N) of a whole-network search. Memory O(chunk x n_box). The ratios
+are two sparse sums, O(pairs).
 """
 
 from __future__ import annotations
