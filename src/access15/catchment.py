@@ -41,6 +41,10 @@ from .snap import Snapped
 #: E2SFCA steps: (share of the circle, weight), after Luo & Qi (2009): 1.00, 0.68, 0.22.
 E2SFCA_STEPS = ((1 / 3, 1.0), (2 / 3, 0.68), (1.0, 0.22))
 
+#: Side of the Hilbert cells that bound a chunk of facilities, in reach radii: a chunk's search box is then at
+#: most (2 x 2 + 2) = 6 radii wide whatever the facility density (tuned on the 1M-edge benchmark network).
+CELL_REACH = 2.0
+
 
 @dataclass
 class TravelMatrix:
@@ -90,9 +94,9 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
         by_node = np.argsort(ends, kind="stable") % len(dok)
         dptr = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=N))])
         pos = np.full(N, -1, dtype=np.int64)  # node -> index in the chunk's subnetwork (-1: outside)
-        order = hilbert_order(net.node_xy[fu] / 2 + net.node_xy[fv] / 2)
-        for s in range(0, len(fok), chunk):
-            k = order[s:s + chunk]
+        order, bounds = compact_chunks(net.node_xy[fu] / 2 + net.node_xy[fv] / 2, chunk, CELL_REACH * radius)
+        for s, s_end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            k = order[s:s_end]
             nk = len(k)
             exy = net.node_xy[np.concatenate([fu[k], fv[k]])]
             lo, hi = exy.min(axis=0) - radius, exy.max(axis=0) + radius
@@ -157,15 +161,16 @@ def reach_radius(net: WalkNetwork, limit_m: float) -> float:
     return float(limit_m) * max(1.0, ratio) * (1 + 1e-9) + 1e-6
 
 
-def hilbert_order(xy: np.ndarray, bits: int = 16) -> np.ndarray:
-    """Indices that sort points ``xy`` (n, 2) along a Hilbert curve over their bounding square, so that runs
-    of consecutive points are spatially compact. Vectorised over points, one step per bit: O(n log n)."""
-    xy = np.asarray(xy, dtype=np.float64)
+def hilbert_key(xy: np.ndarray, bits: int = 16) -> tuple[np.ndarray, float]:
+    """Hilbert-curve index of each point ``xy`` (n, 2) on a ``2**bits`` grid over the points' bounding square,
+    and that grid's cell size (same unit as ``xy``). Vectorised over points, one step per bit: O(n bits).
+    The index shifted right by ``2 k`` is the index of the ``2**k`` times coarser cell (prefix property)."""
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     if len(xy) == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), 1.0
     lo = xy.min(axis=0)
-    span = max(float((xy.max(axis=0) - lo).max()), 1e-9)
     side = 1 << bits
+    span = max(float((xy.max(axis=0) - lo).max()), 1e-9)
     q = np.minimum(((xy - lo) / span * side).astype(np.int64), side - 1)
     x, y = q[:, 0], q[:, 1]
     h = np.zeros(len(xy), dtype=np.int64)
@@ -180,7 +185,28 @@ def hilbert_order(xy: np.ndarray, bits: int = 16) -> np.ndarray:
         y = np.where(flip, side - 1 - y, y)
         x, y = np.where(turn, y, x), np.where(turn, x, y)
         s >>= 1
-    return np.argsort(h, kind="stable")
+    return h, span / side
+
+
+def hilbert_order(xy: np.ndarray, bits: int = 16) -> np.ndarray:
+    """Indices that sort points ``xy`` (n, 2) along a Hilbert curve, so runs of consecutive points are compact."""
+    return np.argsort(hilbert_key(xy, bits)[0], kind="stable")
+
+
+def compact_chunks(xy: np.ndarray, chunk: int, cell_m: float, bits: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Split points ``xy`` (n, 2, metres) into spatially compact chunks: Hilbert order, cut where a point
+    enters another Hilbert cell (side at least ``cell_m``, under twice that) and after every ``chunk`` points
+    within a cell. Returns ``order`` (indices into ``xy``) and ``bounds`` (chunk ``i`` is
+    ``order[bounds[i]:bounds[i + 1]]``). O(n log n)."""
+    h, unit = hilbert_key(xy, bits)
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    k = int(np.clip(np.ceil(np.log2(max(cell_m, 1e-9) / unit)), 0, bits))
+    cell = hs >> (2 * k)
+    n = len(hs)
+    first = np.r_[True, cell[1:] != cell[:-1]] if n else np.zeros(0, bool)
+    rank = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    return order, np.r_[np.flatnonzero(rank % chunk == 0), n].astype(np.int64)
 
 
 def step_weights(minutes: np.ndarray, circle_min: float) -> np.ndarray:
