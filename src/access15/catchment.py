@@ -11,7 +11,8 @@ A_i = sum_j R_j W(t_ij), over pairs with t_ij <= d0. W = 1 for 2SFCA; E2SFCA (Lu
 stepped weights 1, 0.68, 0.22 on the thirds of the circle d0. A_i is supply per resident (e.g. places per
 person); it is validated against PySAL's ``access`` package in the tests.
 
-Scale: facilities are ordered along a Hilbert curve and searched in chunks of ``chunk``; each chunk's Dijkstra
+Scale: facilities are ordered along a Hilbert curve and searched in chunks of at most ``chunk`` that stay in one
+Hilbert cell of ``CELL_REACH`` to twice that many circle radii (:func:`compact_chunks`); each chunk's Dijkstra
 runs on the induced subnetwork of the nodes in the bounding box of its facilities' edge ends grown by the
 circle (network distance >= straight-line distance, so no node or path within the limit lies outside; see
 :func:`reach_radius`), and only demand points on edges with an end in that box are read out. The pairs and
@@ -61,7 +62,8 @@ class TravelMatrix:
 def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, chunk: int = 64) -> TravelMatrix:
     """All facility -> demand network distances up to ``limit_m`` metres (access legs included).
 
-    Facilities are taken in Hilbert-curve order in chunks of ``chunk``; each chunk's Dijkstra runs on the
+    Facilities are taken in Hilbert-curve order in compact chunks of at most ``chunk`` (see
+    :func:`compact_chunks`); each chunk's Dijkstra runs on the
     subnetwork of the nodes inside the bounding box of its facilities' edge ends grown by the reach radius
     (see :func:`reach_radius`), and only the demand points on edges with an end in that box are read out.
     Pairs and distances are exactly those of a search over the whole network.
