@@ -206,3 +206,36 @@ def test_hilbert_order_walks_the_grid_one_cell_at_a_time():
     assert sorted(order) == list(range(256))
     steps = np.abs(np.diff(xy[order], axis=0)).sum(axis=1)
     np.testing.assert_array_equal(steps, 1.0)  # a Hilbert curve: consecutive cells are neighbours
+
+
+def test_facility_on_a_self_loop_edge_takes_the_shorter_way_round(porto_alegre_network):
+    """Real cul-de-sac loops (an edge from a node back to itself): the facility's two links to that node
+    must not be summed; each row minimum equals ``nearest_facility`` (one facility at a time)."""
+    net = porto_alegre_network
+    loops = np.flatnonzero((net.edge_u == net.edge_v) & (net.component[net.edge_u] == 0))
+    assert len(loops) >= 10
+    pts = shapely.get_coordinates(shapely.line_interpolate_point(net.edge_geometry[loops], 0.3, normalized=True))
+    fs = snap_points(net, pts, 500.0)
+    assert np.isin(fs.edge, loops).all()
+    ds = snap_points(net, net.node_xy[::10], 500.0)
+    m = travel_matrix(net, fs, ds, 1000.0)
+    for i in range(len(fs)):
+        row = m.fac == i
+        best = np.full(len(ds), np.inf)
+        best[m.dem[row]] = m.dist_m[row]
+        near = nearest_facility(net, fs.take(np.array([i])), ds, 1000.0).dist_m
+        np.testing.assert_array_equal(np.isinf(best), np.isinf(near))
+        np.testing.assert_allclose(best[np.isfinite(near)], near[np.isfinite(near)], rtol=0, atol=1e-6)
+
+
+def test_compact_chunks_stay_small_and_cover_every_point(demo_points):
+    from access15.catchment import compact_chunks
+
+    net, fs, ds = demo_points
+    xy = ds.xy[ds.ok]
+    order, bounds = compact_chunks(xy, 64, 1000.0)
+    assert sorted(order) == list(range(len(xy))) and bounds[0] == 0 and bounds[-1] == len(xy)
+    sizes = np.diff(bounds)
+    assert sizes.min() >= 1 and sizes.max() == 64
+    ext = np.array([np.ptp(xy[order[a:b]], axis=0).max() for a, b in zip(bounds[:-1], bounds[1:])])
+    assert ext.max() < 2 * 1000.0 * 1.0001  # inside one Hilbert cell under twice cell_m wide

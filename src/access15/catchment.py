@@ -84,6 +84,10 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
         fu, fv = net.edge_u[e], net.edge_v[e]
         cost_u = fac.dist_m[fok] + fac.offset_m[fok]
         cost_v = fac.dist_m[fok] + net.edge_length[e] - fac.offset_m[fok]
+        # a facility on a self-loop edge reaches its one end node by the shorter way round (one link only:
+        # two links to the same node would be summed by the sparse constructor)
+        loop = fu == fv
+        cost_u = np.where(loop, np.minimum(cost_u, cost_v), cost_u)
         de = dem.edge[dok]
         a, b = net.edge_u[de], net.edge_v[de]
         off, rest = dem.offset_m[dok], net.edge_length[de] - dem.offset_m[dok]
@@ -113,9 +117,11 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
             keep = col >= 0
             row = np.repeat(np.arange(n), np.diff(sub.indptr))[keep]
             src = n + 1 + np.arange(nk)
+            link = np.column_stack([np.ones(nk, bool), ~loop[k]]).ravel()
             big = sparse.csr_matrix(
-                (np.r_[sub.data[keep], np.maximum(np.column_stack([cost_u[k], cost_v[k]]).ravel(), 1e-9)],
-                 (np.r_[row, np.repeat(src, 2)], np.r_[col[keep], pos[np.column_stack([fu[k], fv[k]]).ravel()]])),
+                (np.r_[sub.data[keep], np.maximum(np.column_stack([cost_u[k], cost_v[k]]).ravel()[link], 1e-9)],
+                 (np.r_[row, np.repeat(src, 2)[link]],
+                  np.r_[col[keep], pos[np.column_stack([fu[k], fv[k]]).ravel()[link]]])),
                 shape=(n + 1 + nk, n + 1 + nk))
             d = csgraph.dijkstra(big, directed=True, indices=src, limit=limit_m)[:, :n + 1]
             # the demand points with an edge end in the box (the others are beyond the limit)
