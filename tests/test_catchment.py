@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -172,14 +172,10 @@ def test_edges_shorter_than_their_chord_widen_the_search(demo_points):
                         min_pairs=10_000)
 
 
-def test_tiled_network_matrix_equals_whole_network_search(root, porto_alegre_network, demo_result):
+def test_tiled_network_matrix_equals_whole_network_search(tiling, porto_alegre_network, demo_result):
     """A 2 x 2 tiling of the demo (stitched across the seams, like the benchmark's metro networks): facilities
     near a seam reach cells of the neighbouring tile; the chunked subnetwork search must find the same pairs."""
-    sys.path.insert(0, str(root / "benchmarks"))
-    try:
-        from tiling import dense_rect, tile_network, tile_points
-    finally:
-        sys.path.remove(str(root / "benchmarks"))
+    dense_rect, tile_network, tile_points = tiling.dense_rect, tiling.tile_network, tiling.tile_points
     rect = dense_rect(porto_alegre_network, side_m=3000.0, cell_m=500.0)
     net = tile_network(porto_alegre_network, rect, 2, 2)
     fac = tile_points(demo_result.facilities.to_crs(net.crs), rect, 2, 2)
@@ -192,7 +188,9 @@ def test_tiled_network_matrix_equals_whole_network_search(root, porto_alegre_net
     ref = _reference_travel_matrix(net, fs, ds, 1000.0)
     _assert_same_matrix(new, ref, min_pairs=20_000)
     # pairs across a seam exist (facility and cell on different copies)
-    tile_of = lambda xy: np.floor((xy - np.array(rect[:2])) / (rect[2] - rect[0])).astype(int) @ [1, 2]  # noqa: E731
+    def tile_of(xy):
+        return np.floor((xy - np.array(rect[:2])) / (rect[2] - rect[0])).astype(int) @ [1, 2]
+
     ft = tile_of(shapely.get_coordinates(fac.geometry.values))[new.fac]
     dt = tile_of(shapely.get_coordinates(dem.geometry.values))[new.dem]
     assert (ft != dt).sum() > 100
@@ -231,11 +229,11 @@ def test_facility_on_a_self_loop_edge_takes_the_shorter_way_round(porto_alegre_n
 def test_compact_chunks_stay_small_and_cover_every_point(demo_points):
     from access15.catchment import compact_chunks
 
-    net, fs, ds = demo_points
+    _, _, ds = demo_points
     xy = ds.xy[ds.ok]
     order, bounds = compact_chunks(xy, 64, 1000.0)
     assert sorted(order) == list(range(len(xy))) and bounds[0] == 0 and bounds[-1] == len(xy)
     sizes = np.diff(bounds)
     assert sizes.min() >= 1 and sizes.max() == 64
-    ext = np.array([np.ptp(xy[order[a:b]], axis=0).max() for a, b in zip(bounds[:-1], bounds[1:])])
+    ext = np.array([np.ptp(xy[order[a:b]], axis=0).max() for a, b in itertools.pairwise(bounds)])
     assert ext.max() < 2 * 1000.0 * 1.0001  # inside one Hilbert cell under twice cell_m wide
