@@ -64,8 +64,9 @@ def parse_size(size: str) -> int | None:
     return int(float(m.group(1)) * (1_000 if m.group(2) == "k" else 1_000_000))
 
 
-def _inputs(size: str, timer):
-    """The network and facilities for a size, timing load / build / facilities."""
+def _inputs(size: str, timer, population: bool = False):
+    """The network and facilities for a size, timing load / build / facilities. ``population`` keeps the
+    demo's census population on tiled sizes (it covers one copy; the per-capita ``standards`` stage runs)."""
     from access15.config import load_config
     from access15.crs import WGS84, transform_xy, utm_crs_for
     from access15.inputs import load_facilities
@@ -84,7 +85,8 @@ def _inputs(size: str, timer):
                                     source=pbf.name)
         target = parse_size(size)
         if target is not None:
-            cfg.population = None  # the census polygons cover one copy only: tiled runs measure area coverage
+            if not population:
+                cfg.population = None  # the census polygons cover one copy only: tiled runs measure area coverage
             rect = dense_rect(net)
             one = tile_network(net, rect, 1, 1).n_edges
             nx_, ny_ = grid_shape(math.ceil(target / one))
@@ -97,7 +99,7 @@ def _inputs(size: str, timer):
     return cfg, net, fac
 
 
-def run_pipeline(size: str, html: bool) -> dict:
+def run_pipeline(size: str, html: bool, population: bool = False) -> dict:
     """Every stage for one size, in this process."""
     from access15.outputs import write_outputs
     from access15.pipeline import analyze
@@ -106,7 +108,7 @@ def run_pipeline(size: str, html: bool) -> dict:
     times = timer.times
 
     t0 = time.perf_counter()
-    cfg, net, fac = _inputs(size, timer)
+    cfg, net, fac = _inputs(size, timer, population)
     res = analyze(cfg, network=net, facilities=fac)
     names = {"load facilities": "facilities", "demand points": "demand"}
     for k, v in res.timings.items():
@@ -304,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="on tiled sizes, let cityseer search from this many random nodes and scale its time")
     ap.add_argument("--skip", default="", help="comma list of peers to skip: networkx, pandana, cityseer")
     ap.add_argument("--no-html", action="store_true", help="render without the HTML map")
+    ap.add_argument("--population", action="store_true",
+                    help="keep the census population on tiled sizes, so the per-capita standards stage runs")
     ap.add_argument("--out", type=Path, help="Markdown file whose benchmark block is replaced")
     ap.add_argument("--json", type=Path, help="also write the raw results as JSON")
     ap.add_argument("--reader", default="", help="sizes whose tiled network is written as .osm.pbf and read back "
@@ -322,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(read_one(*a.read_one)))
         return 0
     if a.one:
-        print(json.dumps(run_pipeline(a.one, not a.no_html)))
+        print(json.dumps(run_pipeline(a.one, not a.no_html, a.population)))
         return 0
     if a.peers_one:
         print(json.dumps(run_peers(a.peers_one, a.ego_sample, skip, a.cityseer_sample)))
@@ -330,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.from_json:
         saved = json.loads(a.from_json.read_text())
         return _finish(a, saved["machine"], saved["stages"], saved["peers"], saved.get("reader", []))
-    common = (["--no-html"] if a.no_html else []) + ["--ego-sample", str(a.ego_sample), "--skip", a.skip,
+    common = (["--no-html"] if a.no_html else []) + (["--population"] if a.population else []) + ["--ego-sample", str(a.ego_sample), "--skip", a.skip,
                                                      "--cityseer-sample", str(a.cityseer_sample)]
     pipes, peer_runs = [], []
     for size in [s for s in a.sizes.split(",") if s]:

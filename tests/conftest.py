@@ -44,3 +44,14 @@ def tsinghua_network():
     from access15.network import load_network
 
     return load_network(OSM / "beijing_haidian_tsinghua.osm.pbf")
+
+
+@pytest.fixture(scope="session")
+def tiling():
+    """``benchmarks/tiling.py`` (metro-size networks tiled from a real extract), imported from its path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("access15_bench_tiling", ROOT / "benchmarks" / "tiling.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 import shapely
@@ -53,12 +51,8 @@ def test_subnetwork_keeps_every_edge_meeting_the_area_and_its_distances(porto_al
     assert len(key_full) > 200 and key_full == pytest.approx(key_sub)
 
 
-def test_tiled_benchmark_network_is_stitched_across_tiles(root, helsinki_network):
-    sys.path.insert(0, str(root / "benchmarks"))
-    try:
-        from tiling import dense_rect, tile_network
-    finally:
-        sys.path.remove(str(root / "benchmarks"))
+def test_tiled_benchmark_network_is_stitched_across_tiles(tiling, helsinki_network):
+    dense_rect, tile_network = tiling.dense_rect, tiling.tile_network
     rect = dense_rect(helsinki_network, side_m=600.0, cell_m=100.0)
     one = tile_network(helsinki_network, rect, 1, 1)
     four = tile_network(helsinki_network, rect, 2, 2)

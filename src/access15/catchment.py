@@ -11,8 +11,19 @@ A_i = sum_j R_j W(t_ij), over pairs with t_ij <= d0. W = 1 for 2SFCA; E2SFCA (Lu
 stepped weights 1, 0.68, 0.22 on the thirds of the circle d0. A_i is supply per resident (e.g. places per
 person); it is validated against PySAL's ``access`` package in the tests.
 
-Complexity: F limited Dijkstra runs, O(F (N + E) log N) worst case, in chunks of ``chunk`` sources so memory
-stays O(chunk x N); the ratios are two sparse sums, O(pairs).
+Scale: facilities are ordered along a Hilbert curve and searched in chunks of at most ``chunk`` that stay in one
+Hilbert cell of ``CELL_REACH`` to twice that many circle radii (:func:`compact_chunks`); each chunk's Dijkstra
+runs on the induced subnetwork of the nodes in the bounding box of its facilities' edge ends grown by the
+circle (network distance >= straight-line distance, so no node or path within the limit lies outside; see
+:func:`reach_radius`), and only demand points on edges with an end in that box are read out. The pairs and
+distances are exactly those of a search over the whole network (tested against it).
+
+Complexity: O(N log N) once for a KD-tree over the nodes, O(E) for the radius check, then per chunk
+O(n_box + e_box + demand in the box) to cut the subnetwork and, per facility, a limited Dijkstra over the box,
+O(n_box + e_reach log n_reach) (``n_box`` nodes in the grown box, ``e_reach``/``n_reach`` edges/nodes within
+the circle). With the circle and the facility density fixed this does not grow with the network size N:
+O(F x n_box) in all instead of the O(F x N) of a whole-network search. Memory O(chunk x n_box). The ratios
+are two sparse sums, O(pairs).
 """
 
 from __future__ import annotations
@@ -23,12 +34,17 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
 
 from .network import WalkNetwork
 from .snap import Snapped
 
 #: E2SFCA steps: (share of the circle, weight), after Luo & Qi (2009): 1.00, 0.68, 0.22.
 E2SFCA_STEPS = ((1 / 3, 1.0), (2 / 3, 0.68), (1.0, 0.22))
+
+#: Side of the Hilbert cells that bound a chunk of facilities, in reach radii: a chunk's search box is then at
+#: most (2 x 2 + 2) = 6 radii wide whatever the facility density (tuned on the 1M-edge benchmark network).
+CELL_REACH = 2.0
 
 
 @dataclass
@@ -44,33 +60,83 @@ class TravelMatrix:
 
 
 def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, chunk: int = 64) -> TravelMatrix:
-    """All facility -> demand network distances up to ``limit_m`` metres (access legs included)."""
+    """All facility -> demand network distances up to ``limit_m`` metres (access legs included).
+
+    Facilities are taken in Hilbert-curve order in compact chunks of at most ``chunk`` (see
+    :func:`compact_chunks`); each chunk's Dijkstra runs on the
+    subnetwork of the nodes inside the bounding box of its facilities' edge ends grown by the reach radius
+    (see :func:`reach_radius`), and only the demand points on edges with an end in that box are read out.
+    Pairs and distances are exactly those of a search over the whole network.
+
+    Parameters
+    ----------
+    net : the walking network (projected CRS, metres).
+    fac, dem : snapped facilities and demand points (unsnapped ones, ``edge == -1``, get no pair).
+    limit_m : the catchment limit, metres of walking (access legs included).
+    chunk : facilities per Dijkstra call (memory O(chunk x nodes in the chunk's box)).
+    """
     F, N = len(fac), net.n_nodes
     fok = np.flatnonzero(fac.ok)
     dok = np.flatnonzero(dem.ok)
     out_f, out_d, out_t = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
     if len(fok) and len(dok):
         e = fac.edge[fok]
-        # one virtual node per facility (N + k), with edges out to both ends of its edge
-        rows = np.repeat(N + np.arange(len(fok)), 2)
-        cols = np.column_stack([net.edge_u[e], net.edge_v[e]]).ravel()
-        cost = np.column_stack([fac.dist_m[fok] + fac.offset_m[fok],
-                                fac.dist_m[fok] + net.edge_length[e] - fac.offset_m[fok]]).ravel()
-        g = net.graph.tocoo()
-        big = sparse.csr_matrix((np.r_[g.data, np.maximum(cost, 1e-9)], (np.r_[g.row, rows], np.r_[g.col, cols])),
-                                shape=(N + len(fok), N + len(fok)))
+        fu, fv = net.edge_u[e], net.edge_v[e]
+        cost_u = fac.dist_m[fok] + fac.offset_m[fok]
+        cost_v = fac.dist_m[fok] + net.edge_length[e] - fac.offset_m[fok]
+        # a facility on a self-loop edge reaches its one end node by the shorter way round (one link only:
+        # two links to the same node would be summed by the sparse constructor)
+        loop = fu == fv
+        cost_u = np.where(loop, np.minimum(cost_u, cost_v), cost_u)
         de = dem.edge[dok]
         a, b = net.edge_u[de], net.edge_v[de]
         off, rest = dem.offset_m[dok], net.edge_length[de] - dem.offset_m[dok]
         leg = dem.dist_m[dok]
-        for s in range(0, len(fok), chunk):
-            src = N + np.arange(s, min(s + chunk, len(fok)))
-            d = csgraph.dijkstra(big, directed=True, indices=src, limit=limit_m)[:, :N]
-            t = np.minimum(d[:, a] + off, d[:, b] + rest) + leg
+        g = net.graph
+        radius = reach_radius(net, limit_m)
+        tree = cKDTree(net.node_xy)
+        # demand points by node: CSR over the ends of their edges (each point listed under both ends)
+        ends = np.concatenate([a, b])
+        by_node = np.argsort(ends, kind="stable") % len(dok)
+        dptr = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=N))])
+        pos = np.full(N, -1, dtype=np.int64)  # node -> index in the chunk's subnetwork (-1: outside)
+        order, bounds = compact_chunks(net.node_xy[fu] / 2 + net.node_xy[fv] / 2, chunk, CELL_REACH * radius)
+        for s, s_end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            k = order[s:s_end]
+            nk = len(k)
+            exy = net.node_xy[np.concatenate([fu[k], fv[k]])]
+            lo, hi = exy.min(axis=0) - radius, exy.max(axis=0) + radius
+            idx = np.asarray(tree.query_ball_point((lo + hi) / 2, (hi - lo).max() / 2, p=np.inf), dtype=np.int64)
+            idx.sort()
+            n = len(idx)
+            pos[idx] = np.arange(n)
+            # induced subgraph: rows of the box nodes, columns kept when inside; node n is an isolated dummy
+            # (the index of outside nodes), n + 1 + j the virtual source of the chunk's facility j
+            sub = g[idx]
+            col = pos[sub.indices]
+            keep = col >= 0
+            row = np.repeat(np.arange(n), np.diff(sub.indptr))[keep]
+            src = n + 1 + np.arange(nk)
+            link = np.column_stack([np.ones(nk, bool), ~loop[k]]).ravel()
+            big = sparse.csr_matrix(
+                (np.r_[sub.data[keep], np.maximum(np.column_stack([cost_u[k], cost_v[k]]).ravel()[link], 1e-9)],
+                 (np.r_[row, np.repeat(src, 2)[link]],
+                  np.r_[col[keep], pos[np.column_stack([fu[k], fv[k]]).ravel()[link]]])),
+                shape=(n + 1 + nk, n + 1 + nk))
+            d = csgraph.dijkstra(big, directed=True, indices=src, limit=limit_m)[:, :n + 1]
+            # the demand points with an edge end in the box (the others are beyond the limit)
+            cnt = dptr[idx + 1] - dptr[idx]
+            tot = int(cnt.sum())
+            at = np.repeat(dptr[idx] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(tot)
+            sel = np.unique(by_node[at])
+            pa, pb = pos[a[sel]], pos[b[sel]]
+            pa[pa < 0], pb[pb < 0] = n, n
+            t = np.minimum(d[:, pa] + off[sel], d[:, pb] + rest[sel]) + leg[sel]
             fi, di = np.nonzero(t <= limit_m)
-            out_f.append(fok[s + fi])
-            out_d.append(dok[di])
+            out_f.append(fok[k[fi]])
+            out_d.append(dok[sel[di]])
             out_t.append(t[fi, di])
+            pos[idx] = -1
         # facility and demand point on the same edge: the direct walk along it may be shorter
         same = pd.DataFrame({"edge": de, "d": dok, "t": off, "ld": leg}).merge(
             pd.DataFrame({"edge": e, "f": fok, "tf": fac.offset_m[fok], "lf": fac.dist_m[fok]}), on="edge")
@@ -85,6 +151,70 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
     f, d, t = f[order], d[order], t[order]
     first = np.r_[True, (f[1:] != f[:-1]) | (d[1:] != d[:-1])] if len(f) else np.zeros(0, bool)
     return TravelMatrix(f[first], d[first], t[first], F, len(dem))
+
+
+def reach_radius(net: WalkNetwork, limit_m: float) -> float:
+    """Euclidean radius (metres, network CRS) around a node that holds every node within ``limit_m`` metres
+    of network distance from it, and every node on the shortest paths to them.
+
+    An edge's length (its polyline) is at least the straight line between its end nodes, so network distance
+    bounds Euclidean distance and the radius is ``limit_m``. Should some edge be shorter than that chord
+    (rounded or user-supplied lengths), the radius grows by the worst ratio chord / length, so the bound
+    still holds. O(E).
+    """
+    g = net.graph
+    row = np.repeat(np.arange(g.shape[0]), np.diff(g.indptr))
+    chord = np.hypot(*(net.node_xy[row] - net.node_xy[g.indices]).T)
+    ratio = float(np.max(chord / g.data, initial=1.0))
+    return float(limit_m) * max(1.0, ratio) * (1 + 1e-9) + 1e-6
+
+
+def hilbert_key(xy: np.ndarray, bits: int = 16) -> tuple[np.ndarray, float]:
+    """Hilbert-curve index of each point ``xy`` (n, 2) on a ``2**bits`` grid over the points' bounding square,
+    and that grid's cell size (same unit as ``xy``). Vectorised over points, one step per bit: O(n bits).
+    The index shifted right by ``2 k`` is the index of the ``2**k`` times coarser cell (prefix property)."""
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    if len(xy) == 0:
+        return np.zeros(0, dtype=np.int64), 1.0
+    lo = xy.min(axis=0)
+    side = 1 << bits
+    span = max(float((xy.max(axis=0) - lo).max()), 1e-9)
+    q = np.minimum(((xy - lo) / span * side).astype(np.int64), side - 1)
+    x, y = q[:, 0], q[:, 1]
+    h = np.zeros(len(xy), dtype=np.int64)
+    s = side >> 1
+    while s > 0:
+        rx = ((x & s) > 0).astype(np.int64)
+        ry = ((y & s) > 0).astype(np.int64)
+        h += s * s * ((3 * rx) ^ ry)
+        turn = ry == 0
+        flip = turn & (rx == 1)
+        x = np.where(flip, side - 1 - x, x)
+        y = np.where(flip, side - 1 - y, y)
+        x, y = np.where(turn, y, x), np.where(turn, x, y)
+        s >>= 1
+    return h, span / side
+
+
+def hilbert_order(xy: np.ndarray, bits: int = 16) -> np.ndarray:
+    """Indices that sort points ``xy`` (n, 2) along a Hilbert curve, so runs of consecutive points are compact."""
+    return np.argsort(hilbert_key(xy, bits)[0], kind="stable")
+
+
+def compact_chunks(xy: np.ndarray, chunk: int, cell_m: float, bits: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Split points ``xy`` (n, 2, metres) into spatially compact chunks: Hilbert order, cut where a point
+    enters another Hilbert cell (side at least ``cell_m``, under twice that) and after every ``chunk`` points
+    within a cell. Returns ``order`` (indices into ``xy``) and ``bounds`` (chunk ``i`` is
+    ``order[bounds[i]:bounds[i + 1]]``). O(n log n)."""
+    h, unit = hilbert_key(xy, bits)
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    k = int(np.clip(np.ceil(np.log2(max(cell_m, 1e-9) / unit)), 0, bits))
+    cell = hs >> (2 * k)
+    n = len(hs)
+    first = np.r_[True, cell[1:] != cell[:-1]] if n else np.zeros(0, bool)
+    rank = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    return order, np.r_[np.flatnonzero(rank % chunk == 0), n].astype(np.int64)
 
 
 def step_weights(minutes: np.ndarray, circle_min: float) -> np.ndarray:
