@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
-from scipy.spatial import cKDTree
 
 from .network import WalkNetwork
 from .snap import Snapped
@@ -94,7 +93,7 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
         leg = dem.dist_m[dok]
         g = net.graph
         radius = reach_radius(net, limit_m)
-        tree = cKDTree(net.node_xy)
+        tree = net.node_tree
         # demand points by node: CSR over the ends of their edges (each point listed under both ends)
         ends = np.concatenate([a, b])
         by_node = np.argsort(ends, kind="stable") % len(dok)

@@ -99,6 +99,11 @@ class WalkNetwork:
         return shapely.STRtree(self.edge_geometry)
 
     @cached_property
+    def node_tree(self) -> cKDTree:
+        """KD-tree over the node coordinates (metres)."""
+        return cKDTree(self.node_xy)
+
+    @cached_property
     def main_edges(self) -> np.ndarray:
         """Indices of the edges in the largest connected component."""
         return np.flatnonzero(self.component[self.edge_u] == 0)
