@@ -54,7 +54,8 @@ def _write_tables(result: AnalysisResult, gpkg: Path) -> None:
             df = table.copy()
             for col in df.columns[df.dtypes == object]:
                 df[col] = df[col].astype("string")
-            pyogrio.write_dataframe(df, gpkg, layer="capacity_missing" if key == "capacity" else key, driver="GPKG")
+            pyogrio.write_dataframe(df, gpkg, layer="capacity_missing" if key == "capacity" else key, driver="GPKG",
+                                    use_arrow=True)
 
 
 #: Every file :func:`write_outputs` may write; files of this list that a run does not write are removed
@@ -128,14 +129,14 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
                 files[key] = name
         gpkg = staging / "access15.gpkg"
         fac = result.facilities.to_crs(4326)
-        fac.to_file(gpkg, layer="facilities", driver="GPKG")
+        fac.to_file(gpkg, layer="facilities", driver="GPKG", use_arrow=True)
         dem = demand_layer(result)
-        dem.to_file(gpkg, layer="demand", driver="GPKG")
-        dem[~dem[f"covered_{COMBINED}"]].to_file(gpkg, layer="gaps", driver="GPKG")
+        dem.to_file(gpkg, layer="demand", driver="GPKG", use_arrow=True)
+        dem[~dem[f"covered_{COMBINED}"]].to_file(gpkg, layer="gaps", driver="GPKG", use_arrow=True)
         if result.boundaries is not None:
-            result.boundaries.to_crs(4326).to_file(gpkg, layer="boundaries", driver="GPKG")
+            result.boundaries.to_crs(4326).to_file(gpkg, layer="boundaries", driver="GPKG", use_arrow=True)
             if len(result.unit_coverage):
-                unit_layer(result).to_file(gpkg, layer="unit_coverage", driver="GPKG")
+                unit_layer(result).to_file(gpkg, layer="unit_coverage", driver="GPKG", use_arrow=True)
         _write_tables(result, gpkg)
         write_meta_table(gpkg, meta_items(result.provenance))
         files["gpkg"] = "access15.gpkg"

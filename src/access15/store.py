@@ -96,7 +96,7 @@ def write_map_tables(data: MapData, gpkg: str | Path) -> None:
     :func:`access15.outputs.write_outputs` has already given the spatial layers)."""
     streets = gpd.GeoDataFrame(geometry=gpd.GeoSeries(data.streets, crs=data.crs).to_crs(4326).values, crs=4326)
     streets["geometry"] = shapely.set_precision(streets.geometry.values, 1e-7)
-    streets.to_file(gpkg, layer="streets", driver="GPKG", SPATIAL_INDEX="NO")
+    streets.to_file(gpkg, layer="streets", driver="GPKG", SPATIAL_INDEX="NO", use_arrow=True)
     pyogrio.write_dataframe(data.coverage, gpkg, layer="coverage", driver="GPKG")
     if len(data.unit_coverage) and "unit_coverage" not in pyogrio.list_layers(gpkg)[:, 0]:
         pyogrio.write_dataframe(data.unit_coverage, gpkg, layer="unit_coverage", driver="GPKG")
