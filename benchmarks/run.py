@@ -113,13 +113,16 @@ def run_pipeline(size: str, html: bool, population: bool = False) -> dict:
     names = {"load facilities": "facilities", "demand points": "demand"}
     for k, v in res.timings.items():
         times[names.get(k, k)] = times.get(names.get(k, k), 0.0) + v
-    with tempfile.TemporaryDirectory() as tmp, timer("render"):
-        write_outputs(res, Path(tmp) / "out", html=html)
-    total = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        with timer("render"):
+            written = write_outputs(res, Path(tmp) / "out", html=html)
+        total = time.perf_counter() - t0
+        output_mb = {k: Path(p).stat().st_size / 1e6 for k, p in written.items()}
     return {"size": size, "nodes": net.n_nodes, "edges": net.n_edges, "tiles": net.info.get("tiles", 1),
             "facilities": len(fac), "demand_points": len(res.demand), "stages_s": times, "total_s": total,
             "population": cfg.population is not None,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "html": html,
+            "output_mb": output_mb,
             "coverage": res.coverage[["category", "share_covered"]].to_dict("records")}
 
 
