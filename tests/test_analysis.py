@@ -211,3 +211,17 @@ def test_units_larger_than_the_extract_are_named(tmp_path, helsinki_network):
     assert len(msgs) == 1 and "district (" in msgs[0] and "core (" not in msgs[0]
     row = r.unit_coverage[(r.unit_coverage["unit"] == "district") & (r.unit_coverage["category"] == "clinic")].iloc[0]
     assert row["unreachable"] / row["demand"] > 0.5
+
+
+def test_chinese_example_config_runs(root):
+    """configs/beijing_tsinghua.toml: the five categories of the 15-minute public-service circle from OSM tags."""
+    r = analyze(root / "configs" / "beijing_tsinghua.toml")
+    cov = r.coverage.set_index("category")
+    assert list(cov.index) == ["elderly_care", "childcare", "clinic", "culture", "convenience", "fitness", "combined"]
+    assert cov.loc["elderly_care", "facilities"] == 0 and cov.loc["elderly_care", "covered"] == 0
+    assert any("elderly_care" in w for w in r.warnings)
+    # elderly care and fitness are not required, so the combined circle is childcare + clinic + culture + convenience
+    d = r.demand
+    expect = d[[f"covered_{c}" for c in ("childcare", "clinic", "culture", "convenience")]].all(axis=1).sum()
+    assert cov.loc["combined", "covered"] == expect > 0
+    assert r.config.output.lang == "zh" and r.config.categories["clinic"].label("zh") == "医疗卫生"
