@@ -51,3 +51,10 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path):
     assert len(lines) == 1 and "fac.csv" in lines[0] and "row 1" in lines[0] and "'lat'" in lines[0]
     assert "Traceback" not in res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_chinese_config_prints_chinese_table(root, tmp_path):
+    res = runner.invoke(app, ["run", str(root / "configs" / "beijing_tsinghua.toml"), "--no-html",
+                              "--out", str(tmp_path / "zh")], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "类别" in res.output and "医疗卫生" in res.output and "综合服务圈" in res.output and "15分钟" in res.output

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import Access15Error
+from .labels import t
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="access15: who can reach which public services on foot, and where the gaps are.")
@@ -41,16 +42,25 @@ def _fmt_min(v: float, limit: float) -> str:
 
 
 def print_coverage(result) -> None:
-    """The coverage table as a Rich table."""
-    cov = result.coverage
-    limit = result.config.max_minutes
-    table = Table(title=f"{result.config.name}\n[dim]{result.demand_label}[/dim]")
-    table.add_column("category", no_wrap=True, min_width=8)
-    for col in ("circle", "facilities", "covered", "share", "median min", "p90 min", "unreachable"):
+    """The coverage table as a Rich table, in the config's language ([output] lang)."""
+    from .labels import TABLE_HEADERS
+
+    cfg = result.config
+    lang = cfg.output.lang if cfg.output.lang in TABLE_HEADERS else "en"
+    *headers, circle_fmt, all_required = TABLE_HEADERS[lang]
+    limit = cfg.max_minutes
+    table = Table(title=f"{escape(cfg.name)}\n[dim]{escape(result.demand_label)}[/dim]")
+    table.add_column(headers[0], no_wrap=True, min_width=8)
+    for col in headers[1:]:
         table.add_column(col, justify="right")
-    for row in cov.itertuples():
-        circle = "all required" if row.category == "combined" else f"{row.threshold_min:g} min"
-        table.add_row(row.category, circle, str(row.facilities), f"{row.covered:,.0f} / {row.demand:,.0f}",
+    for row in result.coverage.itertuples():
+        if row.category == "combined":
+            name, circle = (t(lang, "combined") if lang == "zh" else "combined"), all_required
+        else:
+            kcfg = cfg.categories.get(row.category)
+            name = kcfg.label(lang) if lang == "zh" and kcfg is not None else row.category
+            circle = circle_fmt.format(m=row.threshold_min)
+        table.add_row(escape(name), circle, str(row.facilities), f"{row.covered:,.0f} / {row.demand:,.0f}",
                       f"{row.share_covered:.1%}", _fmt_min(row.median_min, limit), _fmt_min(row.p90_min, limit),
                       f"{row.unreachable:,.0f}")
     console.print(table)

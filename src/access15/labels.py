@@ -102,6 +102,14 @@ TEXT = {
 }
 
 
+#: Column headers of the coverage table printed by the CLI.
+TABLE_HEADERS = {
+    "en": ("category", "circle", "facilities", "covered", "share", "median min", "p90 min", "unreachable",
+           "{m:g} min", "all required"),
+    "zh": ("类别", "服务圈", "设施数", "覆盖", "覆盖率", "中位数(分钟)", "90%分位(分钟)", "不可达",
+           "{m:g}分钟", "全部必需服务"),
+}
+
 #: Speed profile names shown on maps.
 PROFILE_NAMES = {"zh": {"walk": "步行", "brisk": "快走", "elderly": "老年人步行"}}
 
