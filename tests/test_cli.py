@@ -58,3 +58,13 @@ def test_chinese_config_prints_chinese_table(root, tmp_path):
                               "--out", str(tmp_path / "zh")], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "类别" in res.output and "医疗卫生" in res.output and "综合服务圈" in res.output and "15分钟" in res.output
+    assert "面积覆盖：100 米网格的占比（非人口）" in res.output  # the demand label too
+
+
+def test_demand_labels_in_chinese(demo_result):
+    from access15.labels import demand_text
+
+    zh = demand_text(demo_result.demand_label, "zh")
+    assert zh.startswith("居民覆盖率（人口：") and "812,935 人" in zh
+    assert demand_text(demo_result.demand_label, "en") == demo_result.demand_label
+    assert demand_text("something new", "zh") == "something new"

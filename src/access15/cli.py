@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import Access15Error
-from .labels import t
+from .labels import demand_text, t
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="access15: who can reach which public services on foot, and where the gaps are.")
@@ -49,7 +49,7 @@ def print_coverage(result) -> None:
     lang = cfg.output.lang if cfg.output.lang in TABLE_HEADERS else "en"
     *headers, circle_fmt, all_required = TABLE_HEADERS[lang]
     limit = cfg.max_minutes
-    table = Table(title=f"{escape(cfg.name)}\n[dim]{escape(result.demand_label)}[/dim]")
+    table = Table(title=f"{escape(cfg.name)}\n[dim]{escape(demand_text(result.demand_label, lang))}[/dim]")
     table.add_column(headers[0], no_wrap=True, min_width=8)
     for col in headers[1:]:
         table.add_column(col, justify="right")

@@ -33,7 +33,7 @@ from matplotlib import colors as mcolors
 from .coordsys import gcj02_to_wgs84, wgs84_to_gcj02
 from .coverage import COMBINED
 from .crs import WGS84, transform_xy
-from .labels import profile_name, t
+from .labels import demand_text, profile_name, t
 from .mapdata import MapData, as_map_data
 from .offline import assert_offline, inline_assets
 from .provenance import footer_lines as provenance_footer
@@ -307,7 +307,7 @@ def sources_line(data: MapData, lang: str) -> str:
 def footer_lines(data: MapData, lang: str, basemap: Basemap) -> list[str]:
     """Demand label, speed profile, data sources and dates, basemap note and version."""
     cfg = data.config
-    lines = [data.demand_label, t(lang, "speed", profile=profile_name(lang, cfg.speed_profile), kmh=cfg.kmh),
+    lines = [demand_text(data.demand_label, lang), t(lang, "speed", profile=profile_name(lang, cfg.speed_profile), kmh=cfg.kmh),
              sources_line(data, lang)]
     if basemap.gcj02:
         lines.append(t(lang, "gcj02_note", basemap=basemap.name))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 TEXT = {
     "en": {
         "travel_time": "Walking time to the nearest {label} (min)",
@@ -117,6 +119,30 @@ PROFILE_NAMES = {"zh": {"walk": "步行", "brisk": "快走", "elderly": "老年�
 def profile_name(lang: str, profile: str) -> str:
     """The display name of a speed profile in ``lang`` (the key itself where none is defined)."""
     return PROFILE_NAMES.get(lang, {}).get(profile, profile)
+
+
+#: Chinese forms of the demand labels (what one unit of demand weight means), by the English pattern.
+_DEMAND_ZH = [
+    (re.compile(r"^area coverage: share of (?P<a>[\d.]+) m grid cells, not population$"),
+     "面积覆盖：{a} 米网格的占比（非人口）"),
+    (re.compile(r"^network coverage: share of street nodes, not population$"), "路网覆盖：路网节点的占比（非人口）"),
+    (re.compile(r"^share of residents \(population raster (?P<a>.+), (?P<b>[\d,]+) persons in the study area\)$"),
+     "居民覆盖率（人口栅格 {a}，研究区内 {b} 人）"),
+    (re.compile(r"^share of residents \(population: (?P<a>.+), (?P<b>[\d,]+) persons(?P<c>.*)\)$"),
+     "居民覆盖率（人口：{a}，{b} 人{c}）"),
+    (re.compile(r"^ESTIMATED population: (?P<a>.*)$"), "估算人口（ESTIMATED）：{a}"),
+]
+
+
+def demand_text(label: str, lang: str) -> str:
+    """The demand label (e.g. "share of residents (...)") in ``lang``; unknown forms stay as they are."""
+    if lang != "zh":
+        return label
+    for pattern, form in _DEMAND_ZH:
+        m = pattern.match(label)
+        if m:
+            return form.format(**m.groupdict())
+    return label
 
 
 def t(lang: str, key: str, **kw) -> str:

@@ -35,7 +35,7 @@ from matplotlib_scalebar.scalebar import ScaleBar  # noqa: E402
 from .coverage import COMBINED  # noqa: E402
 from .errors import AccessWarning  # noqa: E402
 from .html_map import SHARE_BREAKS, _of_level, sources_line, unit_levels, weight_breaks, weight_key  # noqa: E402
-from .labels import profile_name, t  # noqa: E402
+from .labels import demand_text, profile_name, t  # noqa: E402
 from .mapdata import MapData, as_map_data  # noqa: E402
 
 #: Uncovered weight per cell, light to dark grey (prints as is).
@@ -222,7 +222,7 @@ def _draw(data: MapData, category: str, lang: str) -> plt.Figure:
     fig.text(0.02, 0.905, head, fontsize=12.5, va="center")
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.015, 1.0), frameon=True, fontsize=9.5,
               borderaxespad=0, title=None)
-    fig.text(0.02, 0.045, data.demand_label, fontsize=8.5, color="#222")
+    fig.text(0.02, 0.045, demand_text(data.demand_label, lang), fontsize=8.5, color="#222")
     fig.text(0.02, 0.02, f"{sources_line(data, lang)} · © OpenStreetMap contributors (ODbL) · access15 {data.version}",
              fontsize=8.5, color="#222")
     ax.set_xlabel("")
