@@ -138,3 +138,18 @@ def test_no_walkable_ways(tmp_path):
     path.write_bytes(bz2.compress(xml.encode()))
     with pytest.raises(InputError, match="no walkable ways"):
         load_network(path)
+
+
+def test_childcare_from_kindergarten_tags_in_a_whole_analysis(tmp_path):
+    """Aguascalientes (Mexico): 11 kindergartens mapped as nodes drive a childcare circle."""
+    from access15 import analyze
+    from access15.config import config_from_dict
+
+    path = OSM / "aguascalientes.osm.pbf"
+    fac = read_osm_facilities(path, categories=["childcare"])
+    assert len(fac) == 11 and set(fac["osm_type"]) == {"node"}
+    cfg = config_from_dict({"network": {"path": str(path)}, "categories": {"childcare": {}},
+                            "facilities": [{"path": "osm"}]}, base_dir=tmp_path)
+    r = analyze(cfg)
+    row = r.coverage.set_index("category").loc["childcare"]
+    assert row["facilities"] == 11 and 0 < row["share_covered"] < 1
