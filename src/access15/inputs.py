@@ -21,7 +21,25 @@ from .lonlat import convert_lonlat, find_lonlat_columns, frame_to_wgs84, looks_s
 from .osm import load_tag_rules, read_osm_facilities
 from .tabular import CATEGORY_HEADERS, NAME_HEADERS, number_error, parse_numbers, read_table, resolve_column
 
+#: Advice when a facility file cannot be read as a GIS layer.
+GIS_FIX = "use GeoJSON, GeoPackage, Shapefile or CSV with lon/lat columns"
+#: Advice when a boundary file cannot be read.
+BOUNDARY_FIX = "use a GeoJSON or GeoPackage of polygons"
+
 FACILITY_COLUMNS = ["category", "name", "facility_id", "capacity", "source", "geometry"]
+
+
+def read_layer(path: Path, layer: str | None, what: str, fix: str) -> gpd.GeoDataFrame:
+    """Read a GIS layer (GeoJSON, GeoPackage, Shapefile, ...) with pyogrio.
+
+    Any failure of the reader becomes one :class:`InputError`, "cannot read ``what`` (first line of the
+    reader's message)", with ``fix`` as the advice.
+    """
+    try:
+        return gpd.read_file(path, layer=layer)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InputError(path, f"cannot read {what} ({first})", fix) from None
 
 
 def require_geometry(gdf, path: Path, what: str) -> gpd.GeoDataFrame:
@@ -96,11 +114,7 @@ def read_facility_file(src: FacilitySource, path: Path) -> gpd.GeoDataFrame:
     if path.suffix.lower() in (".csv", ".txt"):
         gdf = _points_from_csv(path, _read_table(path), src)
     else:
-        try:
-            gdf = gpd.read_file(path, layer=src.layer)
-        except Exception as exc:  # pyogrio raises several types for unreadable files
-            raise InputError(path, f"cannot read as a GIS layer ({(str(exc).splitlines() or [type(exc).__name__])[0]})",
-                             "use GeoJSON, GeoPackage, Shapefile or CSV with lon/lat columns") from None
+        gdf = read_layer(path, src.layer, "as a GIS layer", GIS_FIX)
         gdf = require_geometry(gdf, path, "points")
         if gdf.crs is None and not src.crs:
             raise InputError(path, "layer has no coordinate reference system",

@@ -25,6 +25,7 @@ from scipy.spatial import cKDTree
 
 from .crs import WGS84, transform_xy, utm_crs_for
 from .errors import InputError
+from .inputs import read_layer
 from .osm import TagRules, is_osm_file, read_walk_ways
 
 
@@ -267,11 +268,8 @@ def load_network(path: str | Path, rules: TagRules | None = None, tolerance_m: f
         raise InputError(path, "network file not found", "check [network] path in the config")
     if is_osm_file(path):
         return network_from_osm(path, rules, bbox=bbox)
-    try:
-        lines = gpd.read_file(path, layer=layer)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise InputError(path, f"cannot read as a road-line layer ({(str(exc).splitlines() or [type(exc).__name__])[0]})",
-                         "use an .osm.pbf/.osm file or a GeoPackage/Shapefile/GeoJSON of lines") from None
+    lines = read_layer(path, layer, "as a road-line layer",
+                       "use an .osm.pbf/.osm file or a GeoPackage/Shapefile/GeoJSON of lines")
     if bbox is not None and lines.crs is not None:
         box = gpd.GeoSeries([shapely.box(*bbox)], crs=WGS84).to_crs(lines.crs).iloc[0]
         lines = lines[lines.intersects(box)]

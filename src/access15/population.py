@@ -162,11 +162,10 @@ def _read_layer(pc: PopulationConfig, path: Path) -> tuple[np.ndarray, pd.DataFr
                              field=pc.lon)
         crs = declared_crs(pc.crs, pyproj.CRS.from_epsg(4326), path, "CSV")
         return shapely.points(x, y), df, crs
-    try:
-        gdf = gpd.read_file(path, layer=pc.layer)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise InputError(path, f"cannot read population layer ({str(exc).splitlines()[0]})",
-                         "use GeoJSON, GeoPackage, Shapefile, a GeoTIFF (kind = \"raster\") or a CSV") from None
+    from .inputs import read_layer
+
+    gdf = read_layer(path, pc.layer, "population layer",
+                     "use GeoJSON, GeoPackage, Shapefile, a GeoTIFF (kind = \"raster\") or a CSV")
     crs = declared_crs(pc.crs, gdf.crs, path, "population layer")
     return np.asarray(gdf.geometry.values), pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), crs
 

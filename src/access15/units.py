@@ -73,18 +73,13 @@ def load_units(bc: BoundaryConfig, resolve: Callable[[str], Path], network_path:
         gdf = read_osm_admin(network_path, bc.admin_levels)
         gdf["class"] = None
         return gdf
-    from .inputs import require_geometry
+    from .inputs import BOUNDARY_FIX, read_layer, require_geometry
     from .population import declared_crs, geometry_to
 
     path = resolve(bc.path)
     if not path.is_file():
         raise InputError(path, "boundary file not found", "check [boundaries] path in the config")
-    try:
-        raw = gpd.read_file(path, layer=bc.layer)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise InputError(path, f"cannot read boundaries ({(str(exc).splitlines() or [type(exc).__name__])[0]})",
-                         "use a GeoJSON or GeoPackage of polygons") from None
-    raw = require_geometry(raw, path, "polygons")
+    raw = require_geometry(read_layer(path, bc.layer, "boundaries", BOUNDARY_FIX), path, "polygons")
     for col in (bc.name_column, bc.level_column, bc.class_column):
         if col and col not in raw.columns:
             raise InputError(path, f"no column '{col}' (columns: {', '.join(map(str, raw.columns))})",

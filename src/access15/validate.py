@@ -34,6 +34,7 @@ import shapely
 
 from .config import _TOP_KEYS, Config, _closest, config_from_dict
 from .errors import InputError
+from .inputs import BOUNDARY_FIX, GIS_FIX, read_layer
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -223,10 +224,9 @@ def _check_table(src, path: Path, cats: list[str], rep: _Report) -> None:
 
 def _check_gis(src, path: Path, rep: _Report) -> None:
     try:
-        gdf = gpd.read_file(path, layer=src.layer)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        rep.add(path, f"cannot read as a GIS layer ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
-                "use GeoJSON, GeoPackage, Shapefile or CSV with lon/lat columns")
+        gdf = read_layer(path, src.layer, "as a GIS layer", GIS_FIX)
+    except InputError as exc:
+        rep.add(path, exc.problem, exc.fix)
         return
     rep.add(path, f"{len(gdf)} features, CRS {gdf.crs.to_string() if gdf.crs else 'none'}", "", "info")
     empty = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
@@ -288,10 +288,9 @@ def _check_boundaries(cfg: Config, rep: _Report):
         rep.add(path, "boundary file not found", "check [boundaries] path")
         return None
     try:
-        raw = gpd.read_file(path, layer=b.layer)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        rep.add(path, f"cannot read boundaries ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
-                "use a GeoJSON or GeoPackage of polygons")
+        raw = read_layer(path, b.layer, "boundaries", BOUNDARY_FIX)
+    except InputError as exc:
+        rep.add(path, exc.problem, exc.fix)
         return None
     declared = rep.guard(parse_crs, b.crs, path)
     crs_text = declared.label if declared is not None and declared.declared else (raw.crs.to_string() if raw.crs else "none")
