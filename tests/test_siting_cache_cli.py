@@ -153,7 +153,7 @@ def test_bounded_search_equals_full_routing(helsinki_network):
     dem = snap_points(net, dem_xy, 300)
     cand_xy = net.node_xy[rng.choice(net.n_nodes, 40, replace=False)] + rng.normal(0, 25, (40, 2))
     cand = snap_points(net, cand_xy, 300)
-    reach = candidate_reach(net, cand, dem, 800.0, chunk_elements=net.n_nodes * 7)  # several chunks
+    reach = candidate_reach(net, cand, dem, 800.0, chunk=7)  # several chunks
     assert len(reach) > 0
     for k in range(0, 40, 3):
         full = nearest_facility(net, cand.take(np.array([k])), dem, limit_m=5000)

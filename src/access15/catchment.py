@@ -58,7 +58,37 @@ class TravelMatrix:
     n_dem: int
 
 
-def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, chunk: int = 64) -> TravelMatrix:
+@dataclass
+class DemandIndex:
+    """Snapped demand points prepared for many searches over one network: the points on the network
+    (``dok``), the end nodes ``a``/``b`` of their edges, the metres from each end to the attachment point
+    (``off``/``rest``), their access legs (``leg``), and a CSR over nodes (``dptr``, ``by_node``) listing the
+    points (positions in ``dok``) on an edge that ends at each node. Build it once with :func:`index_demand`."""
+
+    dok: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    off: np.ndarray
+    rest: np.ndarray
+    leg: np.ndarray
+    dptr: np.ndarray
+    by_node: np.ndarray
+
+
+def index_demand(net: WalkNetwork, dem: Snapped) -> DemandIndex:
+    """The :class:`DemandIndex` of ``dem`` on ``net``: O(n log n) for n demand points."""
+    dok = np.flatnonzero(dem.ok)
+    de = dem.edge[dok]
+    a, b = net.edge_u[de], net.edge_v[de]
+    ends = np.concatenate([a, b])
+    by_node = np.argsort(ends, kind="stable") % max(len(dok), 1)
+    dptr = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=net.n_nodes))])
+    return DemandIndex(dok, a, b, dem.offset_m[dok], net.edge_length[de] - dem.offset_m[dok], dem.dist_m[dok],
+                       dptr, by_node)
+
+
+def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, chunk: int = 64,
+                  index: DemandIndex | None = None) -> TravelMatrix:
     """All facility -> demand network distances up to ``limit_m`` metres (access legs included).
 
     Facilities are taken in Hilbert-curve order in compact chunks of at most ``chunk`` (see
@@ -73,10 +103,12 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
     fac, dem : snapped facilities and demand points (unsnapped ones, ``edge == -1``, get no pair).
     limit_m : the catchment limit, metres of walking (access legs included).
     chunk : facilities per Dijkstra call (memory O(chunk x nodes in the chunk's box)).
+    index : ``index_demand(net, dem)``, to reuse across calls with the same demand points.
     """
     F, N = len(fac), net.n_nodes
     fok = np.flatnonzero(fac.ok)
-    dok = np.flatnonzero(dem.ok)
+    ix = index if index is not None else index_demand(net, dem)
+    dok, a, b, off, rest, leg = ix.dok, ix.a, ix.b, ix.off, ix.rest, ix.leg
     out_f, out_d, out_t = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
     if len(fok) and len(dok):
         e = fac.edge[fok]
@@ -87,17 +119,10 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
         # two links to the same node would be summed by the sparse constructor)
         loop = fu == fv
         cost_u = np.where(loop, np.minimum(cost_u, cost_v), cost_u)
-        de = dem.edge[dok]
-        a, b = net.edge_u[de], net.edge_v[de]
-        off, rest = dem.offset_m[dok], net.edge_length[de] - dem.offset_m[dok]
-        leg = dem.dist_m[dok]
         g = net.graph
         radius = reach_radius(net, limit_m)
         tree = net.node_tree
-        # demand points by node: CSR over the ends of their edges (each point listed under both ends)
-        ends = np.concatenate([a, b])
-        by_node = np.argsort(ends, kind="stable") % len(dok)
-        dptr = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=N))])
+        dptr, by_node = ix.dptr, ix.by_node  # demand points by node (each listed under both edge ends)
         pos = np.full(N, -1, dtype=np.int64)  # node -> index in the chunk's subnetwork (-1: outside)
         order, bounds = compact_chunks(net.node_xy[fu] / 2 + net.node_xy[fv] / 2, chunk, CELL_REACH * radius)
         for s, s_end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
@@ -136,8 +161,11 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
             out_d.append(dok[sel[di]])
             out_t.append(t[fi, di])
             pos[idx] = -1
-        # facility and demand point on the same edge: the direct walk along it may be shorter
-        same = pd.DataFrame({"edge": de, "d": dok, "t": off, "ld": leg}).merge(
+        # facility and demand point on the same edge: the direct walk along it may be shorter (only the
+        # points on a facility's edge can have one)
+        de = dem.edge[dok]
+        on = np.isin(de, e)
+        same = pd.DataFrame({"edge": de[on], "d": dok[on], "t": off[on], "ld": leg[on]}).merge(
             pd.DataFrame({"edge": e, "f": fok, "tf": fac.offset_m[fok], "lf": fac.dist_m[fok]}), on="edge")
         if len(same):
             direct = (np.abs(same["t"] - same["tf"]) + same["lf"] + same["ld"]).to_numpy()
@@ -159,13 +187,9 @@ def reach_radius(net: WalkNetwork, limit_m: float) -> float:
     An edge's length (its polyline) is at least the straight line between its end nodes, so network distance
     bounds Euclidean distance and the radius is ``limit_m``. Should some edge be shorter than that chord
     (rounded or user-supplied lengths), the radius grows by the worst ratio chord / length, so the bound
-    still holds. O(E).
+    still holds. O(1) (the ratio is computed once per network, O(E)).
     """
-    g = net.graph
-    row = np.repeat(np.arange(g.shape[0]), np.diff(g.indptr))
-    chord = np.hypot(*(net.node_xy[row] - net.node_xy[g.indices]).T)
-    ratio = float(np.max(chord / g.data, initial=1.0))
-    return float(limit_m) * max(1.0, ratio) * (1 + 1e-9) + 1e-6
+    return float(limit_m) * max(1.0, net.chord_ratio) * (1 + 1e-9) + 1e-6
 
 
 def hilbert_key(xy: np.ndarray, bits: int = 16) -> tuple[np.ndarray, float]:

@@ -100,6 +100,16 @@ class WalkNetwork:
         return shapely.STRtree(self.edge_geometry)
 
     @cached_property
+    def chord_ratio(self) -> float:
+        """The largest ratio of the straight line between an edge's end nodes to the edge's graph weight
+        (at most 1 when every weight is a polyline length in metres). Bounds straight-line distance by
+        network distance: O(E), once."""
+        g = self.graph
+        row = np.repeat(np.arange(g.shape[0]), np.diff(g.indptr))
+        chord = np.hypot(*(self.node_xy[row] - self.node_xy[g.indices]).T)
+        return float(np.max(chord / g.data, initial=1.0))
+
+    @cached_property
     def node_tree(self) -> cKDTree:
         """KD-tree over the node coordinates (metres)."""
         return cKDTree(self.node_xy)

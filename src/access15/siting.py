@@ -8,7 +8,7 @@ uncovered demand inside the circle (maximal covering location problem) and answe
 question: how many new sites reach a target share, if any number can.
 
 Nothing is re-routed: a candidate can only improve points within the circle's radius of it, so a bounded
-search from each candidate (:func:`access15.reach.candidate_reach`, all candidates in one csgraph call) is
+search from each candidate (:func:`access15.reach.candidate_reach`, candidates in compact chunks) is
 compared with the travel times the analysis already holds. The figures equal those of a full re-run of
 :func:`access15.analyze` with the candidate added (the tests check it point for point).
 
@@ -37,7 +37,8 @@ from .crs import WGS84, transform_xy
 from .errors import InputError
 from .osm import is_osm_file
 from .pipeline import AnalysisResult
-from .reach import Reach, candidate_reach, demand_attachments
+from .catchment import DemandIndex, index_demand
+from .reach import Reach, candidate_reach
 from .snap import Snapped, snap_points
 
 #: Candidate status values; anything but ``ok`` gets a message instead of figures.
@@ -62,13 +63,13 @@ class SiteContext:
     water: gpd.GeoDataFrame
     area: shapely.Geometry
     water_tree: shapely.STRtree = field(init=False, repr=False)
-    attachments: tuple = field(init=False, repr=False)
+    demand_index: DemandIndex = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         shapely.prepare(self.area)
         self.water_tree = shapely.STRtree(self.water.geometry.values)
         # demand points grouped by network node, reused by every walking search (O(n log n) once)
-        self.attachments = demand_attachments(self.result.network, self.demand_snap)
+        self.demand_index = index_demand(self.result.network, self.demand_snap)
 
 
 def _study_area(result: AnalysisResult) -> shapely.Geometry:
@@ -179,7 +180,7 @@ def circle_reach(ctx: SiteContext, category: str, sites: Snapped) -> Reach:
     pm = point_minutes(result, category)
     limit = float(pm.max()) if len(pm) else ccfg.minutes
     reach = candidate_reach(result.network, sites, ctx.demand_snap, limit * speed * (1 + 1e-9) + 1e-6,
-                            attachments=ctx.attachments)
+                            index=ctx.demand_index)
     by_class = getattr(ccfg, "profile_by_class", None) or {}
     if not by_class or "unit_class" not in result.demand.columns:
         return reach.select(reach.dist_m / speed <= pm[reach.dem])
