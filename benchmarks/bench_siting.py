@@ -24,8 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from access15.analysis_cache import cached_analyze  # noqa: E402
-from access15.crs import WGS84, transform_xy  # noqa: E402
+from access15.coords import WGS84, transform_xy  # noqa: E402
+from access15.pipeline import cached_analyze  # noqa: E402
 from access15.siting import check_sites, gap_candidates, site_context, suggest_sites  # noqa: E402
 
 
@@ -97,7 +97,7 @@ def tiled(args) -> None:
     import tiling  # benchmarks/tiling.py (the scale benchmark's metro-size networks)
 
     from access15 import analyze, load_config
-    from access15.inputs import load_facilities
+    from access15.io.facilities import load_facilities
     from access15.network import load_network
 
     cfg = load_config(args.config)

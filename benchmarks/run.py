@@ -67,12 +67,13 @@ def parse_size(size: str) -> int | None:
 def _inputs(size: str, timer, population: bool = False):
     """The network and facilities for a size, timing load / build / facilities. ``population`` keeps the
     demo's census population on tiled sizes (it covers one copy; the per-capita ``standards`` stage runs)."""
-    from access15.config import load_config
-    from access15.crs import WGS84, transform_xy, utm_crs_for
-    from access15.inputs import load_facilities
-    from access15.network import network_from_vertices
-    from access15.osm import load_tag_rules, read_walk_ways
     from tiling import dense_rect, grid_shape, tile_network, tile_points
+
+    from access15.config import load_config
+    from access15.coords import WGS84, transform_xy, utm_crs_for
+    from access15.io.facilities import load_facilities
+    from access15.io.osm import load_tag_rules, read_walk_ways
+    from access15.network import network_from_vertices
 
     cfg = load_config(CONFIG)
     pbf = cfg.resolve(cfg.network.path)
@@ -128,9 +129,8 @@ def run_pipeline(size: str, html: bool, population: bool = False) -> dict:
 
 def run_peers(size: str, ego_sample: int | None, skip: set[str], live_sample: int | None = None) -> dict:
     """The routing stage side by side (see peers.py), in this process."""
-    import shapely
-
     import peers
+    import shapely
 
     timer = StageTimer()
 
@@ -168,7 +168,7 @@ def write_tiled_pbf(size: str, path: str) -> dict:
 
     timer = StageTimer()
 
-    from access15.crs import WGS84, transform_xy
+    from access15.coords import WGS84, transform_xy
 
     _, net, _ = _inputs(size, timer)
     t = time.perf_counter()
@@ -182,8 +182,8 @@ def read_one(path: str, mode: str, cache_dir: str, extent: str) -> dict:
     """Read a PBF one way, in this process: ``full``, ``bbox`` (the south-west quarter of its extent),
     ``cache-miss`` (parse and store) or ``cache-hit`` (load the stored network). ``extent`` is the file's
     WGS84 box as "min_lon,min_lat,max_lon,max_lat"."""
+    from access15.cache import load_configured_network
     from access15.config import config_from_dict
-    from access15.netcache import load_configured_network
 
     net_cfg = {"path": path, "cache": mode.startswith("cache"), "cache_dir": cache_dir}
     if mode == "bbox":

@@ -105,7 +105,7 @@ def write_osm(net: WalkNetwork, path: str, highway: str = "residential") -> int:
     import osmium
     from osmium.osm import mutable
 
-    from access15.crs import WGS84, transform_xy
+    from access15.coords import WGS84, transform_xy
 
     coords, idx = shapely.get_coordinates(net.edge_geometry, return_index=True)
     counts = np.bincount(idx, minlength=net.n_edges)

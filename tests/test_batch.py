@@ -98,8 +98,8 @@ def test_dask_local_cluster_matches_one_by_one(config, regions_file, serial):
 
 
 def test_run_region_is_what_the_batch_runs(config, regions_file, serial):
-    from access15.inputs import load_facilities
-    from access15.netcache import ensure_cached
+    from access15.cache import ensure_cached
+    from access15.io.facilities import load_facilities
 
     cfg = load_config(config)
     entry, net = ensure_cached(cfg)

@@ -62,7 +62,7 @@ def test_chinese_config_prints_chinese_table(root, tmp_path):
 
 
 def test_demand_labels_in_chinese(demo_result):
-    from access15.labels import demand_text
+    from access15.text import demand_text
 
     zh = demand_text(demo_result.demand_label, "zh")
     assert zh.startswith("居民覆盖率（人口：") and "812,935 人" in zh

@@ -15,13 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from access15 import analyze
-from access15.config import FacilitySource, config_from_dict, load_config
+from access15.config import BoundaryConfig, FacilitySource, config_from_dict, load_config
 from access15.errors import InputError
-from access15.config import BoundaryConfig
-from access15.inputs import read_facility_file
+from access15.io.boundaries import load_units
+from access15.io.facilities import read_facility_file
+from access15.io.osm import read_osm_facilities
 from access15.network import load_network
-from access15.osm import read_osm_facilities
-from access15.units import load_units
 
 ROOT = Path(__file__).resolve().parents[1]
 TSINGHUA = ROOT / "data" / "osm" / "beijing_haidian_tsinghua.osm.pbf"

@@ -20,15 +20,15 @@ from typer.testing import CliRunner
 from access15 import analyze
 from access15.cli import app
 from access15.config import config_from_dict
-from access15.coordsys import gcj02_to_wgs84, wgs84_to_gcj02
+from access15.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from access15.errors import InputError
-from access15.html_map import build_map, render_map, resolve_basemap, weight_breaks, write_map
-from access15.mapdata import MapData
-from access15.offline import external_resources, inline_assets
-from access15.outputs import write_outputs
-from access15.static_map import GREY_RAMP, SHARE_RAMP, static_names, write_static_maps
-from access15.provenance import META_TABLE, read_meta_table as read_meta
-from access15.store import load_result
+from access15.maps.html import build_map, render_map, resolve_basemap, write_map
+from access15.maps.mapdata import MapData
+from access15.maps.offline import external_resources, inline_assets
+from access15.maps.static import GREY_RAMP, SHARE_RAMP, static_names, write_static_maps
+from access15.maps.style import weight_breaks
+from access15.outputs import META_TABLE, load_result, write_outputs
+from access15.outputs import read_meta_table as read_meta
 
 from .browser import open_offline, require_browser
 
@@ -406,7 +406,7 @@ def test_boundary_levels_get_a_layer_each(tmp_path):
             row = uc[(uc["level"] == level) & (uc["unit"] == unit) & (uc["category"] == "clinic")].iloc[0]
             assert p["Primary health care"] == f"{row['share_covered']:.1%}"
         assert f"Boundaries — {level}" in layers
-    from access15.static_map import print_level
+    from access15.maps.static import print_level
 
     assert print_level(MapData.from_result(res)) == "admin_level 10"
     written = write_outputs(res, tmp_path)

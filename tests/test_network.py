@@ -10,8 +10,8 @@ import pytest
 import shapely
 
 from access15.errors import InputError
+from access15.io.osm import load_tag_rules, read_osm_facilities
 from access15.network import load_network, network_from_lines
-from access15.osm import load_tag_rules, read_osm_facilities
 
 from .conftest import OSM
 

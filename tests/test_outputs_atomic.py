@@ -15,8 +15,8 @@ import pytest
 
 from access15 import analyze
 from access15.config import config_from_dict
-from access15.outputs import STAGING_PREFIX, write_outputs
-from access15.provenance import read_meta_table, sha256_file, verify_outputs
+from access15.outputs import STAGING_PREFIX, read_meta_table, write_outputs
+from access15.provenance import sha256_file, verify_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 TD = ROOT / "tests" / "data"

@@ -13,10 +13,9 @@ import pytest
 import shapely
 
 from access15.config import PopulationConfig, config_from_dict
-from access15.demand import grid_demand, node_demand
+from access15.demand import apply_population, distribute, grid_demand, node_demand, study_area
 from access15.errors import AccessWarning, InputError
-from access15.population import (apply_population, distribute, read_population, read_raster, read_vector,
-                                 study_area)
+from access15.io.population import read_population, read_raster, read_vector
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ROOT / "data" / "population" / "helsinki_population_grid_2020.gpkg"
@@ -118,7 +117,7 @@ def test_polygons_conserve_population_per_polygon(grid_cells, helsinki_network, 
     far = shapely.buffer(shapely.Point(*shapely.get_coordinates(hel_area.exterior)[0]), 5.0)
     geom = np.r_[geom, far]
     pop = np.r_[pop, 37.0]
-    from access15.population import PopulationSource
+    from access15.io.population import PopulationSource
 
     # one column per polygon: column j holds only polygon j's people, so column sums check each polygon
     src = PopulationSource(np.asarray(geom, dtype=object), np.diag(pop), [f"p{j}" for j in range(len(pop))],
@@ -279,7 +278,8 @@ def test_age_groups_need_a_vector_file():
 
 def test_polygons_spread_by_residential_floor_area(grid_cells, helsinki_network, hel_demand):
     """Census polygons refined by the OSM buildings inside them (Helsinki: apartments and building=yes)."""
-    from access15.population import PopulationSource, refine_by_buildings, residential_buildings
+    from access15.io.osm import residential_buildings
+    from access15.io.population import PopulationSource, refine_by_buildings
 
     osm = ROOT / "data" / "osm" / "helsinki.osm.pbf"
     bgeom, floor = residential_buildings(osm, helsinki_network.crs, 2.0, ["apartments", "yes"])

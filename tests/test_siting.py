@@ -16,10 +16,20 @@ import shapely
 from scipy import ndimage
 
 from access15 import analyze
-from access15.crs import WGS84, transform_xy
+from access15.coords import WGS84, transform_xy
 from access15.errors import InputError
-from access15.siting import (OFF_NETWORK, OK, ON_WATER, OUTSIDE, as_sites, check_sites, gap_candidates,
-                             parse_lonlat, site_context, suggest_sites)
+from access15.siting import (
+    OFF_NETWORK,
+    OK,
+    ON_WATER,
+    OUTSIDE,
+    as_sites,
+    check_sites,
+    gap_candidates,
+    parse_lonlat,
+    site_context,
+    suggest_sites,
+)
 
 # "Espelho d'Água" (OSM way 215504907), a reflecting pool mapped as natural=water in the extract
 POOL = (-51.2313, -30.05647)
@@ -229,7 +239,7 @@ def test_exact_solver_matches_brute_force(ctx):
     """On 12 overlapping candidates the integer program equals the best of all 220 three-site sets."""
     from scipy import sparse
 
-    from access15 import mclp
+    from access15.siting import mclp
 
     s = suggest_sites(ctx, "school", k=3, method="greedy")
     reach = s.check.reach

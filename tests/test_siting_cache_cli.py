@@ -12,11 +12,12 @@ import shapely
 from typer.testing import CliRunner
 
 from access15 import analyze, load_config
-from access15.analysis_cache import AnalysisCache, cache_key
+from access15.cache import AnalysisCache
+from access15.cache import analysis_key as cache_key
+from access15.catchment import candidate_reach
 from access15.cli import app
-from access15.crs import WGS84, transform_xy
+from access15.coords import WGS84, transform_xy
 from access15.routing import nearest_facility
-from access15.reach import candidate_reach
 from access15.siting import as_sites, check_sites, load_site_context
 from access15.snap import snap_points
 
@@ -67,9 +68,9 @@ def test_cache_is_used_and_invalidated(project, monkeypatch):
 
     with monkeypatch.context() as m:  # the second run must come from disk alone
         m.setattr("access15.pipeline.analyze", _fail)
-        m.setattr("access15.water.read_water_areas", _fail)
-        m.setattr("access15.siting.snap_points", _fail)
-        m.setattr("access15.network.load_network", _fail)
+        m.setattr("access15.siting.context.read_water_areas", _fail)
+        m.setattr("access15.siting.context.snap_points", _fail)
+        m.setattr("access15.cache.load_network", _fail)
         second = load_site_context(cfg_path)
         assert set(second.result.timings) == {"load cache"}
         pd.testing.assert_frame_equal(first.result.coverage, second.result.coverage)
@@ -254,7 +255,7 @@ def test_per_class_circles_and_travel_profiles_equal_full_recomputation(tmp_path
 
 def test_an_uncacheable_result_is_computed_but_not_stored(project, tmp_path):
     """A field the cache cannot write (here a column of mixed types) leaves no entry, and says so."""
-    from access15.analysis_cache import cached_analyze
+    from access15.pipeline import cached_analyze
 
     cfg = load_config(project / "site.toml")
     first, cache = cached_analyze(cfg, tmp_path / "c")
@@ -316,9 +317,9 @@ def test_first_elderly_care_centre_on_a_chinese_extract_with_an_amap_basemap(roo
     """Longgang, Shenzhen has no elderly-care facility in OSM: where should the first ones go? The report
     speaks Chinese ([output] lang = "zh") and the map's overlays sit in GCJ-02 like the AMap basemap."""
     from access15.config import config_from_dict
-    from access15.coordsys import wgs84_to_gcj02
+    from access15.coords import wgs84_to_gcj02
     from access15.siting import suggest_sites
-    from access15.siting_outputs import _SiteMarker, suggestion_map
+    from access15.siting.outputs import _SiteMarker, suggestion_map
 
     cfg = config_from_dict({"name": "龙岗 养老服务圈", "network": {"path": str(root / "data/osm/shenzhen_longgang.osm.pbf")},
                             "categories": {"elderly_care": {}, "childcare": {}}, "facilities": [{"path": "osm"}],

@@ -13,10 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from access15 import analyze
-from access15.config import config_from_dict
+from access15.config import config_from_dict, load_preset
 from access15.errors import InputError
 from access15.outputs import write_outputs
-from access15.targets import load_preset
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -32,7 +31,7 @@ def inputs(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("std")
     df = pd.read_csv(HEX)
-    from access15.population import _h3_polygons
+    from access15.io.population import _h3_polygons
 
     hexes = gpd.GeoDataFrame({"parent": [h3.cell_to_parent(c, 7) for c in df["id"]]},
                              geometry=_h3_polygons(df, "id", HEX), crs=4326)

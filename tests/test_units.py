@@ -11,9 +11,10 @@ import shapely
 
 from access15 import analyze
 from access15.config import BoundaryConfig, config_from_dict
-from access15.coordsys import gcj02_to_wgs84
+from access15.coords import gcj02_to_wgs84
 from access15.errors import InputError
-from access15.units import load_units, read_osm_admin
+from access15.io.boundaries import load_units
+from access15.io.osm import read_osm_admin
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -117,7 +118,8 @@ def test_levels_classes_overlaps_and_per_class_circles(hel_units, helsinki_netwo
 
 
 def test_rural_profile_routes_on_minutes_by_road_class(hel_units, helsinki_network):
-    from access15.profiles import edge_minutes, load_profiles, profile_nearest
+    from access15.config import load_profiles
+    from access15.profiles import edge_minutes, profile_nearest
     from access15.routing import nearest_facility
     from access15.snap import snap_points
 

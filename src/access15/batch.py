@@ -12,7 +12,7 @@ in which regions finish:
   ``buffer_m`` and every coverage figure equal those of one analysis over the whole network; longer times
   are reported as beyond reach (``max_minutes`` is capped at ``buffer_m / speed``).
 
-The network is parsed once, on the client, into the network cache (:mod:`access15.netcache`); each worker
+The network is parsed once, on the client, into the network cache (:mod:`access15.cache`); each worker
 loads that entry (a shared folder) once and keeps it for its next regions. The facilities are loaded once
 and broadcast. Regions run as Dask futures with ``retries``; a region that still fails is reported, not
 dropped silently.
@@ -28,18 +28,20 @@ import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import geopandas as gpd
 import pandas as pd
 import shapely
 
-from .config import Config, load_config
+from .cache import ensure_cached, load_cached
+from .config import BoundaryConfig, Config, load_config
+from .demand import GRID_LABEL, NODE_LABEL
 from .errors import InputError
-from .inputs import load_facilities
-from .netcache import ensure_cached, load_cached
+from .io.boundaries import load_units
+from .io.facilities import load_facilities
+from .io.osm import is_osm_file
 from .network import WalkNetwork, subnetwork
-from .osm import is_osm_file
 from .pipeline import analyze
 
 #: progress(done, total, region) after each region finishes (or fails).
@@ -77,9 +79,6 @@ class BatchResult:
 
 def load_regions(path: str | Path, by: str, crs: str | None = None, layer: str | None = None) -> gpd.GeoDataFrame:
     """Regions (``region`` name, polygon geometry) in EPSG:4326, parts with the same ``by`` value dissolved."""
-    from .config import BoundaryConfig
-    from .units import load_units
-
     units = load_units(BoundaryConfig(path=str(path), name_column=by, crs=crs, layer=layer), Path, None)
     if len(units) == 0:
         raise InputError(path, "the regions file holds no polygons", "check the file and the layer")
@@ -138,7 +137,7 @@ def _merge(results: dict[str, RegionResult], order: list[str]) -> pd.DataFrame:
 
 
 def run_batch(config: Config | str | Path, regions: gpd.GeoDataFrame | str | Path, by: str = "name", *,
-              client=None, scheduler: str | None = None, workers: int | None = None,
+              client: Any = None, scheduler: str | None = None, workers: int | None = None,
               buffer_m: float | None = None, retries: int = 2, progress: BatchProgress | None = None,
               regions_crs: str | None = None, regions_layer: str | None = None) -> BatchResult:
     """Run the analysis of ``config`` for every region and merge the tables.
@@ -191,7 +190,7 @@ def run_batch(config: Config | str | Path, regions: gpd.GeoDataFrame | str | Pat
                 failed[name] = f"{type(exc).__name__}: {exc}"
             report(name)
     else:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster, as_completed  # heavy; only for cluster runs
 
         own = []
         if client is None:
@@ -225,8 +224,6 @@ def run_batch(config: Config | str | Path, regions: gpd.GeoDataFrame | str | Pat
 
 def _label(cfg: Config) -> str:
     """What a demand weight means when no region ran (the regions' own label otherwise)."""
-    from .demand import GRID_LABEL, NODE_LABEL
-
     return GRID_LABEL.format(cell=cfg.demand.cell_m) if cfg.demand.kind == "grid" else NODE_LABEL
 
 

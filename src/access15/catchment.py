@@ -24,6 +24,12 @@ O(n_box + e_reach log n_reach) (``n_box`` nodes in the grown box, ``e_reach``/``
 the circle). With the circle and the facility density fixed this does not grow with the network size N:
 O(F x n_box) in all instead of the O(F x N) of a whole-network search. Memory O(chunk x n_box). The ratios
 are two sparse sums, O(pairs).
+
+Siting uses the same bounded search from candidate sites (:func:`candidate_reach`, a :class:`Reach` of
+candidate x demand pairs within the circle): demand points are reached through their two edge ends (or
+directly along the edge) with the same floating-point operations as
+:func:`access15.routing.nearest_facility`, so a distance here equals the one a full re-routing with the
+candidate added would give.
 """
 
 from __future__ import annotations
@@ -271,3 +277,51 @@ def fca(m: TravelMatrix, minutes: np.ndarray, supply: np.ndarray, population: np
     s = np.nan_to_num(np.asarray(supply, dtype=np.float64), nan=0.0)
     ratio = np.divide(s, demand_j, out=np.zeros(m.n_fac), where=demand_j > 0)
     return np.bincount(d, weights=ratio[f] * w, minlength=m.n_dem).astype(np.float64)  # (int when no pair)
+
+
+@dataclass
+class Reach:
+    """The (candidate, demand point) pairs within a search limit, as sparse triplets.
+
+    ``cand``, ``dem``: indices into the candidate and demand arrays given; ``dist_m``: walking distance
+    in metres (both access legs included), one entry per pair, sorted by candidate then demand point.
+    ``shape`` = (candidates, demand points).
+    """
+
+    cand: np.ndarray
+    dem: np.ndarray
+    dist_m: np.ndarray
+    shape: tuple[int, int]
+
+    def __len__(self) -> int:
+        return len(self.cand)
+
+    def select(self, mask: np.ndarray) -> "Reach":
+        """The pairs where ``mask`` (one boolean per pair) is true."""
+        return Reach(self.cand[mask], self.dem[mask], self.dist_m[mask], self.shape)
+
+    def matrix(self) -> sparse.csr_matrix:
+        """Boolean CSR matrix (candidates x demand points) of the pairs."""
+        return sparse.csr_matrix((np.ones(len(self.cand), dtype=bool), (self.cand, self.dem)), shape=self.shape)
+
+
+
+def candidate_reach(net: WalkNetwork, cand: Snapped, dem: Snapped, limit_m: float, chunk: int = 64,
+                    index: DemandIndex | None = None) -> Reach:
+    """Walking distances (metres) from each candidate to every demand point within ``limit_m``.
+
+    Parameters
+    ----------
+    net : the walking network (metric CRS).
+    cand : snapped candidate sites; candidates off the network reach nothing.
+    dem : snapped demand points; points off the network are never reached.
+    limit_m : search radius in metres (e.g. the circle's minutes x metres per minute).
+    chunk : candidates per Dijkstra call.
+    index : ``catchment.index_demand(net, dem)`` computed once, to reuse across calls with the same points.
+
+    Returns
+    -------
+    Reach with one entry per (candidate, demand point) pair at most ``limit_m`` apart.
+    """
+    m = travel_matrix(net, cand, dem, limit_m, chunk=chunk, index=index)
+    return Reach(m.fac, m.dem, m.dist_m, (len(cand), len(dem)))

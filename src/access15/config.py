@@ -1,9 +1,15 @@
-"""Analysis configuration: dataclasses and the TOML loader.
+"""Analysis configuration: dataclasses, the TOML loader, and the config as JSON.
 
 A config file describes one analysis: the street network, the facility sources, the categories and their
-circles (thresholds in minutes), the walking speed, the demand model and the outputs. Relative paths are
-resolved against the directory of the config file. Unknown keys are refused with the closest valid key
-suggested, so a typo never silently falls back to a default.
+circles (thresholds in minutes), the walking speed, the demand model, population, plan targets and the
+outputs. Relative paths are resolved against the directory of the config file. Unknown keys are refused with
+the closest valid key suggested, so a typo never silently falls back to a default.
+
+One typed builder (:func:`build_dataclass`) turns a TOML table or a stored JSON object into a config
+dataclass, so a config written into an output (``access15.gpkg``, ``run.json``) reads back as the same
+:class:`Config` (:func:`config_to_json` / :func:`config_from_json`). This module is data and parsing: it
+reads the package's own data files (target presets, travel profiles) to know the valid names, and imports
+nothing of the analysis.
 """
 
 from __future__ import annotations
@@ -11,7 +17,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import sys
+import types
+import typing
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +84,7 @@ class FacilitySource:
     (``tags`` names an alternative mapping TOML). Otherwise ``path`` is a GeoJSON/GeoPackage/Shapefile, or
     a CSV with ``lon``/``lat`` columns in ``crs`` (EPSG:4326 unless declared). Each row's category comes from
     ``category_column``, or every row gets ``category``. ``crs`` may also be ``"gcj02"`` (AMap/Tencent) or
-    ``"bd09"`` (Baidu), converted to WGS84 at load (see :mod:`access15.lonlat`); ``swap_lonlat = true``
+    ``"bd09"`` (Baidu), converted to WGS84 at load (see :mod:`access15.coords`); ``swap_lonlat = true``
     swaps longitude and latitude of every row (for files whose columns are the wrong way round).
     """
 
@@ -103,7 +112,7 @@ class NetworkConfig:
     unreachable; ``line_tolerance_m`` joins road-line endpoints closer than this (metres) into one node.
     ``bbox = [min_lon, min_lat, max_lon, max_lat]`` (WGS84) reads only the ways that meet that box.
     ``cache = true`` keeps the built network in ``cache_dir`` (relative to the config file), keyed by the
-    file's SHA-256 and these settings, so the next run skips parsing (see :mod:`access15.netcache`).
+    file's SHA-256 and these settings, so the next run skips parsing (see :mod:`access15.cache`).
     """
 
     path: str = ""
@@ -177,7 +186,7 @@ class PopulationConfig:
     name: str = ""
     #: "buildings": spread each polygon's people over the residential floor area of the OSM buildings inside it
     dasymetric: str | None = None
-    #: OSM building=* values counted as homes (default: access15.population.RESIDENTIAL_BUILDINGS)
+    #: OSM building=* values counted as homes (default: access15.io.osm.RESIDENTIAL_BUILDINGS)
     building_values: list[str] | None = None
 
 
@@ -259,45 +268,89 @@ class Config:
         return p if p.is_absolute() else (self.base_dir / p).resolve()
 
 
-def _closest(key: str, valid: list[str]) -> str:
+def closest_key(key: str, valid: list[str]) -> str:
+    """"did you mean 'x'?" for the closest of ``valid``, else the list of valid keys."""
     match = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
     return f"did you mean '{match[0]}'?" if match else "valid keys: " + ", ".join(sorted(valid))
 
 
-def _build(cls: type, data: Any, where: str, source: Path | str, **fixed: Any) -> Any:
-    """Make dataclass ``cls`` from a TOML table, refusing unknown keys and mistyped values."""
+def dataclass_in(tp: Any) -> type | None:
+    """The dataclass inside a type such as ``X``, ``X | None``, ``list[X]`` or ``dict[str, X]``."""
+    if dataclasses.is_dataclass(tp):
+        return tp
+    for arg in typing.get_args(tp):
+        found = dataclass_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _plain_type(tp: Any) -> Any:
+    """``X`` for ``X | None`` (the one non-None member of a union), else ``tp``."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0] if len(args) == 1 else tp
+    return tp
+
+
+def _value(value: Any, tp: Any, where: str, name: str, source: Path | str, strict: bool) -> Any:
+    """One field's value converted to its declared type (nested dataclasses built, paths made ``Path``)."""
+    if value is None:
+        return None
+    tp = _plain_type(tp)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+        return build_dataclass(tp, value, f"{where}.{name}", source, strict=strict)
+    if origin is list and args and dataclasses.is_dataclass(args[0]) and isinstance(value, list):
+        return [build_dataclass(args[0], v, f"{name} #{i}", source, strict=strict) for i, v in enumerate(value, 1)]
+    if origin is dict and len(args) == 2 and dataclasses.is_dataclass(args[1]) and isinstance(value, dict):
+        return {k: build_dataclass(args[1], v, f"{name}.{k}", source, strict=strict) for k, v in value.items()}
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(source, f"[{where}] {name} = {value!r} is not a number", "write a plain number, e.g. 15")
+        return float(value)
+    if tp is Path:
+        return Path(value)
+    return value
+
+
+def build_dataclass(cls: type, data: Any, where: str, source: Path | str, *, strict: bool = True,
+                    **fixed: Any) -> Any:
+    """Make dataclass ``cls`` from a TOML table or a stored JSON object.
+
+    Values are converted to the field types (numbers checked, nested dataclasses built, paths made ``Path``).
+    With ``strict`` (a config file) an unknown key is an error naming the closest valid key; without it
+    (JSON written by another version of access15) unknown keys are ignored and missing ones keep their
+    defaults. ``fixed`` sets fields that do not come from ``data`` (e.g. a category's ``name``).
+    """
     if not isinstance(data, dict):
         raise InputError(source, f"[{where}] must be a table", "see the config format in the README")
+    hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls) if f.name not in fixed]
     kwargs: dict[str, Any] = dict(fixed)
     for key, value in data.items():
         if key not in names:
-            raise InputError(source, f"unknown key '{key}' in [{where}]", _closest(key, names))
-        kwargs[key] = value
-    for f in dataclasses.fields(cls):
-        if f.name in kwargs and f.type in ("float", "float | None") and kwargs[f.name] is not None:
-            value = kwargs[f.name]
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InputError(source, f"[{where}] {f.name} = {value!r} is not a number",
-                                 "write a plain number, e.g. 15")
-            kwargs[f.name] = float(value)
+            if strict:
+                raise InputError(source, f"unknown key '{key}' in [{where}]", closest_key(key, names))
+            continue
+        kwargs[key] = _value(value, hints[key], where, key, source, strict)
     return cls(**kwargs)
 
 
-_TOP_KEYS = ["name", "network", "facilities", "categories", "speed", "routing", "demand", "boundaries",
+TOP_KEYS = ["name", "network", "facilities", "categories", "speed", "routing", "demand", "boundaries",
              "output", "population", "targets"]
 
 
 def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: Path | str = "config") -> Config:
     """Build a :class:`Config` from a parsed TOML document (see the README for the format)."""
     for key in data:
-        if key not in _TOP_KEYS:
-            raise InputError(source, f"unknown top-level key '{key}'", _closest(key, _TOP_KEYS))
+        if key not in TOP_KEYS:
+            raise InputError(source, f"unknown top-level key '{key}'", closest_key(key, TOP_KEYS))
     if "network" not in data:
         raise InputError(source, "no [network] table", "add [network] with path = \"your.osm.pbf\"")
     cfg = Config(name=str(data.get("name", "access15 analysis")), base_dir=Path(base_dir),
                  source=Path(source) if source != "config" else None)
-    cfg.network = _build(NetworkConfig, data["network"], "network", source)
+    cfg.network = build_dataclass(NetworkConfig, data["network"], "network", source)
     if not cfg.network.path:
         raise InputError(source, "[network] has no path", "set path to an .osm.pbf, .osm or road-line file")
     if not isinstance(cfg.network.cache, bool):
@@ -308,7 +361,7 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
     speed = data.get("speed", {})
     for key in speed:
         if key not in ("profile", "kmh"):
-            raise InputError(source, f"unknown key '{key}' in [speed]", _closest(key, ["profile", "kmh"]))
+            raise InputError(source, f"unknown key '{key}' in [speed]", closest_key(key, ["profile", "kmh"]))
     cfg.speed_profile = str(speed.get("profile", "walk"))
     if cfg.speed_profile not in SPEED_PROFILES:
         raise InputError(source, f"[speed] unknown profile '{cfg.speed_profile}'",
@@ -322,22 +375,20 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
     routing = data.get("routing", {})
     for key in routing:
         if key != "max_minutes":
-            raise InputError(source, f"unknown key '{key}' in [routing]", _closest(key, ["max_minutes"]))
+            raise InputError(source, f"unknown key '{key}' in [routing]", closest_key(key, ["max_minutes"]))
     cfg.max_minutes = float(routing.get("max_minutes", 60.0))
 
-    cfg.demand = _build(DemandConfig, data.get("demand", {}), "demand", source)
+    cfg.demand = build_dataclass(DemandConfig, data.get("demand", {}), "demand", source)
     if cfg.demand.kind not in ("grid", "nodes"):
         raise InputError(source, f"[demand] kind = '{cfg.demand.kind}'", "use \"grid\" or \"nodes\"")
     if cfg.demand.cell_m <= 0:
         raise InputError(source, "[demand] cell_m must be positive", "use a cell size in metres, e.g. 100")
     if "boundaries" in data:
-        cfg.boundaries = _build(BoundaryConfig, data["boundaries"], "boundaries", source)
+        cfg.boundaries = build_dataclass(BoundaryConfig, data["boundaries"], "boundaries", source)
     if "population" in data:
-        from .population import check_population_config
-
-        cfg.population = _build(PopulationConfig, data["population"], "population", source)
+        cfg.population = build_dataclass(PopulationConfig, data["population"], "population", source)
         check_population_config(cfg.population, source)
-    cfg.output = _build(OutputConfig, data.get("output", {}), "output", source)
+    cfg.output = build_dataclass(OutputConfig, data.get("output", {}), "output", source)
     if cfg.output.lang not in ("en", "zh"):
         raise InputError(source, f"[output] lang = '{cfg.output.lang}'", "use \"en\" or \"zh\"")
     check_basemap(cfg.output, source)
@@ -348,7 +399,7 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
                          "add e.g. [categories.clinic] minutes = 15 (built-in: " + ", ".join(DEFAULT_CATEGORIES) + ")")
     for name, table in cats.items():
         merged = {**DEFAULT_CATEGORIES.get(name, {}), **(table or {})}
-        cfg.categories[name] = _build(CategoryConfig, merged, f"categories.{name}", source, name=name)
+        cfg.categories[name] = build_dataclass(CategoryConfig, merged, f"categories.{name}", source, name=name)
         if cfg.categories[name].minutes <= 0:
             raise InputError(source, f"[categories.{name}] minutes must be positive", "e.g. minutes = 15")
 
@@ -357,15 +408,13 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
         raise InputError(source, "no [[facilities]] entries",
                          "add [[facilities]] with path = \"osm\" or a facility file")
     for i, table in enumerate(facs, start=1):
-        fs = _build(FacilitySource, table, f"facilities #{i}", source)
+        fs = build_dataclass(FacilitySource, table, f"facilities #{i}", source)
         for cat in (fs.categories or []) + ([fs.category] if fs.category else []):
             if cat not in cfg.categories:
                 raise InputError(source, f"[[facilities]] #{i} names category '{cat}' that has no [categories.{cat}]",
-                                 _closest(cat, list(cfg.categories)))
+                                 closest_key(cat, list(cfg.categories)))
         cfg.facilities.append(fs)
     if "targets" in data:
-        from .targets import targets_from_dict
-
         cfg.targets = targets_from_dict(data["targets"], cfg, source)
     _check_population_columns(cfg, source)
     return cfg
@@ -373,8 +422,6 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
 
 def _check_population_columns(cfg: Config, source: Path | str) -> None:
     """Every category's ``population`` names a configured population column; class profiles exist."""
-    from .profiles import check_profile
-
     for name, cat in cfg.categories.items():
         for cls, minutes in cat.minutes_by_class.items():
             if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
@@ -432,3 +479,119 @@ def load_config(path: str | Path) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(path, f"not valid TOML ({exc})", "fix the syntax at the position given") from None
     return config_from_dict(data, base_dir=path.resolve().parent, source=path)
+
+
+#: Population kinds (see :class:`PopulationConfig`).
+KINDS = ("raster", "polygons", "points", "buildings")
+
+
+#: Demand columns a population age-group column may not be named.
+RESERVED = {"demand_id", "ix", "iy", "node", "weight", "geometry", "unit", "on_network"}
+
+
+def check_population_config(pc: PopulationConfig, source: Path | str) -> None:
+    """Refuse an unusable [population] table with a one-line error."""
+    if pc.kind not in KINDS:
+        raise InputError(source, f"[population] kind = '{pc.kind}'", "use one of " + ", ".join(KINDS))
+    if pc.kind != "buildings" and not pc.path:
+        raise InputError(source, "[population] has no path", "set path to a GeoTIFF, polygon, point or CSV file")
+    if pc.kind == "buildings" and (pc.total is None or pc.total <= 0):
+        raise InputError(source, "[population] kind = \"buildings\" needs total",
+                         "give the known total population of the study area, e.g. total = 120000")
+    if pc.dasymetric not in (None, "buildings") or (pc.dasymetric and pc.kind != "polygons"):
+        raise InputError(source, f"[population] dasymetric = '{pc.dasymetric}' with kind = '{pc.kind}'",
+                         "use dasymetric = \"buildings\" with kind = \"polygons\" (or leave it out)")
+    if pc.default_levels <= 0:
+        raise InputError(source, "[population] default_levels must be positive", "e.g. default_levels = 2")
+    if pc.columns and pc.kind in ("raster", "buildings"):
+        raise InputError(source, f"[population] columns (age groups) cannot come from kind = \"{pc.kind}\"",
+                         "give age groups as columns of a polygon or point file, or drop columns")
+    bad = [c for c in pc.columns if c in RESERVED or c == pc.column]
+    if bad:
+        raise InputError(source, f"[population] columns: '{bad[0]}' is reserved or repeats column",
+                         "rename the age-group column")
+
+
+#: Target measures (see :class:`TargetConfig` and :mod:`access15.standards`).
+MEASURES = ("per_1000", "per_10000", "per_resident", "coverage", "min_per_unit", "unit_share")
+
+
+#: Target presets shipped in ``data/targets_<name>.toml``.
+PRESETS = ("china_plans",)
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    """The targets table of a shipped preset."""
+    if name not in PRESETS:
+        raise InputError("[targets]", f"unknown preset '{name}'", "use one of " + ", ".join(PRESETS))
+    text = resources.files("access15").joinpath(f"data/targets_{name}.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)["targets"]
+
+
+def targets_from_dict(data: Any, cfg: Config, source: Path | str) -> dict[str, TargetConfig]:
+    """Build the config's targets (preset first, then the config's own, which may override by name)."""
+    if not isinstance(data, dict):
+        raise InputError(source, "[targets] must be a table", "see docs/population.md")
+    data = dict(data)
+    preset = data.pop("preset", None)
+    out: dict[str, TargetConfig] = {}
+    entries: list[tuple[str, Any, bool]] = []
+    if preset is not None:
+        entries += [(k, v, True) for k, v in load_preset(str(preset)).items()]
+    entries += [(k, v, False) for k, v in data.items()]
+    for name, table, from_preset in entries:
+        t = build_dataclass(TargetConfig, table, f"targets.{name}", source, name=name)
+        if t.measure not in MEASURES:
+            raise InputError(source, f"[targets.{name}] measure = '{t.measure}'", "use one of " + ", ".join(MEASURES))
+        if t.category not in cfg.categories:
+            if from_preset:
+                continue
+            raise InputError(source, f"[targets.{name}] category '{t.category}' is not analysed",
+                             "add [categories." + (t.category or "NAME") + "] or fix the name")
+        if t.measure in ("min_per_unit", "unit_share") and not t.level:
+            raise InputError(source, f"[targets.{name}] measure '{t.measure}' needs level",
+                             "name the boundary level, e.g. level = \"street\"")
+        out[name] = t
+    return out
+
+
+def load_profiles() -> dict[str, dict]:
+    """The built-in profiles: {name: {"default": km/h, "walk": km/h, "highway": {class: km/h}}}."""
+    text = resources.files("access15").joinpath("data/speeds.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)["profiles"]
+
+
+def check_profile(name: str, source: Path | str) -> dict:
+    """The named profile, or a one-line error listing the known ones."""
+    profiles = load_profiles()
+    if name not in profiles:
+        raise InputError(source, f"unknown travel profile '{name}'", "use one of " + ", ".join(profiles))
+    return profiles[name]
+
+
+# --------------------------------------------------------------------------------------- config <-> JSON
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON-ready data: dataclasses and dicts as dicts (key order kept), tuples and sets as lists,
+    paths as strings."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted(plain(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def config_to_json(cfg: Config) -> dict:
+    """A JSON-ready dict of ``cfg`` (every field; paths as strings, category order kept)."""
+    return plain(cfg)
+
+
+def config_from_json(data: dict) -> Config:
+    """The :class:`Config` saved by :func:`config_to_json` (keys unknown to this version are ignored)."""
+    return build_dataclass(Config, data, "config", "stored config", strict=False)

@@ -1,21 +1,35 @@
-"""Demand points: the places whose access to services is measured.
+"""Demand points: the places whose access to services is measured, and the residents they stand for.
 
-Here every point weighs 1, so coverage is a share of area (grid cells) or of network nodes, not of
-people; the label says so in every output. :mod:`access15.population` replaces the weights by residents.
+Grid cells (:func:`grid_demand`) or street nodes (:func:`node_demand`) each weigh 1, so coverage is a share
+of area or of network nodes, not of people, and the label says so in every output. With a population
+(:mod:`access15.io.population` reads it), :func:`apply_population` gives each point its residents:
+
+* polygons (census units, raster cell footprints, H3 hexagons): the part of each polygon inside the study
+  area keeps its share of the people (uniform density inside a polygon); that share is spread over the
+  demand cells it overlaps in proportion to the overlap area (grid demand) or equally over the demand points
+  inside it (node demand). A polygon that touches no demand point gives its people to the nearest demand
+  point, so the population of every polygon is conserved;
+* points (population points, buildings) go to the demand cell that contains them, else the nearest point;
+  population points of ``kind = "points"`` become the demand points themselves.
 
 Complexity: O(cells) vectorised (shapely.contains_xy over a regular grid), plus O(cells log V) for the
-near-network test (see :func:`near_network`).
+near-network test (see :func:`near_network`); distributing people is one STRtree bulk query of population
+geometries against demand cells/points plus vectorised intersection areas, O((P + D) log D + pairs).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
+import pyproj
 import shapely
 from scipy.spatial import cKDTree
 
+from .errors import AccessWarning
+from .io.population import PopulationSource
 from .network import WalkNetwork
 
 GRID_LABEL = "area coverage: share of {cell:g} m grid cells, not population"
@@ -107,3 +121,118 @@ def node_demand(net: WalkNetwork, area: shapely.Geometry | None = None) -> Deman
     pts = gpd.GeoDataFrame({"demand_id": np.arange(len(xy)), "node": np.flatnonzero(keep), "weight": 1.0},
                            geometry=shapely.points(xy), crs=net.crs)
     return Demand(pts, None, NODE_LABEL)
+
+
+def _nearest(targets: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+    """Index of the nearest of ``targets`` for each of ``geoms`` (STRtree bulk query)."""
+    tree = shapely.STRtree(targets)
+    (gi, ti) = tree.query_nearest(geoms, all_matches=False)
+    out = np.empty(len(geoms), dtype=np.int64)
+    out[gi] = ti
+    return out
+
+
+def distribute(pop: PopulationSource, demand: Demand, area: shapely.Geometry | None) -> tuple[np.ndarray, float]:
+    """Persons per demand point (n_demand, k) and the persons left outside the study area.
+
+    Polygons: the inside share (if ``pop.clip``) spread by overlap area over demand cells, or equally over the
+    demand points inside; untouched polygons go to the nearest demand point. Points: to the demand cell that
+    contains them (grid), else to the nearest demand point. The total of every column is conserved apart
+    from the part outside ``area``.
+    """
+    pts = demand.points
+    n = len(pts)
+    k = pop.values.shape[1]
+    out = np.zeros((n, k))
+    geom, vals = pop.geometry, pop.values.copy()
+    outside = 0.0
+    is_poly = np.isin(shapely.get_type_id(geom), [3, 6])
+    dem_pts = np.asarray(pts.geometry.values)
+    if area is not None:
+        shapely.prepare(area)
+        if pop.clip and is_poly.any():
+            a = shapely.area(geom[is_poly])
+            inter = shapely.area(shapely.intersection(geom[is_poly], area))
+            frac = np.where(a > 0, np.clip(inter / np.where(a > 0, a, 1.0), 0.0, 1.0), 1.0)
+            outside += float((vals[is_poly, 0] * (1.0 - frac)).sum())
+            vals[is_poly] *= frac[:, None]
+        if (~is_poly).any():
+            inside = shapely.contains_xy(area, *shapely.get_coordinates(geom[~is_poly]).T)
+            idx = np.flatnonzero(~is_poly)
+            outside += float(vals[idx[~inside], 0].sum())
+            vals[idx[~inside]] = 0.0
+    keep = vals[:, 0] > 0 if k == 1 else (vals > 0).any(axis=1)
+    geom, vals, is_poly = geom[keep], vals[keep], is_poly[keep]
+    if len(geom) == 0 or n == 0:
+        return out, outside
+    cells = demand.grid.cell_polygons(pts["ix"].to_numpy(), pts["iy"].to_numpy()) if demand.grid else None
+    cell_tree = shapely.STRtree(cells) if cells is not None else None
+    placed = np.zeros(len(geom), dtype=bool)
+    pidx = np.flatnonzero(is_poly)
+    if len(pidx):
+        if cells is not None:
+            gi, di = cell_tree.query(geom[pidx], predicate="intersects")
+            w = shapely.area(shapely.intersection(geom[pidx][gi], cells[di]))
+        else:
+            gi, di = shapely.STRtree(dem_pts).query(geom[pidx], predicate="contains")
+            w = np.ones(len(gi))
+        pos = w > 0
+        gi, di, w = gi[pos], di[pos], w[pos]
+        tot = np.bincount(gi, weights=w, minlength=len(pidx))
+        share = w / tot[gi]
+        for c in range(k):
+            out[:, c] += np.bincount(di, weights=share * vals[pidx[gi], c], minlength=n)
+        placed[pidx[tot > 0]] = True
+    qidx = np.flatnonzero(~is_poly)
+    if len(qidx) and cells is not None:
+        qi, di = cell_tree.query(geom[qidx], predicate="intersects")
+        qi, first = np.unique(qi, return_index=True)  # a point on a shared cell edge goes to one cell
+        di = di[first]
+        for c in range(k):
+            out[:, c] += np.bincount(di, weights=vals[qidx[qi], c], minlength=n)
+        placed[qidx[qi]] = True
+    rest = np.flatnonzero(~placed)
+    if len(rest):
+        near = _nearest(dem_pts, shapely.point_on_surface(geom[rest]))
+        for c in range(k):
+            out[:, c] += np.bincount(near, weights=vals[rest, c], minlength=n)
+    return out, outside
+
+
+def points_demand(pop: PopulationSource, crs: pyproj.CRS, area: shapely.Geometry | None) -> Demand:
+    """Population points (inside ``area``) as the demand points, weighted by their persons."""
+    geom, vals = pop.geometry, pop.values
+    if area is not None:
+        inside = shapely.contains_xy(area, *shapely.get_coordinates(geom).T)
+        pop.outside = float(vals[~inside, 0].sum())
+        geom, vals = geom[inside], vals[inside]
+    df = {"demand_id": np.arange(len(geom)), "weight": vals[:, 0]}
+    df.update({c: vals[:, j] for j, c in enumerate(pop.columns) if j > 0})
+    return Demand(gpd.GeoDataFrame(df, geometry=geom, crs=crs), None, pop.label)
+
+
+def apply_population(pop: PopulationSource, demand: Demand, area: shapely.Geometry | None) -> Demand:
+    """Demand points weighted by residents: ``weight`` = the total column, one column per age group.
+
+    Warns when residents fall outside the study area (they are not counted).
+    """
+    if pop.kind == "points":
+        dem = points_demand(pop, demand.points.crs, area)
+    else:
+        per, outside = distribute(pop, demand, area)
+        pts = demand.points.copy()
+        pts["weight"] = per[:, 0]
+        for j, c in enumerate(pop.columns[1:], start=1):
+            pts[c] = per[:, j]
+        pop.outside = outside
+        dem = Demand(pts, demand.grid, pop.label)
+    if pop.outside > 0.5:
+        total = pop.outside + float(dem.points["weight"].sum())
+        warnings.warn(f"{pop.outside:,.0f} of {total:,.0f} residents ({pop.outside / total:.1%}) live outside the "
+                      "study area and are not counted", AccessWarning, stacklevel=2)
+    return dem
+
+
+def study_area(net_hull: shapely.Geometry, bounds_union: shapely.Geometry | None, max_snap_m: float) -> shapely.Geometry:
+    """Where residents are counted: the boundaries' union, else the network's hull grown by the snap limit."""
+    return bounds_union if bounds_union is not None else shapely.buffer(net_hull, max_snap_m)

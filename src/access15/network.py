@@ -23,10 +23,10 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from .crs import WGS84, transform_xy, utm_crs_for
+from .coords import WGS84, transform_xy, utm_crs_for
 from .errors import InputError
-from .inputs import read_layer
-from .osm import TagRules, is_osm_file, read_walk_ways
+from .io.osm import TagRules, is_osm_file, read_walk_ways
+from .io.tables import read_layer
 
 
 @dataclass

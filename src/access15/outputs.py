@@ -1,4 +1,15 @@
-"""Write an analysis to disk: coverage CSVs, a GeoPackage and the HTML map.
+"""The analysis on disk: coverage CSVs, the GeoPackage and the maps; one owner of these formats.
+
+:func:`write_outputs` writes a run's tables (CSV), its GeoPackage and its HTML map; :func:`load_result`
+reads the GeoPackage back into a :class:`~access15.maps.mapdata.MapData` without recomputing, and
+:func:`render_maps` re-renders the maps from it (``access15 map``).
+
+The GeoPackage holds the layers ``facilities``, ``demand``, ``gaps``, ``boundaries``, ``unit_coverage`` and
+``streets`` (EPSG:4326), the non-spatial tables ``coverage``, ``supply``, ``targets``, ``unit_check`` and
+``capacity_missing``, and the table ``access15_meta`` (``key``, ``value`` as JSON text; the last row of a
+key wins): ``format``, ``version``, ``config``, ``crs`` (WKT of the metric CRS), ``grid`` (x0, y0, cell in
+metres, nx, ny), ``demand_label``, ``sources``, ``data_date``, ``created`` and the provenance keys (inputs
+with SHA-256, run times, OSM date; see :mod:`access15.provenance`).
 
 Every file is first written into a staging folder beside the output folder and moved into place only
 when all of them are complete, so a failed or interrupted run never leaves a half-written file and never
@@ -8,18 +19,36 @@ record what the outputs were made from (see :mod:`access15.provenance`).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shutil
+import sqlite3
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import pyogrio
+import pyproj
+import shapely
 
+from .config import check_basemap, config_from_json, config_to_json
 from .coverage import COMBINED
+from .demand import Grid
 from .errors import InputError
-from .pipeline import AnalysisResult
-from .provenance import RUN_JSON, meta_items, write_meta_table, write_run_json
+from .maps.html import write_map
+from .maps.mapdata import MapData
+from .provenance import RUN_JSON, meta_items, write_run_json
+from .result import AnalysisResult
+
+#: The GeoPackage of a run, and its format (``format`` in its meta table).
+GPKG_NAME = "access15.gpkg"
+FORMAT = "access15-gpkg/1"
+#: The GeoPackage's non-spatial table of metadata and provenance (``key``, ``value`` as JSON text).
+META_TABLE = "access15_meta"
 
 
 def demand_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
@@ -46,8 +75,6 @@ def unit_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
 
 def _write_tables(result: AnalysisResult, gpkg: Path) -> None:
     """Non-spatial tables (supply ratios, targets, unit checks, missing capacities) as GeoPackage tables."""
-    import pyogrio
-
     for key in ("supply", "targets", "unit_check", "capacity"):
         table = getattr(result, key, None)
         if table is not None and len(table):
@@ -140,14 +167,9 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
         _write_tables(result, gpkg)
         write_meta_table(gpkg, meta_items(result.provenance))
         files["gpkg"] = "access15.gpkg"
-        from .mapdata import MapData
-        from .store import write_map_tables
-
         view = MapData.from_result(result)  # one view for the stored tables and the map: they match
         write_map_tables(view, gpkg)
         if html:
-            from .html_map import write_map
-
             write_map(view, staging / "map.html")
             files["html"] = "map.html"
         write_run_json(staging / RUN_JSON, result.provenance, {k: staging / n for k, n in files.items()})
@@ -169,3 +191,154 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
                          "free disk space or choose another folder with --out") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_meta_table(gpkg: str | Path, items: dict[str, Any]) -> None:
+    """Append ``items`` to the GeoPackage's non-spatial ``access15_meta`` table (``key``, ``value`` as JSON
+    text), creating it when absent; a key written again supersedes the earlier row (the last row wins).
+
+    The table is written with pyogrio (GDAL registers it in ``gpkg_contents`` as an ``attributes`` table,
+    so GIS software lists it).
+    """
+    rows = pd.DataFrame({"key": list(items),
+                         "value": [json.dumps(v, ensure_ascii=False) for v in items.values()]})  # keep key order: it is meaningful (category order)
+    exists = Path(gpkg).exists() and META_TABLE in pyogrio.list_layers(gpkg)[:, 0]
+    pyogrio.write_dataframe(rows, gpkg, layer=META_TABLE, driver="GPKG", append=bool(exists))
+
+
+def read_meta_table(gpkg: str | Path) -> dict[str, Any]:
+    """The ``access15_meta`` table of a GeoPackage as a dict (values parsed from JSON; last row of a key wins)."""
+    con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)
+    try:
+        rows = con.execute(f"SELECT key, value FROM {META_TABLE} ORDER BY rowid").fetchall()
+    finally:
+        con.close()
+    return {k: json.loads(v) for k, v in rows}
+
+
+def write_map_tables(data: MapData, gpkg: str | Path) -> None:
+    """Add ``streets``, ``coverage`` (and ``unit_coverage`` unless already a layer) and ``access15_meta`` to ``gpkg`` (which
+    :func:`access15.outputs.write_outputs` has already given the spatial layers)."""
+    streets = gpd.GeoDataFrame(geometry=gpd.GeoSeries(data.streets, crs=data.crs).to_crs(4326).values, crs=4326)
+    streets["geometry"] = shapely.set_precision(streets.geometry.values, 1e-7)
+    streets.to_file(gpkg, layer="streets", driver="GPKG", SPATIAL_INDEX="NO", use_arrow=True)
+    pyogrio.write_dataframe(data.coverage, gpkg, layer="coverage", driver="GPKG")
+    if len(data.unit_coverage) and "unit_coverage" not in pyogrio.list_layers(gpkg)[:, 0]:
+        pyogrio.write_dataframe(data.unit_coverage, gpkg, layer="unit_coverage", driver="GPKG")
+    g = data.grid
+    write_meta_table(gpkg, {
+        "format": FORMAT,
+        "version": data.version,
+        "config": config_to_json(data.config),
+        "crs": data.crs.to_wkt(),
+        "grid": None if g is None else {"x0": g.x0, "y0": g.y0, "cell": g.cell, "nx": g.nx, "ny": g.ny},
+        "demand_label": data.demand_label,
+        "sources": data.sources,
+        "data_date": data.data_date,
+        "created": data.created,
+    })
+
+
+def find_gpkg(path: str | Path) -> Path:
+    """The GeoPackage at ``path``, or ``access15.gpkg`` inside the output folder ``path``."""
+    path = Path(path)
+    gpkg = path / GPKG_NAME if path.is_dir() else path
+    if not gpkg.is_file():
+        raise InputError(path, "no access15 GeoPackage here" if path.is_dir() else "file not found",
+                         "pass the access15.gpkg written by 'access15 run', or its output folder")
+    return gpkg
+
+
+def _table(gpkg: Path, layer: str) -> pd.DataFrame:
+    """A GeoPackage layer as a plain table (its geometry, if any, dropped)."""
+    return pd.DataFrame(pyogrio.read_dataframe(gpkg, layer=layer, read_geometry=False))
+
+
+def load_result(path: str | Path) -> MapData:
+    """Load a finished analysis (``access15.gpkg`` or the folder holding it) for rendering.
+
+    Nothing is recomputed and no network or input file is read: the GeoPackage alone suffices.
+    Grid demand points are rebuilt exactly from the stored cell indices and grid spec (metric CRS).
+
+    Raises
+    ------
+    InputError
+        If the file is not a GeoPackage written by ``access15 run`` (with its ``access15_meta`` table).
+    """
+    gpkg = find_gpkg(path)
+    try:
+        layers = set(pyogrio.list_layers(gpkg)[:, 0])
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise InputError(gpkg, f"cannot read the GeoPackage ({str(exc).splitlines()[0]})",
+                         "pass the access15.gpkg written by 'access15 run'") from None
+    missing = {META_TABLE, "demand", "facilities", "coverage", "streets"} - layers
+    if missing:
+        raise InputError(gpkg, f"not a complete access15 analysis (missing {', '.join(sorted(missing))})",
+                         "re-run 'access15 run' with this version of access15 to write them")
+    meta = read_meta_table(gpkg)
+    if meta.get("format") != FORMAT:
+        raise InputError(gpkg, f"unknown access15 GeoPackage format {meta.get('format')!r}",
+                         f"re-run 'access15 run' (this version reads {FORMAT})", field="format")
+    cfg = config_from_json(meta["config"])
+    crs = pyproj.CRS.from_wkt(meta["crs"])
+    dem = gpd.read_file(gpkg, layer="demand")
+    grid = Grid(**meta["grid"]) if meta.get("grid") else None
+    if grid is not None:
+        ix, iy = dem["ix"].to_numpy(), dem["iy"].to_numpy()
+        pts = shapely.points(grid.x0 + (ix + 0.5) * grid.cell, grid.y0 + (iy + 0.5) * grid.cell)
+        dem = dem.set_geometry(gpd.GeoSeries(pts, crs=crs, index=dem.index), crs=crs)
+    else:
+        dem = dem.to_crs(crs)
+    for col in [c for c in dem.columns if c.startswith("covered_") or c == "on_network"]:
+        dem[col] = dem[col].astype(bool)
+    dem = dem.drop(columns=[c for c in ("missing", "demand_label") if c in dem.columns])
+    streets = gpd.read_file(gpkg, layer="streets").to_crs(crs).geometry.to_numpy()
+    return MapData(
+        config=cfg, crs=crs, demand=dem, grid=grid, demand_label=meta.get("demand_label", ""),
+        facilities=gpd.read_file(gpkg, layer="facilities"),
+        coverage=pyogrio.read_dataframe(gpkg, layer="coverage"),
+        unit_coverage=_table(gpkg, "unit_coverage") if "unit_coverage" in layers else pd.DataFrame(),
+        boundaries=gpd.read_file(gpkg, layer="boundaries") if "boundaries" in layers else None,
+        streets=np.asarray(streets), sources=list(meta.get("sources", [])), data_date=meta.get("data_date", ""),
+        created=meta.get("created", ""), version=str(meta.get("version", "")), meta=meta,
+        provenance=meta)
+
+
+def render_maps(source: str | Path, out: str | Path | None = None, lang: str | None = None,
+                basemap: str | None = None, attribution: str | None = None, basemap_crs: str | None = None,
+                static: bool = False, html: bool = True) -> dict[str, Path]:
+    """Write the HTML map (and with ``static`` the PNG/PDF maps) of the analysis stored at ``source``.
+
+    Parameters
+    ----------
+    source : ``access15.gpkg`` written by ``access15 run``, or the output folder holding it.
+    out : output folder (default: the GeoPackage's folder).
+    lang, basemap, attribution, basemap_crs : override the stored ``[output]`` settings.
+    static : also write ``gap_<category>.png`` per category and the combined circle, and ``gap_maps.pdf``.
+
+    Returns
+    -------
+    ``{"html": path, <category>: png path, ..., "pdf": path}``.
+    """
+    gpkg = find_gpkg(source)
+    data = load_result(gpkg)
+    settings = data.config.output
+    if lang is not None and lang not in ("en", "zh"):
+        raise InputError("--lang", f"unknown language '{lang}'", "use en or zh")
+    chosen = dataclasses.replace(
+        settings, lang=lang or settings.lang, basemap=settings.basemap if basemap is None else basemap,
+        basemap_attribution=settings.basemap_attribution if attribution is None else attribution,
+        basemap_crs=settings.basemap_crs if basemap_crs is None else basemap_crs)
+    check_basemap(chosen, "--basemap")
+    data.config = dataclasses.replace(data.config, output=chosen)
+    out_dir = Path(out) if out is not None else gpkg.parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    if html:
+        name = "map.html" if chosen.lang == settings.lang else f"map_{chosen.lang}.html"
+        written["html"] = write_map(data, out_dir / name)
+    if static:
+        from .maps.static import write_static_maps  # matplotlib: heavy, and only for print maps
+
+        written.update(write_static_maps(data, out_dir))
+    return written

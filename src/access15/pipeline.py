@@ -2,7 +2,7 @@
 
 :func:`analyze` is the Python API the CLI is built on. Each stage is a function of its own module;
 this one only wires them together, records timings and warnings, and projects inputs to the local
-metric CRS once.
+metric CRS once. :func:`cached_analyze` is the same through the disk cache of whole analyses.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -19,69 +18,26 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import __version__, provenance
+from . import provenance
+from .cache import AnalysisCache, load_configured_network, snap_cached
+from .checks import component_message, component_share, facility_source_warnings, units_beyond_extract
 from .config import Config, load_config
-from .coverage import COMBINED, combined_minutes, coverage_table
-from .demand import grid_demand, node_demand
-from .diagnostics import component_message, component_share, facility_source_warnings, units_beyond_extract
+from .coverage import combined_minutes, coverage_table
+from .demand import Demand, apply_population, grid_demand, node_demand, study_area
 from .errors import AccessWarning, InputError
-from .inputs import load_facilities
-from .netcache import load_configured_network, snap_cached
+from .io.boundaries import load_units
+from .io.facilities import load_facilities
+from .io.osm import is_osm_file, load_tag_rules
+from .io.population import PopulationSource, read_population
 from .network import WalkNetwork
-from .osm import is_osm_file, load_tag_rules
+from .profiles import class_profile_times
+from .result import AnalysisResult
 from .routing import nearest_facility
 from .snap import Snapped
+from .standards import compute_standards
+from .units import assign_units, class_thresholds, level_column, unit_tables
 
 Progress = Callable[[str, float], None]
-
-
-@dataclass
-class AnalysisResult:
-    """Everything an analysis produced.
-
-    Attributes
-    ----------
-    config : the configuration used.
-    network : the walking network (metric CRS).
-    facilities : GeoDataFrame (network CRS) with ``category``, ``name``, ``facility_id``, ``snap_m``
-        (access leg, metres; NaN when off the network) and ``on_network``.
-    demand : GeoDataFrame (network CRS) of demand points with ``weight``, ``time_<category>`` (minutes;
-        NaN off-network, inf beyond the search limit), ``nearest_<category>`` (facility_id) and
-        ``covered_<category>`` per category, plus ``time_combined`` and ``covered_combined``.
-    grid : the demand grid (or None for node demand); ``demand_label`` says what a weight means.
-    coverage : the coverage table (see :func:`access15.coverage.coverage_table`).
-    unit_coverage : the same per administrative unit and level (empty without boundaries), worst first.
-    boundaries : the units (network CRS) or None.
-    timings : seconds per stage. ``warnings`` : messages the user must see.
-    provenance : inputs with checksums, config, versions and run times (see :mod:`access15.provenance`).
-    """
-
-    config: Config
-    network: WalkNetwork
-    facilities: gpd.GeoDataFrame
-    demand: gpd.GeoDataFrame
-    grid: object
-    demand_label: str
-    coverage: pd.DataFrame
-    unit_coverage: pd.DataFrame
-    boundaries: gpd.GeoDataFrame | None
-    timings: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    version: str = __version__
-    #: per boundary level: residents in overlapping units (counted twice) and in gaps (in no unit)
-    unit_check: pd.DataFrame = field(default_factory=pd.DataFrame)
-    #: facilities per category with their capacity, and those missing it (see :mod:`access15.capacity`)
-    capacity: pd.DataFrame = field(default_factory=pd.DataFrame)
-    #: supply ratios (capacity per population) overall and per unit
-    supply: pd.DataFrame = field(default_factory=pd.DataFrame)
-    #: each configured target with its figure and met / not met
-    targets: pd.DataFrame = field(default_factory=pd.DataFrame)
-    #: inputs with checksums, config, versions and run times (see :mod:`access15.provenance`)
-    provenance: dict = field(default_factory=dict)
-
-    def gaps(self, category: str = COMBINED) -> gpd.GeoDataFrame:
-        """Demand points outside the circle of ``category`` (or of the combined circle)."""
-        return self.demand[~self.demand[f"covered_{category}"]]
 
 
 class _Stages:
@@ -124,12 +80,10 @@ def _boundaries(cfg: Config, given: gpd.GeoDataFrame | None, crs, osm_path: Path
         return bounds
     if cfg.boundaries is None:
         return None
-    from .units import load_units
-
     return load_units(cfg.boundaries, cfg.resolve, osm_path).to_crs(crs)
 
 
-def _demand(cfg: Config, network: WalkNetwork, area: shapely.Geometry | None):
+def _demand(cfg: Config, network: WalkNetwork, area: shapely.Geometry | None) -> Demand:
     """Grid cells or street nodes inside ``area`` (metric CRS); refuses an empty study area."""
     if cfg.demand.kind == "grid":
         dem = grid_demand(network, area, cfg.demand.cell_m, cfg.network.max_snap_m)
@@ -141,10 +95,9 @@ def _demand(cfg: Config, network: WalkNetwork, area: shapely.Geometry | None):
     return dem
 
 
-def _population(cfg: Config, network: WalkNetwork, dem, area: shapely.Geometry | None, osm_path: Path | None):
+def _population(cfg: Config, network: WalkNetwork, dem: Demand, area: shapely.Geometry | None,
+                osm_path: Path | None) -> tuple[Demand, PopulationSource]:
     """Demand weighted by the configured population; returns (demand, population source)."""
-    from .population import apply_population, read_population, study_area
-
     pop_area = study_area(network.hull(), area, cfg.network.max_snap_m)
     pop_src = read_population(cfg.population, cfg.resolve, network.crs, pop_area, osm_path)
     dem = apply_population(pop_src, dem, pop_area)
@@ -154,7 +107,7 @@ def _population(cfg: Config, network: WalkNetwork, dem, area: shapely.Geometry |
     return dem, pop_src
 
 
-def _snap(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, dem) -> tuple[Snapped, Snapped]:
+def _snap(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, dem: Demand) -> tuple[Snapped, Snapped]:
     """Snap facilities and demand; adds ``snap_m``/``on_network`` to ``fac`` and reports what is off the network."""
     snap_dir = cfg.resolve(cfg.network.cache_dir) if cfg.network.cache else None
     limit = cfg.network.max_snap_m
@@ -193,8 +146,6 @@ def _route(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, fsnap: Snap
         res = nearest_facility(network, fsnap.take(sel), dsnap, limit_m=limit_min * speed)
         times[cat] = res.dist_m / speed
         if kcfg.profile_by_class and classes is not None:
-            from .profiles import class_profile_times
-
             class_profile_times(network, fsnap.take(sel), dsnap, kcfg, classes, speed, limit_min, times, res)
         out[f"time_{cat}"] = times[cat]
         ids = fac["facility_id"].to_numpy()[sel]
@@ -252,8 +203,6 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
         out = dem.points.copy()
         what = "residents" if cfg.population else ("grid cells" if dem.grid is not None else "points")
         assign, thresholds = None, {}
-        from .units import assign_units, class_thresholds, level_column
-
         if bounds is not None:
             with stage("units"):
                 assign = assign_units(out, bounds, out["weight"].to_numpy(), what=what)
@@ -277,8 +226,6 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
             table = coverage_table(times, out["weight"].to_numpy(), cfg.categories, counts, cat_w, thresholds)
             units, fac_units = pd.DataFrame(), None
             if assign is not None:
-                from .units import unit_tables
-
                 fac_units = assign_units(fac, bounds, np.ones(len(fac)), warn=False).unit
                 onf = fac["on_network"].to_numpy()
                 units = unit_tables(times, out["weight"].to_numpy(), assign, cfg.categories, cat_w, thresholds,
@@ -287,15 +234,29 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
                 if msg:
                     warnings.warn(msg, AccessWarning, stacklevel=2)
         with stage("standards"):
-            from .standards import compute_standards
-
-            ucols = {lvl: level_column(lvl) for lvl in assign.unit.columns} if assign is not None else {}
-            std = compute_standards(cfg, network, fac, fsnap, dsnap, out, fac_units, bounds, ucols, table, units,
-                                    weighted=cfg.population is not None,
-                                    estimated=pop_src.estimated if pop_src is not None else False)
+            std = compute_standards(cfg, network, fac, fsnap, dsnap, out, table, units, fac_units=fac_units,
+                                    bounds=bounds, estimated=pop_src.estimated if pop_src is not None else False)
         caught = [str(w.message) for w in wlist if issubclass(w.category, AccessWarning)]
     return AnalysisResult(cfg, network, fac, out, dem.grid, dem.label, table, units, bounds,
                           stage.timings, list(dict.fromkeys(caught)),
                           unit_check=assign.check if assign is not None else pd.DataFrame(),
                           capacity=std.capacity, supply=std.supply, targets=std.targets,
                           provenance=provenance.finish(record))
+
+
+def cached_analyze(config: Config | str | Path, cache_dir: str | Path | None = None, *, refresh: bool = False,
+                   progress: Progress | None = None) -> tuple[AnalysisResult, AnalysisCache]:
+    """:func:`analyze` through the disk cache of whole analyses (:class:`access15.cache.AnalysisCache`).
+
+    Returns the result and its cache entry. On a hit nothing is parsed or routed and
+    ``result.timings == {"load cache": seconds}``; on a miss (or ``refresh``) the analysis runs and is
+    stored. ``cache_dir`` defaults to ``<output dir>/.access15-analysis``.
+    """
+    cfg = config if isinstance(config, Config) else load_config(config)
+    cache = AnalysisCache(cfg, cache_dir)
+    result = None if refresh else cache.load()
+    if result is None:
+        result = analyze(cfg, progress=progress)
+        if not cache.save(result):
+            result.warnings.append(f"the analysis was not cached ({cache.skipped}); the next run rebuilds it")
+    return result, cache

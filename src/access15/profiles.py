@@ -13,28 +13,15 @@ Complexity: O(E) to weight the edges, then one Dijkstra as for walking.
 from __future__ import annotations
 
 import dataclasses
-import sys
-from importlib import resources
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-from .errors import InputError
+from .config import CategoryConfig, load_profiles
 from .network import WalkNetwork
 from .routing import NearestResult, nearest_facility
 from .snap import Snapped
-
-
-def load_profiles() -> dict[str, dict]:
-    """The built-in profiles: {name: {"default": km/h, "walk": km/h, "highway": {class: km/h}}}."""
-    text = resources.files("access15").joinpath("data/speeds.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)["profiles"]
 
 
 def edge_minutes(net: WalkNetwork, profile: dict) -> np.ndarray:
@@ -46,14 +33,6 @@ def edge_minutes(net: WalkNetwork, profile: dict) -> np.ndarray:
     else:
         kmh = pd.Series(net.edge_highway, dtype=object).map(speeds).astype(float).fillna(default).to_numpy()
     return net.edge_length / (kmh * 1000.0 / 60.0)
-
-
-def check_profile(name: str, source) -> dict:
-    """The named profile, or a one-line error listing the known ones."""
-    profiles = load_profiles()
-    if name not in profiles:
-        raise InputError(source, f"unknown travel profile '{name}'", "use one of " + ", ".join(profiles))
-    return profiles[name]
 
 
 def profile_network(net: WalkNetwork, profile: dict,
@@ -81,7 +60,7 @@ def profile_nearest(net: WalkNetwork, fac: Snapped, dem: Snapped, profile: dict,
     return nearest_facility(tnet, rescale(fac), rescale(dem), limit_m=limit_min)
 
 
-def class_profile_times(net: WalkNetwork, fac: Snapped, dem: Snapped, category, cls: np.ndarray,
+def class_profile_times(net: WalkNetwork, fac: Snapped, dem: Snapped, category: CategoryConfig, cls: np.ndarray,
                         walk_m_per_min: float, limit_min: float, times: pd.DataFrame, res: NearestResult) -> None:
     """Replace, for the demand points of each class with a profile, the category's walking minutes in
     ``times`` (and the nearest facility in ``res``) by the profile's minutes. One search per profile."""

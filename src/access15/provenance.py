@@ -7,8 +7,8 @@ Python versions and the start time; :func:`finish` adds the end time. The record
 
 * ``run.json`` beside the outputs, which also lists every output file with its SHA-256
   (:func:`write_run_json`; :func:`verify_outputs` re-checks a folder against it);
-* the non-spatial table ``access15_meta`` (``key``, ``value`` as JSON text; the last row of a key wins)
-  in the GeoPackage (:func:`write_meta_table`; other modules add their own keys to the same table);
+* the non-spatial table ``access15_meta`` of the GeoPackage (:func:`meta_items`, written by
+  :mod:`access15.outputs`);
 * a footer line of the HTML map (:func:`footer_lines`).
 
 Hashing is O(total input bytes), streamed in 1 MiB blocks.
@@ -16,19 +16,18 @@ Hashing is O(total input bytes), streamed in 1 MiB blocks.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import platform
-import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
+from .config import Config, config_to_json
+from .io.osm import is_osm_file, osm_header_info
 
 RUN_JSON = "run.json"
-META_TABLE = "access15_meta"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -47,8 +46,6 @@ def _utc(t: datetime) -> str:
 def file_record(role: str, path: str | Path) -> dict[str, Any]:
     """One input file: role, name, absolute path, bytes and SHA-256 (None when the file is missing);
     for OSM files also ``osm_timestamp``/``osm_bbox`` from the header when the header has them."""
-    from .osm import is_osm_file, osm_header_info
-
     path = Path(path)
     rec: dict[str, Any] = {"role": role, "name": path.name, "path": str(path.resolve())}
     if path.is_file():
@@ -65,22 +62,7 @@ def file_record(role: str, path: str | Path) -> dict[str, Any]:
     return rec
 
 
-def config_record(cfg) -> dict[str, Any]:
-    """The config as JSON-ready data (paths as strings, as written in the config)."""
-
-    def conv(v: Any) -> Any:
-        if isinstance(v, Path):
-            return str(v)
-        if isinstance(v, dict):
-            return {str(k): conv(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [conv(x) for x in v]
-        return v
-
-    return conv(dataclasses.asdict(cfg))
-
-
-def collect(cfg, started: datetime | None = None, *, network_in_memory: str | None = None,
+def collect(cfg: Config, started: datetime | None = None, *, network_in_memory: str | None = None,
             facilities_in_memory: bool = False) -> dict[str, Any]:
     """The provenance record of a run of ``cfg`` starting at ``started`` (default: now, UTC).
 
@@ -116,7 +98,7 @@ def collect(cfg, started: datetime | None = None, *, network_in_memory: str | No
         "run_started_utc": _utc(started),
         "osm_timestamp": osm[0]["osm_timestamp"] if osm else None,
         "inputs": inputs,
-        "config": config_record(cfg),
+        "config": config_to_json(cfg),
     }
 
 
@@ -147,33 +129,7 @@ def meta_items(record: dict[str, Any]) -> dict[str, Any]:
     """The provenance keys of the GeoPackage metadata table."""
     keys = ("access15_version", "python", "run_started_utc", "run_finished_utc", "run_seconds", "osm_timestamp",
             "inputs")
-    return {k: record[k] for k in keys if k in record}  # "config" is written by the map store (store.py)
-
-
-def write_meta_table(gpkg: str | Path, items: dict[str, Any]) -> None:
-    """Append ``items`` to the GeoPackage's non-spatial ``access15_meta`` table (``key``, ``value`` as JSON
-    text), creating it when absent; a key written again supersedes the earlier row (the last row wins).
-
-    The table is written with pyogrio (GDAL registers it in ``gpkg_contents`` as an ``attributes`` table,
-    so GIS software lists it); the map store (store.py) and provenance both add their keys to it.
-    """
-    import pandas as pd
-    import pyogrio
-
-    rows = pd.DataFrame({"key": list(items),
-                         "value": [json.dumps(v, ensure_ascii=False) for v in items.values()]})  # keep key order: it is meaningful (category order)
-    exists = Path(gpkg).exists() and META_TABLE in pyogrio.list_layers(gpkg)[:, 0]
-    pyogrio.write_dataframe(rows, gpkg, layer=META_TABLE, driver="GPKG", append=bool(exists))
-
-
-def read_meta_table(gpkg: str | Path) -> dict[str, Any]:
-    """The ``access15_meta`` table of a GeoPackage as a dict (values parsed from JSON; last row of a key wins)."""
-    con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)
-    try:
-        rows = con.execute(f"SELECT key, value FROM {META_TABLE} ORDER BY rowid").fetchall()
-    finally:
-        con.close()
-    return {k: json.loads(v) for k, v in rows}
+    return {k: record[k] for k in keys if k in record}  # "config" is written with the map tables
 
 
 def write_run_json(path: str | Path, record: dict[str, Any], outputs: dict[str, Path]) -> None:

@@ -11,7 +11,7 @@ to do, and a severity: ``error`` (the analysis would fail or be wrong), ``warnin
   unparseable numbers (capacity ``40张`` -> 40), empty categories, categories not in the config,
   duplicates (same category within 1 m), empty geometries, points outside the study area;
 * the set of facilities: swapped lon/lat and GCJ-02/BD-09 shifts against the network
-  (:mod:`access15.diagnostics`);
+  (:mod:`access15.checks`);
 * boundaries: CRS, name column, empty, non-polygon and invalid polygons;
 * network: readable, the OSM extract's timestamp, and the share of demand on disconnected pieces.
 
@@ -26,15 +26,34 @@ import typing
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from .config import _TOP_KEYS, Config, _closest, config_from_dict
+from .checks import component_problem, component_share, facility_source_checks
+from .config import TOP_KEYS, Config, closest_key, config_from_dict, dataclass_in
+from .coords import WGS84, find_lonlat_columns, looks_swapped, parse_crs, transform_xy, utm_crs_for
+from .demand import apply_population, grid_demand, node_demand, study_area
 from .errors import InputError
-from .inputs import BOUNDARY_FIX, GIS_FIX, read_layer
+from .io.boundaries import load_units
+from .io.facilities import load_facilities, read_facility_file
+from .io.osm import is_osm_file, load_tag_rules, osm_header_info, read_osm_facilities
+from .io.population import read_population
+from .io.tables import (
+    BOUNDARY_FIX,
+    CATEGORY_HEADERS,
+    GIS_FIX,
+    parse_numbers,
+    read_layer,
+    read_table,
+    resolve_column,
+    suggest_number,
+)
+from .network import load_network
+from .snap import snap_points
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -68,10 +87,13 @@ class _Report:
     def __init__(self) -> None:
         self.items: list[Problem] = []
 
-    def add(self, file, problem: str, suggestion: str = "", severity: str = "error", row=None, field=None) -> None:
+    def add(self, file: str | Path, problem: str, suggestion: str = "", severity: str = "error",
+            row: int | None = None, field: str | None = None) -> None:
+        """One problem."""
         self.items.append(Problem(str(file), None if row is None else int(row), field, problem, suggestion, severity))
 
-    def rows(self, file, mask: np.ndarray, field: str | None, problem, suggestion, severity: str = "error") -> None:
+    def rows(self, file: str | Path, mask: np.ndarray, field: str | None, problem: str | Callable[[int], str],
+             suggestion: str | Callable[[int], str], severity: str = "error") -> None:
         """One problem per flagged row; ``problem``/``suggestion`` are strings or callables of the row index."""
         idx = np.flatnonzero(mask)
         for i in idx[:MAX_ROWS_PER_CHECK]:
@@ -80,7 +102,7 @@ class _Report:
         if len(idx) > MAX_ROWS_PER_CHECK:
             self.add(file, f"... and {len(idx) - MAX_ROWS_PER_CHECK} more rows like these", "", severity, field=field)
 
-    def guard(self, fn, *args, severity: str = "error", **kw):
+    def guard(self, fn: Callable[..., Any], *args: Any, severity: str = "error", **kw: Any) -> Any:
         """Run ``fn``; an :class:`InputError` becomes a problem and the result is None."""
         try:
             return fn(*args, **kw)
@@ -92,26 +114,15 @@ class _Report:
 # --------------------------------------------------------------------------------------------- config
 
 
-def _dataclass_of(tp) -> type | None:
-    """The dataclass inside a field type such as ``X``, ``X | None``, ``list[X]`` or ``dict[str, X]``."""
-    if dataclasses.is_dataclass(tp):
-        return tp
-    for arg in typing.get_args(tp):
-        found = _dataclass_of(arg)
-        if found is not None:
-            return found
-    return None
-
-
 def unknown_config_keys(data: dict, source: str) -> list[Problem]:
     """Every key of a parsed config that no config dataclass knows, with the closest valid key."""
     out: list[Problem] = []
     for key in data:
-        if key not in _TOP_KEYS:
-            out.append(Problem(source, None, key, f"unknown top-level key '{key}'", _closest(key, _TOP_KEYS)))
+        if key not in TOP_KEYS:
+            out.append(Problem(source, None, key, f"unknown top-level key '{key}'", closest_key(key, TOP_KEYS)))
     hints = typing.get_type_hints(Config)
     for key, value in data.items():
-        cls = _dataclass_of(hints.get(key))
+        cls = dataclass_in(hints.get(key))
         if cls is None:
             continue
         origin = typing.get_origin(hints[key]) or hints[key]
@@ -128,7 +139,7 @@ def unknown_config_keys(data: dict, source: str) -> list[Problem]:
                 continue
             for k in table:
                 if k not in names:
-                    out.append(Problem(source, None, k, f"unknown key '{k}' in [{where}]", _closest(k, names)))
+                    out.append(Problem(source, None, k, f"unknown key '{k}' in [{where}]", closest_key(k, names)))
     return out
 
 
@@ -159,9 +170,6 @@ def _load_config(path: Path, rep: _Report) -> Config | None:
 
 def _check_table(src, path: Path, cats: list[str], rep: _Report) -> None:
     """Row-level checks of a CSV facility list (everything the loader would stop at, and more)."""
-    from .lonlat import find_lonlat_columns, looks_swapped, parse_crs
-    from .tabular import CATEGORY_HEADERS, parse_numbers, read_table, resolve_column, suggest_number
-
     got = rep.guard(read_table, path)
     if got is None:
         return
@@ -242,12 +250,11 @@ def _facility_checks(cfg: Config, fac: gpd.GeoDataFrame, area, area_name: str, r
         first = int(np.flatnonzero(fac.index.isin(rows))[0]) + 1
         rep.add(path, f"category '{cat}' ({len(rows)} row{'s' if len(rows) > 1 else ''}) is not in [categories]; "
                 "these rows are ignored",
-                f"add [categories.{cat}] or fix the spelling ({_closest(str(cat), cats)})", "warning",
+                f"add [categories.{cat}] or fix the spelling ({closest_key(str(cat), cats)})", "warning",
                 row=first, field="category")
     if not len(fac):
         return
     # duplicates: the same category within 1 m (coordinates snapped to a 1 m grid in a local metric CRS)
-    from .crs import utm_crs_for
 
     xy = shapely.get_coordinates(fac.geometry.values)
     lon0, lat0 = np.nanmedian(xy, axis=0)
@@ -265,15 +272,12 @@ def _facility_checks(cfg: Config, fac: gpd.GeoDataFrame, area, area_name: str, r
 
 
 def _check_boundaries(cfg: Config, rep: _Report):
-    from .lonlat import parse_crs
-    from .osm import is_osm_file
-    from .units import load_units
 
     b = cfg.boundaries
     net_path = cfg.resolve(cfg.network.path)
     osm = net_path if is_osm_file(net_path) else None
 
-    def load():
+    def load() -> gpd.GeoDataFrame | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return rep.guard(load_units, b, cfg.resolve, osm)
@@ -327,11 +331,6 @@ def validate(config: str | Path | Config) -> list[Problem]:
 
     Nothing is computed beyond what a check needs (the network, the demand points and their snap).
     """
-    from .diagnostics import component_problem, component_share, facility_source_checks
-    from .inputs import load_facilities, read_facility_file
-    from .network import load_network
-    from .osm import is_osm_file, load_tag_rules, osm_header_info, read_osm_facilities
-
     rep = _Report()
     cfg = config if isinstance(config, Config) else _load_config(Path(config), rep)
     if cfg is None:
@@ -352,8 +351,6 @@ def validate(config: str | Path | Config) -> list[Problem]:
     if bounds is not None:
         area, area_name = shapely.union_all(bounds.geometry.values), "outside every boundary unit"
     elif net is not None:
-        from .crs import WGS84, transform_xy
-
         hull = shapely.buffer(net.hull(), cfg.network.max_snap_m)
         ring = transform_xy(shapely.get_coordinates(hull), net.crs, WGS84)
         area, area_name = shapely.polygons(ring), f"farther than {cfg.network.max_snap_m:g} m beyond the network"
@@ -403,7 +400,7 @@ def validate(config: str | Path | Config) -> list[Problem]:
         if src.category is None:
             _facility_checks(cfg, fac, area, area_name, rep)
         elif src.category not in cats:
-            rep.add(path, f"category '{src.category}' is not in [categories]", _closest(src.category, cats))
+            rep.add(path, f"category '{src.category}' is not in [categories]", closest_key(src.category, cats))
         elif area is not None:
             _facility_checks(cfg, fac, area, area_name, rep)
         loaded.append(fac)
@@ -419,9 +416,6 @@ def validate(config: str | Path | Config) -> list[Problem]:
 
     # demand on minor network pieces
     if net is not None:
-        from .demand import grid_demand, node_demand
-        from .snap import snap_points
-
         try:
             dem_area = (shapely.union_all(bounds.to_crs(net.crs).geometry.values) if bounds is not None else None)
             dem = (grid_demand(net, dem_area, cfg.demand.cell_m, cfg.network.max_snap_m) if cfg.demand.kind == "grid"
@@ -430,8 +424,6 @@ def validate(config: str | Path | Config) -> list[Problem]:
             rep.items.append(Problem.from_error(exc))
             dem = None
         if dem is not None and len(dem.points) and cfg.population is not None:
-            from .population import apply_population, read_population, study_area
-
             pop_area = study_area(net.hull(), dem_area, cfg.network.max_snap_m)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

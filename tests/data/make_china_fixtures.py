@@ -17,8 +17,8 @@ import shapely
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
-from access15.coordsys import wgs84_to_bd09, wgs84_to_gcj02  # noqa: E402
-from access15.osm import read_osm_facilities  # noqa: E402
+from access15.coords import wgs84_to_bd09, wgs84_to_gcj02  # noqa: E402
+from access15.io.osm import read_osm_facilities  # noqa: E402
 
 OUT = Path(__file__).resolve().parent
 

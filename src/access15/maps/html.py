@@ -30,13 +30,15 @@ import rasterio.warp
 import shapely
 from matplotlib import colors as mcolors
 
-from .coordsys import gcj02_to_wgs84, wgs84_to_gcj02
-from .coverage import COMBINED
-from .crs import WGS84, transform_xy
-from .labels import demand_text, profile_name, t
+from ..config import Config
+from ..coords import WGS84, gcj02_to_wgs84, transform_xy, wgs84_to_gcj02
+from ..coverage import COMBINED
+from ..provenance import footer_lines as provenance_footer
+from ..result import AnalysisResult
+from ..text import demand_text, profile_name, t
 from .mapdata import MapData, as_map_data
 from .offline import assert_offline, inline_assets
-from .provenance import footer_lines as provenance_footer
+from .style import SHARE_BREAKS, of_level, sources_line, unit_levels, weight_breaks, weight_key
 
 #: Travel-time band limits (minutes); the last band runs to the search limit.
 BAND_LIMITS = (0.0, 5.0, 10.0, 15.0, 30.0)
@@ -51,7 +53,6 @@ GAP_COLOUR = "#7a0177"
 GAP_RAMP = ["#fcc5c0", "#fa9fb5", "#f768a1", "#c51b8a", "#7a0177"]
 #: Coverage share of a unit, low to high (ColorBrewer RdYlBu, 5 classes).
 SHARE_COLOURS = ["#d7191c", "#fdae61", "#ffffbf", "#abd9e9", "#2c7bb6"]
-SHARE_BREAKS = [0.2, 0.4, 0.6, 0.8]
 #: Opacity of the band and gap images (the streets show through).
 BAND_ALPHA, GAP_ALPHA = 0.72, 0.55
 #: The largest raster side (pixels) drawn for the streets background.
@@ -113,7 +114,7 @@ def _geo_layer(gdf: gpd.GeoDataFrame, shift: Shift, simplify_deg: float = 0.0) -
     return out[~out.geometry.is_empty]
 
 
-def map_layer(gdf: gpd.GeoDataFrame, config, simplify_deg: float = PRECISION_DEG) -> gpd.GeoDataFrame:
+def map_layer(gdf: gpd.GeoDataFrame, config: Config, simplify_deg: float = PRECISION_DEG) -> gpd.GeoDataFrame:
     """``gdf`` ready to draw over the map of ``config`` (its ``[output]`` basemap): EPSG:4326, simplified,
     shifted to GCJ-02 when the basemap is, rounded to ~1 m. For layers other modules add to :func:`build_map`."""
     out = config.output
@@ -213,23 +214,6 @@ def band_classes(minutes: np.ndarray, edges: list[float]) -> np.ndarray:
     return np.where(np.isnan(minutes), -1, idx).astype(np.int64)
 
 
-def weight_key(data: MapData) -> str:
-    """The label key of the gap ramp: residents when the demand is population, else generic demand."""
-    label = data.demand_label.lower()
-    return "gap_residents" if ("resident" in label or "population" in label) else "gap_weight"
-
-
-def weight_breaks(weights: np.ndarray, n: int = len(GAP_RAMP)) -> list[float]:
-    """Upper class limits for uncovered weight per cell: quantiles of the positive weights, rounded to
-    two significant digits, strictly increasing, the last at the maximum."""
-    w = weights[np.isfinite(weights) & (weights > 0)]
-    if not len(w):
-        return [1.0]
-    top = float(w.max())
-    nice = {float(f"{q:.2g}") for q in np.quantile(w, np.linspace(0, 1, n + 1)[1:-1])}
-    return sorted(b for b in nice if 0 < b < top) + [top]
-
-
 def _svg_marker(shape: str, colour: str, size: int = 16) -> str:
     """A small SVG symbol; black outline so it reads on any background and in grey print."""
     s, c = size, size / 2
@@ -257,18 +241,12 @@ def category_style(i: int) -> tuple[str, str]:
     return CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)], CATEGORY_SHAPES[i % len(CATEGORY_SHAPES)]
 
 
-def _macro(name: str, body: str) -> branca.element.MacroElement:
-    macro = branca.element.MacroElement()
-    macro._name = name
-    macro._template = branca.element.Template("{% macro html(this, kwargs) %}" + body + "{% endmacro %}")
-    return macro
-
-
-def _script_macro(name: str, js: str) -> branca.element.MacroElement:
-    macro = branca.element.MacroElement()
-    macro._name = name
-    macro._template = branca.element.Template("{% macro script(this, kwargs) %}" + js + "{% endmacro %}")
-    return macro
+def macro(name: str, body: str, section: str = "html") -> branca.element.MacroElement:
+    """A map element that writes ``body`` verbatim into the page's ``html`` (markup) or ``script`` section."""
+    element = branca.element.MacroElement()
+    element._name = name
+    element._template = branca.element.Template("{% macro " + section + "(this, kwargs) %}" + body + "{% endmacro %}")
+    return element
 
 
 def _css(colour: str, alpha: float) -> str:
@@ -294,16 +272,6 @@ def headlines(data: MapData, lang: str) -> list[str]:
     return heads
 
 
-def sources_line(data: MapData, lang: str) -> str:
-    """"Data: <sources> · OSM data of <date> · analysed <date>"."""
-    src = "; ".join(data.sources)
-    if data.data_date:
-        src += " · " + t(lang, "data_date", date=data.data_date)
-    if data.created:
-        src += " · " + t(lang, "analysed", date=data.created)
-    return t(lang, "sources", sources=src)
-
-
 def footer_lines(data: MapData, lang: str, basemap: Basemap) -> list[str]:
     """Demand label, speed profile, data sources and dates, basemap note and version."""
     cfg = data.config
@@ -318,20 +286,9 @@ def footer_lines(data: MapData, lang: str, basemap: Basemap) -> list[str]:
     return lines
 
 
-def unit_levels(data: MapData) -> list:
-    """The boundary levels present (``[None]`` when the units have no level column)."""
-    if data.boundaries is None or "level" not in data.boundaries.columns:
-        return [None]
-    return list(dict.fromkeys(data.boundaries["level"].tolist()))
-
-
-def _of_level(df: pd.DataFrame, level) -> pd.DataFrame:
-    return df if level is None or "level" not in df.columns else df[df["level"] == level]
-
-
 def _unit_table(data: MapData, lang: str, level=None) -> pd.DataFrame:
     """One row per unit of ``level``: demand and the share covered per category and combined (as text)."""
-    uc = _of_level(data.unit_coverage, level)
+    uc = of_level(data.unit_coverage, level)
     cfg = data.config
     labels = {k: c.label(lang) for k, c in cfg.categories.items()}
     labels[COMBINED] = t(lang, "combined")
@@ -352,7 +309,7 @@ def share_colour(share: float) -> str:
     return SHARE_COLOURS[int(np.searchsorted(SHARE_BREAKS, share, side="right"))]
 
 
-def build_map(result, lang: str | None = None, basemap: str | None = None, attribution: str | None = None,
+def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap: str | None = None, attribution: str | None = None,
               basemap_crs: str | None = None) -> folium.Map:
     """A folium map of a finished analysis (``MapData`` or ``AnalysisResult``).
 
@@ -373,8 +330,8 @@ def build_map(result, lang: str | None = None, basemap: str | None = None, attri
     lo, hi = np.floor(box[:2]), np.ceil(box[2:])  # whole metres: identical for a run and its GeoPackage
     (w, s), (e, n) = np.round(shift(transform_xy(np.array([lo, hi]), data.crs, WGS84)), 7)
     fmap = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, prefer_canvas=True)
-    fmap.add_child(_script_macro("access15_scale", "L.control.scale({imperial: false, maxWidth: 160})"
-                                 ".addTo({{ this._parent.get_name() }});"))
+    fmap.add_child(macro("access15_scale", "L.control.scale({imperial: false, maxWidth: 160})"
+                                 ".addTo({{ this._parent.get_name() }});", "script"))
     if bm.url:
         folium.TileLayer(bm.url, attr=bm.attribution, name=bm.name, subdomains=bm.subdomains, max_zoom=19).add_to(fmap)
     fmap.fit_bounds([[s, w], [n, e]])
@@ -440,9 +397,9 @@ def build_map(result, lang: str | None = None, basemap: str | None = None, attri
                        else next(iter(cfg.categories.values())).label(lang))
         for k, level in enumerate(levels):
             suffix = f" — {level}" if len(levels) > 1 else ""
-            units = _of_level(data.boundaries, level)
+            units = of_level(data.boundaries, level)
             bnd = _geo_layer(units[["unit", "geometry"]], shift, simplify_deg=2 * PRECISION_DEG)
-            if len(_of_level(data.unit_coverage, level)):
+            if len(of_level(data.unit_coverage, level)):
                 table = _unit_table(data, lang, level)
                 bnd = bnd.merge(table, on="unit", how="left")
                 fields = [c for c in table.columns if c != "_share"]
@@ -523,18 +480,18 @@ def _add_title_and_legend(fmap: folium.Map, data: MapData, lang: str, bm: Basema
               "background:rgba(255,255,255,.94);padding:8px 11px;border:1px solid #888;border-radius:4px;"
               "font:12.5px/1.5 sans-serif;max-width:330px;max-height:calc(100% - 150px);overflow:auto;"
               "box-shadow:0 1px 4px rgba(0,0,0,.3)'>" + "".join(rows) + foot + "</div>")
-    fmap.add_child(_macro("access15_title", title))
-    fmap.add_child(_macro("access15_legend", legend))
+    fmap.add_child(macro("access15_title", title))
+    fmap.add_child(macro("access15_legend", legend))
 
 
-def render_map(result, lang: str | None = None, basemap: str | None = None, attribution: str | None = None,
+def render_map(result: MapData | AnalysisResult, lang: str | None = None, basemap: str | None = None, attribution: str | None = None,
                basemap_crs: str | None = None) -> str:
     """The HTML page of :func:`build_map`, checked to load nothing from another host (tiles aside)."""
     page = build_map(result, lang, basemap, attribution, basemap_crs).get_root().render()
     return assert_offline(page)
 
 
-def write_map(result, path: str | Path, lang: str | None = None, basemap: str | None = None,
+def write_map(result: MapData | AnalysisResult, path: str | Path, lang: str | None = None, basemap: str | None = None,
               attribution: str | None = None, basemap_crs: str | None = None) -> Path:
     """Render :func:`build_map` to a self-contained HTML file at ``path`` (UTF-8)."""
     path = Path(path)

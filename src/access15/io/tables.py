@@ -1,4 +1,7 @@
-"""Spreadsheet exports as they arrive: text encodings, delimiters, header spellings and messy numbers.
+"""Tables and GIS layers as they arrive: text encodings, delimiters, header spellings, messy numbers.
+
+:func:`read_layer` is the one reader of GIS layers (GeoJSON, GeoPackage, Shapefile, ...) for facilities, road
+lines, boundaries and population: any reader failure becomes one :class:`~access15.errors.InputError`.
 
 Chinese facility lists are usually exported from Excel or WPS as CSV in GBK or in UTF-8 with a byte
 order mark, sometimes with semicolons or tabs, with Chinese headers and numbers such as ``40张`` or
@@ -16,10 +19,11 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from ..errors import InputError
 
 #: Encodings tried in order. GBK (a superset of GB2312) is what Chinese Excel/WPS writes by default.
 ENCODINGS = ("utf-8-sig", "gbk")
@@ -141,3 +145,35 @@ def resolve_column(columns: list[str], configured: str | None, aliases: tuple[st
         return configured
     lower = {c.strip().lower(): c for c in cols}
     return next((lower[a] for a in aliases if a in lower), None)
+
+
+#: Advice when a facility file cannot be read as a GIS layer.
+GIS_FIX = "use GeoJSON, GeoPackage, Shapefile or CSV with lon/lat columns"
+
+
+
+#: Advice when a boundary file cannot be read.
+BOUNDARY_FIX = "use a GeoJSON or GeoPackage of polygons"
+
+
+
+def read_layer(path: Path, layer: str | None, what: str, fix: str) -> gpd.GeoDataFrame:
+    """Read a GIS layer (GeoJSON, GeoPackage, Shapefile, ...) with pyogrio.
+
+    Any failure of the reader becomes one :class:`InputError`, "cannot read ``what`` (first line of the
+    reader's message)", with ``fix`` as the advice.
+    """
+    try:
+        return gpd.read_file(path, layer=layer)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InputError(path, f"cannot read {what} ({first})", fix) from None
+
+
+
+def require_geometry(gdf: pd.DataFrame, path: Path, what: str) -> gpd.GeoDataFrame:
+    """The layer itself when it has a geometry column, else an InputError (e.g. a table without shapes)."""
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf._geometry_column_name not in gdf.columns:
+        raise InputError(path, "the layer has no geometry", f"use a GIS layer of {what}, or a CSV with lon/lat columns"
+                         if what == "points" else f"use a GeoJSON or GeoPackage of {what}")
+    return gdf

@@ -1,8 +1,8 @@
 """What the map renderers need from an analysis, whether it was just computed or loaded back from disk.
 
-:class:`MapData` is the one input of :mod:`access15.html_map` and :mod:`access15.static_map`. It is built
-from a live :class:`~access15.pipeline.AnalysisResult` (:meth:`MapData.from_result`) or from the
-GeoPackage written by ``access15 run`` (:func:`access15.store.load_result`), so both paths render through
+:class:`MapData` is the one input of :mod:`access15.maps.html` and :mod:`access15.maps.static`. It is built
+from a live :class:`~access15.result.AnalysisResult` (:meth:`MapData.from_result`) or from the
+GeoPackage written by ``access15 run`` (:func:`access15.outputs.load_result`), so both paths render through
 the same code. Facilities and boundaries are kept in EPSG:4326 (as stored), demand points and streets in
 the analysis' metric CRS.
 """
@@ -18,10 +18,11 @@ import pandas as pd
 import pyproj
 import shapely
 
-from .config import Config
-from .coverage import COMBINED
-from .demand import Grid
-from .osm import is_osm_file, osm_header_info
+from ..config import Config
+from ..coverage import COMBINED
+from ..demand import Grid
+from ..io.osm import is_osm_file, osm_header_info
+from ..result import AnalysisResult
 
 #: Decimals kept for travel times (minutes) in every stored or drawn output.
 MINUTES_DECIMALS = 3
@@ -70,8 +71,8 @@ class MapData:
     provenance: dict = field(default_factory=dict)
 
     @classmethod
-    def from_result(cls, result) -> "MapData":
-        """The map view of a live :class:`~access15.pipeline.AnalysisResult` (no copy of large arrays
+    def from_result(cls, result: AnalysisResult) -> MapData:
+        """The map view of a live :class:`~access15.result.AnalysisResult` (no copy of large arrays
         except the rounded travel times)."""
         cfg = result.config
         net = result.network
@@ -111,6 +112,6 @@ class MapData:
         return bool(len(w)) and not np.allclose(w, w[0])
 
 
-def as_map_data(obj) -> MapData:
+def as_map_data(obj: MapData | AnalysisResult) -> MapData:
     """``obj`` itself if it is a :class:`MapData`, else the map view of an AnalysisResult."""
     return obj if isinstance(obj, MapData) else MapData.from_result(obj)

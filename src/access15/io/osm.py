@@ -1,8 +1,10 @@
 """Read a local OpenStreetMap file (.osm.pbf, .osm/.osm.xml, optionally .bz2/.gz) with pyosmium.
 
-The file is streamed, never held whole in memory: one pass collects the walkable ways (node ids and
-coordinates, WGS84), a second pass collects facilities by the category -> tag mapping in
-``data/osm_tags.toml``. Both return plain arrays / GeoDataFrames in EPSG:4326; projecting is the caller's job.
+The file is streamed, never held whole in memory, one pass per question, each pre-filtered in C++ by key:
+the walkable ways (node ids and coordinates, WGS84) for the network; facilities by the category -> tag
+mapping in ``data/osm_tags.toml``; and areas (:func:`read_areas`): administrative boundaries, water (so a
+proposed site in a lake is refused) and residential buildings (the dasymetric population estimate). All
+return plain arrays / GeoDataFrames in EPSG:4326; projecting is the caller's job.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import geopandas as gpd
 import numpy as np
 import osmium
+import pandas as pd
+import pyproj
 import shapely
 
-from .errors import InputError
+from ..coords import WGS84, geometry_to
+from ..errors import InputError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -259,3 +264,103 @@ def osm_header_info(path: str | Path) -> dict[str, str]:
     if box.valid():
         info["bbox"] = f"{box.bottom_left.lon},{box.bottom_left.lat},{box.top_right.lon},{box.top_right.lat}"
     return info
+
+
+# --- areas (closed ways and multipolygon relations) ---------------------------------------------------
+
+#: ``waterway=*`` values that are water areas (when mapped as areas).
+WATERWAY_AREAS = frozenset({"riverbank", "dock", "canal"})
+#: ``landuse=*`` values that are water areas.
+WATER_LANDUSE = frozenset({"reservoir", "basin"})
+#: OSM ``building`` values counted as homes by the dasymetric estimate.
+RESIDENTIAL_BUILDINGS = frozenset({
+    "residential", "apartments", "house", "detached", "semidetached_house", "terrace", "dormitory",
+    "bungalow", "farm", "cabin", "static_caravan", "houseboat",
+})
+
+
+def read_areas(path: str | Path, osm_filter: Any, select: Callable[[Any, Any], tuple | None]
+               ) -> tuple[np.ndarray, list[tuple]]:
+    """Stream the areas of an OSM file that ``select`` keeps, as (geometries in EPSG:4326, rows).
+
+    ``osm_filter`` is a pyosmium filter that drops other objects in C++ (e.g. ``KeyFilter("building")``);
+    ``select(tags, area)`` returns the row to keep for an area, or None to skip it. Areas that pyosmium cannot
+    assemble (a multipolygon cut by the extract's edge) are skipped, so "an area" means "an area complete in
+    the extract". One streaming pass; Python runs only for the objects the filter lets through.
+    """
+    path = Path(path)
+    _check_file(path)
+    wkb = osmium.geom.WKBFactory()
+    rows: list[tuple] = []
+    geoms: list[bytes] = []
+    try:
+        for obj in osmium.FileProcessor(str(path)).with_locations().with_areas().with_filter(osm_filter):
+            if not obj.is_area():
+                continue
+            row = select(obj.tags, obj)
+            if row is None:
+                continue
+            try:
+                geoms.append(wkb.create_multipolygon(obj))
+            except RuntimeError:
+                continue  # incomplete at the extract's edge
+            rows.append(row)
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise _osm_failure(path, exc) from None
+    return (shapely.from_wkb(np.asarray(geoms, dtype=object)) if geoms else np.empty(0, dtype=object)), rows
+
+
+def is_water(tags: Any) -> bool:
+    """Whether an OSM area with these tags is water (``natural=water``, ``water=*``, ``waterway=riverbank|dock|
+    canal`` as areas, ``landuse=reservoir|basin``)."""
+    return (tags.get("natural") == "water" or tags.get("water") is not None
+            or tags.get("waterway") in WATERWAY_AREAS or tags.get("landuse") in WATER_LANDUSE)
+
+
+def read_water_areas(path: str | Path) -> gpd.GeoDataFrame:
+    """Water polygons of an OSM file (EPSG:4326), with ``name`` and ``osm_id`` columns."""
+    geom, rows = read_areas(path, osmium.filter.KeyFilter("natural", "water", "waterway", "landuse"),
+                            lambda tags, obj: (tags.get("name") or tags.get("name:en") or "", obj.orig_id())
+                            if is_water(tags) else None)
+    names, ids = (list(c) for c in zip(*rows)) if rows else ([], [])
+    return gpd.GeoDataFrame({"name": names, "osm_id": np.asarray(ids, dtype=np.int64)}, geometry=geom,
+                            crs="EPSG:4326")
+
+
+def read_osm_admin(path: str | Path, levels: list[int] | None = None) -> gpd.GeoDataFrame:
+    """``boundary=administrative`` areas of an OSM file (EPSG:4326): ``unit`` (name), ``level``
+    ("admin_level N"), ``admin_level`` (int), ``osm_id``. Relations whose ring is cut by the extract's edge
+    cannot be assembled and are left out (an error when none is left)."""
+    def select(tags: Any, obj: Any) -> tuple | None:
+        lvl = tags.get("admin_level")
+        if lvl is None or not lvl.isdigit() or (levels and int(lvl) not in levels):
+            return None
+        name = tags.get("name") or tags.get("name:en") or f"relation {obj.orig_id()}"
+        return name, f"admin_level {lvl}", int(lvl), obj.orig_id()
+
+    geom, rows = read_areas(path, osmium.filter.TagFilter(("boundary", "administrative")), select)
+    if not rows:
+        raise InputError(path, "no complete boundary=administrative areas"
+                         + (f" at admin_level {', '.join(map(str, levels))}" if levels else ""),
+                         "choose other admin_levels or give a boundary file")
+    gdf = gpd.GeoDataFrame(rows, columns=["unit", "level", "admin_level", "osm_id"], geometry=geom, crs=WGS84)
+    return gdf.sort_values(["admin_level", "unit"], kind="stable").reset_index(drop=True)
+
+
+def residential_buildings(path: str | Path, crs: pyproj.CRS, default_levels: float,
+                          values: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Residential building footprints (in ``crs``, metres) and their floor area in m² (footprint x
+    ``building:levels``, ``default_levels`` where the tag is missing or not a positive number)."""
+    if not Path(path).is_file():
+        raise InputError(path, "OSM file for the building estimate not found", "check [population] path")
+    homes = frozenset(values) if values else RESIDENTIAL_BUILDINGS
+    geom, rows = read_areas(path, osmium.filter.KeyFilter("building"),
+                            lambda tags, _obj: (tags.get("building:levels"),) if tags.get("building") in homes
+                            else None)
+    if not rows:
+        raise InputError(path, f"no residential buildings (building={'/'.join(sorted(homes)[:4])}/...) in the "
+                         "extract", "give real population data in [population] or set building_values")
+    geom = geometry_to(geom, WGS84, crs)
+    lv = pd.to_numeric(pd.Series([r[0] for r in rows], dtype=object), errors="coerce").to_numpy(float)
+    lv = np.where(np.isfinite(lv) & (lv > 0), lv, default_levels)
+    return geom, shapely.area(geom) * lv

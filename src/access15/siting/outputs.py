@@ -1,6 +1,6 @@
 """Siting results on disk: CSV tables and before/after HTML maps.
 
-The maps start from the analysis's own gap map (:func:`access15.html_map.build_map`: streets, travel
+The maps start from the analysis's own gap map (:func:`access15.maps.html.build_map`: streets, travel
 times, gaps, existing facilities) and add the candidate sites, each site's catchment (the demand cells
 within its circle) and the gap it closes (catchment cells that were outside the circle before). Files are
 written into a staging folder and moved into place only when all are complete.
@@ -13,15 +13,20 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import folium
-from branca.element import MacroElement, Template
 import geopandas as gpd
 import numpy as np
 import shapely
+from branca.element import MacroElement, Template
 
-from .siting import OK, SiteCheck, Suggestion
-from .siting_text import noun, number, text
+from ..maps.html import build_map, macro, map_layer
+from ..maps.offline import assert_offline
+from ..text import noun, number, t
+from .check import SiteCheck
+from .sites import OK
+from .suggest import Suggestion
 
 CATCHMENT_COLOUR = "#2166ac"
 CLOSED_COLOUR = "#1b9e77"
@@ -34,8 +39,6 @@ MAX_SITE_LAYERS = 12
 def _cells(check: SiteCheck, mask: np.ndarray, name: str) -> gpd.GeoDataFrame:
     """Demand cells (grid) or 20 m discs (node demand) where ``mask``, dissolved, ready for the map
     (EPSG:4326, shifted like every overlay when the basemap is GCJ-02)."""
-    from .html_map import map_layer
-
     result = check.context.result
     dem = result.demand[mask]
     if not len(dem):
@@ -49,8 +52,6 @@ def _cells(check: SiteCheck, mask: np.ndarray, name: str) -> gpd.GeoDataFrame:
 
 def _latlon(check: SiteCheck, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """(lat, lon) rows of WGS84 points, shifted like the overlays."""
-    from .html_map import map_layer
-
     pts = gpd.GeoDataFrame(geometry=shapely.points(np.column_stack([lon, lat])), crs=4326)
     xy = shapely.get_coordinates(map_layer(pts, check.context.result.config, 0.0).geometry.values)
     return xy[:, ::-1]
@@ -90,21 +91,18 @@ def _key(title: str, rows: list[tuple[str, str]]) -> MacroElement:
     """A small legend (bottom right) for the siting layers: (swatch CSS, text) rows."""
     body = "".join(f"<div><span style='display:inline-block;width:14px;height:14px;margin-right:6px;"
                    f"vertical-align:middle;{css}'></span>{html.escape(text)}</div>" for css, text in rows)
-    macro = MacroElement()
-    macro._template = Template(
-        "{% macro html(this, kwargs) %}<div id='access15-siting-key' style='position:fixed;bottom:24px;right:12px;"
-        "z-index:9999;background:rgba(255,255,255,.92);padding:8px 10px;border:1px solid #999;border-radius:4px;"
-        f"font:12px/1.5 sans-serif'><b>{html.escape(title)}</b>{body}</div>{{% endmacro %}}")
-    return macro
+    return macro("access15_siting_key", "<div id='access15-siting-key' style='position:fixed;bottom:24px;right:12px;"
+                 "z-index:9999;background:rgba(255,255,255,.92);padding:8px 10px;border:1px solid #999;"
+                 f"border-radius:4px;font:12px/1.5 sans-serif'><b>{html.escape(title)}</b>{body}</div>")
 
 
 def _siting_key(lang: str, minutes: float, invalid: bool) -> MacroElement:
-    rows = [(f"background:{SITE_COLOUR};border-radius:50%", text(lang, "key_site")),
-            (f"border:2px dashed {CATCHMENT_COLOUR}", text(lang, "key_catchment", minutes=minutes)),
-            (f"background:{CLOSED_COLOUR};opacity:.6", text(lang, "key_closed"))]
+    rows = [(f"background:{SITE_COLOUR};border-radius:50%", t(lang, "key_site")),
+            (f"border:2px dashed {CATCHMENT_COLOUR}", t(lang, "key_catchment", minutes=minutes)),
+            (f"background:{CLOSED_COLOUR};opacity:.6", t(lang, "key_closed"))]
     if invalid:
-        rows.append((f"background:{INVALID_COLOUR};border-radius:50%", text(lang, "key_invalid")))
-    return _key(text(lang, "key_title"), rows)
+        rows.append((f"background:{INVALID_COLOUR};border-radius:50%", t(lang, "key_invalid")))
+    return _key(t(lang, "key_title"), rows)
 
 
 def _finish(fmap: folium.Map) -> folium.Map:
@@ -118,8 +116,6 @@ def _finish(fmap: folium.Map) -> folium.Map:
 
 def _show_gap_layer(fmap: folium.Map, check: SiteCheck, lang: str | None) -> None:
     """Switch the base map's gap layer from the combined circle to the checked category's circle."""
-    from .labels import t
-
     result = check.context.result
     lang = lang or result.config.output.lang
     ccfg = result.config.categories[check.category]
@@ -129,87 +125,86 @@ def _show_gap_layer(fmap: folium.Map, check: SiteCheck, lang: str | None) -> Non
             child.show = child.layer_name == want
 
 
-def site_check_map(check: SiteCheck, lang: str | None = None) -> folium.Map:
-    """The analysis's gap map plus, per candidate, its catchment and the gap it closes."""
-    from .html_map import build_map
-
+def _base_map(check: SiteCheck, lang: str | None) -> tuple[folium.Map, str]:
+    """The analysis's gap map with the checked category's gap layer on, and the language used."""
     result = check.context.result
     lang = lang or result.config.output.lang
     fmap = build_map(result, lang)
     _show_gap_layer(fmap, check, lang)
+    return fmap, lang
+
+
+def site_check_map(check: SiteCheck, lang: str | None = None) -> folium.Map:
+    """The analysis's gap map plus, per candidate, its catchment and the gap it closes."""
+    result = check.context.result
+    fmap, lang = _base_map(check, lang)
     before = result.demand[f"covered_{check.category}"].to_numpy(dtype=bool)
-    t = check.table
-    ok = np.flatnonzero(t["status"].to_numpy() == OK)
+    table = check.table
+    ok = np.flatnonzero(table["status"].to_numpy() == OK)
     n = len(result.demand)
     if len(ok) <= MAX_SITE_LAYERS:
         for i in ok:
             reach = np.zeros(n, dtype=bool)
             reach[check.reach.dem[check.reach.cand == i]] = True
-            site = t["site"].iat[i]
+            site = table["site"].iat[i]
             _area(_cells(check, reach, f"catchment {site}"),
-                  text(lang, "catchment_layer", site=site, minutes=check.minutes), CATCHMENT_COLOUR, 0.0,
+                  t(lang, "catchment_layer", site=site, minutes=check.minutes), CATCHMENT_COLOUR, 0.0,
                   "6 4").add_to(fmap)
-            _area(_cells(check, reach & ~before, f"closed {site}"), text(lang, "closed_layer", site=site),
+            _area(_cells(check, reach & ~before, f"closed {site}"), t(lang, "closed_layer", site=site),
                   CLOSED_COLOUR, 0.45, None).add_to(fmap)
     else:
         closed = np.zeros(n, dtype=bool)
         closed[check.reach.dem] = True
-        _area(_cells(check, closed & ~before, "closed"), text(lang, "closed_any"), CLOSED_COLOUR, 0.45,
+        _area(_cells(check, closed & ~before, "closed"), t(lang, "closed_any"), CLOSED_COLOUR, 0.45,
               None).add_to(fmap)
-    at = _latlon(check, t["lon"].to_numpy(), t["lat"].to_numpy())
-    group = folium.FeatureGroup(name=text(lang, "proposed_layer", n=len(t)))
-    for i, row in enumerate(t.itertuples()):  # one marker per candidate
+    at = _latlon(check, table["lon"].to_numpy(), table["lat"].to_numpy())
+    group = folium.FeatureGroup(name=t(lang, "proposed_layer", n=len(table)))
+    for i, row in enumerate(table.itertuples()):  # one marker per candidate
         colour = SITE_COLOUR if row.status == OK else INVALID_COLOUR
         group.add_child(_SiteMarker(*at[i], str(i + 1), row.verdict, colour))
     group.add_to(fmap)
-    fmap.add_child(_siting_key(lang, check.minutes, bool((t["status"] != OK).any())))
+    fmap.add_child(_siting_key(lang, check.minutes, bool((table["status"] != OK).any())))
     return _finish(fmap)
 
 
 def suggestion_map(sugg: Suggestion, lang: str | None = None) -> folium.Map:
     """The analysis's gap map plus the suggested sites (numbered by rank), the gap they close together
     and, hidden by default, the candidate pool."""
-    from .html_map import build_map
-
     check = sugg.check
     result = check.context.result
-    lang = lang or result.config.output.lang
-    fmap = build_map(result, lang)
-    _show_gap_layer(fmap, check, lang)
-    _area(_cells(check, sugg.newly_covered, "closed"), text(lang, "sugg_closed", n=len(sugg.sites)),
+    fmap, lang = _base_map(check, lang)
+    _area(_cells(check, sugg.newly_covered, "closed"), t(lang, "sugg_closed", n=len(sugg.sites)),
           CLOSED_COLOUR, 0.45, None).add_to(fmap)
     before = result.demand[f"covered_{sugg.category}"].to_numpy(dtype=bool)
     left = ~before & ~sugg.newly_covered
-    _area(_cells(check, left, "remaining"), text(lang, "sugg_remaining"), "#b2182b", 0.15, "4 3",
+    _area(_cells(check, left, "remaining"), t(lang, "sugg_remaining"), "#b2182b", 0.15, "4 3",
           show=False).add_to(fmap)
-    pool = folium.FeatureGroup(name=text(lang, "pool", n=len(check.table)), show=False)
+    pool = folium.FeatureGroup(name=t(lang, "pool", n=len(check.table)), show=False)
     at = _latlon(check, check.table["lon"].to_numpy(), check.table["lat"].to_numpy())
     for (lat, lon), row in zip(at, check.table.itertuples()):  # one dot per candidate
         folium.CircleMarker([lat, lon], radius=3, color=INVALID_COLOUR if row.status != OK else "#444",
                             fill=True, fill_opacity=0.8, weight=1, tooltip=html.escape(row.verdict[:160])).add_to(pool)
     pool.add_to(fmap)
     at = _latlon(check, sugg.sites["lon"].to_numpy(), sugg.sites["lat"].to_numpy())
-    group = folium.FeatureGroup(name=text(lang, "sugg_layer", n=len(sugg.sites)))
+    group = folium.FeatureGroup(name=t(lang, "sugg_layer", n=len(sugg.sites)))
     for (lat, lon), row in zip(at, sugg.sites.itertuples()):
-        popup = text(lang, "sugg_popup", rank=row.rank, site=row.site, n=number(row.newly_covered),
+        popup = t(lang, "sugg_popup", rank=row.rank, site=row.site, n=number(row.newly_covered),
                      noun=noun(lang, sugg.noun), share=row.share_after)
         group.add_child(_SiteMarker(lat, lon, str(row.rank), popup, SITE_COLOUR))
     group.add_to(fmap)
-    fmap.add_child(_key(text(lang, "key_sugg_title"), [
-        (f"background:{SITE_COLOUR};border-radius:50%", text(lang, "key_sugg_site")),
-        (f"background:{CLOSED_COLOUR};opacity:.6", text(lang, "key_sugg_closed")),
-        ("border:2px dashed #b2182b", text(lang, "key_sugg_remaining"))]))
+    fmap.add_child(_key(t(lang, "key_sugg_title"), [
+        (f"background:{SITE_COLOUR};border-radius:50%", t(lang, "key_sugg_site")),
+        (f"background:{CLOSED_COLOUR};opacity:.6", t(lang, "key_sugg_closed")),
+        ("border:2px dashed #b2182b", t(lang, "key_sugg_remaining"))]))
     return _finish(fmap)
 
 
 def save_map(fmap: folium.Map, path: Path) -> None:
     """Render ``fmap`` to ``path``, refusing a page that would load anything from another host."""
-    from .offline import assert_offline
-
     path.write_text(assert_offline(fmap.get_root().render()), encoding="utf-8")
 
 
-def _write_all(out_dir: Path, writers: dict[str, tuple[str, callable]]) -> dict[str, Path]:
+def _write_all(out_dir: Path, writers: dict[str, tuple[str, Callable[[Path], None]]]) -> dict[str, Path]:
     """Run each writer into a staging folder, then move every file into ``out_dir`` (all or nothing)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".access15-siting-", dir=out_dir.parent))

@@ -5,17 +5,27 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .cli import app, console, err, fail, print_written
-from .errors import Access15Error
+from ..errors import Access15Error
+from ..siting import (
+    SiteContext,
+    as_sites,
+    check_sites,
+    load_site_context,
+    parse_lonlat,
+    read_sites,
+    suggest_sites,
+    write_site_check,
+    write_suggestion,
+)
+from .app import app, console, err, fail, print_written
 
 
-def _context(config: Path, cache: bool):
-    from .siting import load_site_context
-
+def _context(config: Path, cache: bool) -> SiteContext:
     def progress(stage: str, seconds: float) -> None:
         err.print(f"[dim]  {stage:<16} {seconds:6.2f} s[/dim]")
 
@@ -27,7 +37,7 @@ def _context(config: Path, cache: bool):
     return ctx
 
 
-def _out_dir(ctx, out: Path | None) -> Path:
+def _out_dir(ctx: SiteContext, out: Path | None) -> Path:
     return out or ctx.result.config.resolve(ctx.result.config.output.dir) / "siting"
 
 
@@ -41,11 +51,6 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
                html: bool = typer.Option(True, "--html/--no-html", help="Write the before/after map."),
                cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse the cached analysis.")) -> None:
     """What proposed sites would add to a category's circle (each against the existing facilities)."""
-    import pandas as pd
-
-    from .siting import as_sites, check_sites, parse_lonlat, read_sites
-    from .siting_outputs import write_site_check
-
     try:
         if not at and candidates is None:
             raise typer.BadParameter("give --at lon,lat (repeatable) or --candidates FILE")
@@ -105,9 +110,6 @@ def suggest(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
             html: bool = typer.Option(True, "--html/--no-html", help="Write the map."),
             cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse the cached analysis.")) -> None:
     """Choose new sites that bring the most uncovered demand inside a category's circle."""
-    from .siting import read_sites, suggest_sites
-    from .siting_outputs import write_suggestion
-
     try:
         ctx = _context(config, cache)
         cands = read_sites(candidates, category) if candidates is not None else None

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import shapely
 
+from access15.cache import NetworkCache, load_cached, load_configured_network
 from access15.config import config_from_dict
-from access15.crs import WGS84, transform_xy
+from access15.coords import WGS84, transform_xy
 from access15.errors import InputError
-from access15.netcache import NetworkCache, load_cached, load_configured_network
 from access15.network import load_network
 
 HELSINKI_BOX = [24.935, 60.164, 24.944, 60.1705]
@@ -106,7 +106,7 @@ def test_bad_bbox_and_cache_values_are_refused(tmp_path, root):
 
 
 def test_snapped_points_are_cached_with_the_network(tmp_path, root, helsinki_network):
-    from access15.netcache import snap_cached
+    from access15.cache import snap_cached
     from access15.snap import snap_points
 
     cfg = _cfg(tmp_path, root / "data/osm/helsinki.osm.pbf")
@@ -144,3 +144,54 @@ def test_cached_analysis_gives_the_same_result(tmp_path, root):
     times = [c for c in first.demand.columns if c.startswith("time_")]
     np.testing.assert_array_equal(first.demand[times].to_numpy(), second.demand[times].to_numpy())
     assert first.coverage.equals(second.coverage)
+
+
+def _assert_same_field(name, a, b):
+    if isinstance(a, np.ndarray) and a.dtype == object and len(a) and isinstance(a.flat[0], shapely.Geometry):
+        assert shapely.equals_exact(a, b, 0).all(), name
+    elif isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape, name
+        assert np.array_equal(a, b, equal_nan=a.dtype != object), name
+    else:
+        assert a == b, name
+
+
+@pytest.mark.parametrize("source", ["osm", "lines"])
+def test_network_round_trip_keeps_every_field(tmp_path, root, source):
+    """The one network format stores every field of the dataclass, enumerated from the dataclass itself, so a
+    field added later cannot be forgotten (the old network cache dropped ``edge_highway``: road-class
+    travel profiles then fell back to the default speed in every cached run and every batch worker)."""
+    import dataclasses
+
+    import geopandas as gpd
+
+    from access15.cache import load_network_file, save_network
+    from access15.network import network_from_lines
+
+    net = load_network(root / "data/osm/helsinki.osm.pbf")
+    if source == "lines":  # a road-line layer: no road classes, sequential node ids
+        net = network_from_lines(gpd.GeoDataFrame(geometry=net.edge_geometry, crs=net.crs), source="lines.gpkg")
+    net.info["note"] = {"nested": [1, 2.5, "x"]}
+    back = load_network_file(save_network(net, tmp_path / "net.npz"))
+    for f in dataclasses.fields(net):
+        _assert_same_field(f.name, getattr(net, f.name), getattr(back, f.name))
+    if source == "osm":
+        assert back.edge_highway is not None and set(back.edge_highway) >= {"footway", "residential"}
+    else:
+        assert back.edge_highway is None
+
+
+def test_the_network_cache_keeps_road_classes_for_travel_profiles(tmp_path, root):
+    """A cached network gives the same per-edge minutes under a road-class profile as a freshly built one."""
+    from access15.config import load_profiles
+    from access15.profiles import edge_minutes
+
+    pbf = tmp_path / "helsinki.osm.pbf"
+    shutil.copy(root / "data/osm/helsinki.osm.pbf", pbf)
+    cfg = _cfg(tmp_path, pbf)
+    fresh = load_configured_network(cfg)
+    cached = load_configured_network(cfg)
+    assert (fresh.info["cache"], cached.info["cache"]) == ("miss", "hit")
+    cycle = load_profiles()["cycle"]
+    np.testing.assert_array_equal(edge_minutes(cached, cycle), edge_minutes(fresh, cycle))
+    assert not np.allclose(edge_minutes(cached, cycle), cached.edge_length / (cycle["default"] * 1000 / 60))

@@ -1,4 +1,4 @@
-"""Load facilities and boundaries from files (GeoJSON, GeoPackage, Shapefile, CSV) or from OSM.
+"""Load facilities from files (GeoJSON, GeoPackage, Shapefile, CSV) or from OSM tags.
 
 Everything is returned as a GeoDataFrame in EPSG:4326 with validated columns; projection to the
 analysis CRS happens once, in the pipeline. Problems are raised as one-line :class:`InputError`s that
@@ -9,50 +9,30 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from .config import FacilitySource
-from .errors import AccessWarning, InputError
-from .lonlat import convert_lonlat, find_lonlat_columns, frame_to_wgs84, looks_swapped, parse_crs
+from ..config import FacilitySource
+from ..coords import convert_lonlat, find_lonlat_columns, frame_to_wgs84, looks_swapped, parse_crs
+from ..errors import AccessWarning, InputError
 from .osm import load_tag_rules, read_osm_facilities
-from .tabular import CATEGORY_HEADERS, NAME_HEADERS, number_error, parse_numbers, read_table, resolve_column
-
-#: Advice when a facility file cannot be read as a GIS layer.
-GIS_FIX = "use GeoJSON, GeoPackage, Shapefile or CSV with lon/lat columns"
-#: Advice when a boundary file cannot be read.
-BOUNDARY_FIX = "use a GeoJSON or GeoPackage of polygons"
+from .tables import (
+    CATEGORY_HEADERS,
+    GIS_FIX,
+    NAME_HEADERS,
+    number_error,
+    parse_numbers,
+    read_layer,
+    read_table,
+    require_geometry,
+    resolve_column,
+)
 
 FACILITY_COLUMNS = ["category", "name", "facility_id", "capacity", "source", "geometry"]
-
-
-def read_layer(path: Path, layer: str | None, what: str, fix: str) -> gpd.GeoDataFrame:
-    """Read a GIS layer (GeoJSON, GeoPackage, Shapefile, ...) with pyogrio.
-
-    Any failure of the reader becomes one :class:`InputError`, "cannot read ``what`` (first line of the
-    reader's message)", with ``fix`` as the advice.
-    """
-    try:
-        return gpd.read_file(path, layer=layer)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise InputError(path, f"cannot read {what} ({first})", fix) from None
-
-
-def require_geometry(gdf, path: Path, what: str) -> gpd.GeoDataFrame:
-    """The layer itself when it has a geometry column, else an InputError (e.g. a table without shapes)."""
-    if not isinstance(gdf, gpd.GeoDataFrame) or gdf._geometry_column_name not in gdf.columns:
-        raise InputError(path, "the layer has no geometry", f"use a GIS layer of {what}, or a CSV with lon/lat columns"
-                         if what == "points" else f"use a GeoJSON or GeoPackage of {what}")
-    return gdf
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    """A CSV read as text: UTF-8 (with or without BOM) or GBK, comma/semicolon/tab separated."""
-    return read_table(path)[0]
 
 
 def _numeric(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:
@@ -112,7 +92,7 @@ def read_facility_file(src: FacilitySource, path: Path) -> gpd.GeoDataFrame:
     if not path.is_file():
         raise InputError(path, "facility file not found", "check the path in [[facilities]]")
     if path.suffix.lower() in (".csv", ".txt"):
-        gdf = _points_from_csv(path, _read_table(path), src)
+        gdf = _points_from_csv(path, read_table(path)[0], src)
     else:
         gdf = read_layer(path, src.layer, "as a GIS layer", GIS_FIX)
         gdf = require_geometry(gdf, path, "points")
@@ -170,7 +150,7 @@ def read_facility_file(src: FacilitySource, path: Path) -> gpd.GeoDataFrame:
     return out.to_crs(4326)
 
 
-def load_facilities(sources: list[FacilitySource], resolve, categories: list[str],
+def load_facilities(sources: list[FacilitySource], resolve: Callable[[str], Path], categories: list[str],
                     network_path: Path | None) -> gpd.GeoDataFrame:
     """Facilities from every configured source, limited to ``categories``, in EPSG:4326.
 

@@ -12,11 +12,11 @@ import pytest
 import shapely
 
 from access15 import analyze
+from access15.checks import component_share, facility_source_warnings, swap_check
 from access15.config import Config, config_from_dict
-from access15.diagnostics import component_share, facility_source_warnings, swap_check
-from access15.inputs import load_facilities
+from access15.io.facilities import load_facilities
+from access15.io.osm import read_osm_facilities
 from access15.network import network_from_vertices
-from access15.osm import read_osm_facilities
 from access15.snap import snap_points
 
 ROOT = Path(__file__).resolve().parents[1]

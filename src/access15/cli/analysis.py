@@ -1,50 +1,31 @@
-"""The ``access15`` command line. Thin by design: every command calls the Python API and prints."""
+"""``access15 run``, ``demo``, ``validate``, ``map`` and ``batch``: thin wrappers over the Python API."""
 
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from pathlib import Path
-from typing import NoReturn
 
+import pandas as pd
 import typer
-from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress
 from rich.table import Table
 
-from .errors import Access15Error
-from .labels import demand_text, t
-
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="access15: who can reach which public services on foot, and where the gaps are.")
-console = Console(width=None if sys.stdout.isatty() else 110)
-err = Console(stderr=True)
-
-
-def fail(exc: Access15Error) -> NoReturn:
-    """Print a user error on one line (no traceback) and exit with status 2."""
-    err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2) from None
+from ..batch import run_batch, write_batch
+from ..config import load_config
+from ..errors import Access15Error
+from ..outputs import render_maps, write_outputs
+from ..pipeline import analyze
+from ..result import AnalysisResult
+from ..text import TABLE_HEADERS, demand_text, t
+from ..validate import Problem
+from ..validate import validate as check_inputs
+from .app import app, console, err, fail, fmt_min, print_written
 
 
-def print_written(written: dict) -> None:
-    """List the files a command wrote."""
-    for key, path in written.items():
-        console.print(f"  {key:<14} {path}")
-
-
-def _fmt_min(v: float, limit: float) -> str:
-    """Minutes for display: '–' when undefined, '>limit' beyond the search limit."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    return f">{limit:g}" if math.isinf(v) else f"{v:.1f}"
-
-
-def print_coverage(result) -> None:
+def print_coverage(result: AnalysisResult) -> None:
     """The coverage table as a Rich table, in the config's language ([output] lang)."""
-    from .labels import TABLE_HEADERS
-
     cfg = result.config
     lang = cfg.output.lang if cfg.output.lang in TABLE_HEADERS else "en"
     *headers, circle_fmt, all_required = TABLE_HEADERS[lang]
@@ -61,12 +42,12 @@ def print_coverage(result) -> None:
             name = kcfg.label(lang) if lang == "zh" and kcfg is not None else row.category
             circle = circle_fmt.format(m=row.threshold_min)
         table.add_row(escape(name), circle, str(row.facilities), f"{row.covered:,.0f} / {row.demand:,.0f}",
-                      f"{row.share_covered:.1%}", _fmt_min(row.median_min, limit), _fmt_min(row.p90_min, limit),
+                      f"{row.share_covered:.1%}", fmt_min(row.median_min, limit), fmt_min(row.p90_min, limit),
                       f"{row.unreachable:,.0f}")
     console.print(table)
 
 
-def _fmt_cell(v) -> str:
+def _fmt_cell(v: object) -> str:
     """A table value for display: thousands separators for counts, 4 significant digits for ratios."""
     if isinstance(v, float):
         if math.isnan(v):
@@ -77,7 +58,7 @@ def _fmt_cell(v) -> str:
     return escape(str(v))
 
 
-def print_frame(df, title: str, columns: list[str], limit: int = 15) -> None:
+def print_frame(df: pd.DataFrame | None, title: str, columns: list[str], limit: int = 15) -> None:
     """A results table (first ``limit`` rows of ``columns``) as a Rich table; nothing when empty."""
     if df is None or not len(df):
         return
@@ -90,7 +71,7 @@ def print_frame(df, title: str, columns: list[str], limit: int = 15) -> None:
     console.print(table)
 
 
-def print_extra(result) -> None:
+def print_extra(result: AnalysisResult) -> None:
     """Per-unit coverage (combined circle, worst first), unit checks, supply ratios and targets, if present."""
     uc = getattr(result, "unit_coverage", None)
     if uc is not None and len(uc) and "level" in uc:
@@ -110,9 +91,6 @@ def print_extra(result) -> None:
 
 
 def _run(config_path: Path, out: Path | None, html: bool) -> None:
-    from .outputs import write_outputs
-    from .pipeline import analyze
-
     def progress(stage: str, seconds: float) -> None:
         err.print(f"[dim]  {stage:<16} {seconds:6.2f} s[/dim]")
 
@@ -140,7 +118,7 @@ def run(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
     _run(config, out, html)
 
 
-def print_problems(problems) -> None:
+def print_problems(problems: list[Problem]) -> None:
     """The findings of ``access15 validate`` as a Rich table (errors, then warnings, then notes)."""
     if not problems:
         console.print("[green]no problems found[/green]")
@@ -162,11 +140,9 @@ def print_problems(problems) -> None:
 def validate(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
              strict: bool = typer.Option(False, "--strict", help="Exit non-zero on warnings too.")) -> None:
     """Check CONFIG and every input it names before any computation; exit 1 when there are errors."""
-    from .validate import validate as check
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        problems = check(config)
+        problems = check_inputs(config)
     print_problems(problems)
     bad = {"error", "warning"} if strict else {"error"}
     raise typer.Exit(1 if any(p.severity in bad for p in problems) else 0)
@@ -192,8 +168,6 @@ def map_(source: Path = typer.Argument(..., help="access15.gpkg written by 'acce
          basemap_crs: str = typer.Option(None, "--basemap-crs", help="wgs84 or gcj02 (for a custom basemap)."),
          static: bool = typer.Option(False, "--static", help="Also write PNG maps and a PDF for print.")) -> None:
     """Render the maps of a finished analysis from its GeoPackage, without recomputing."""
-    from .render import render_maps
-
     try:
         written = render_maps(source, out, lang, basemap, attribution, basemap_crs, static=static)
     except Access15Error as exc:
@@ -214,11 +188,6 @@ def batch(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
           regions_crs: str = typer.Option(None, "--regions-crs", help="CRS of a regions file that declares none."),
           out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: [output] dir + '/batch').")) -> None:
     """Run CONFIG for every region of a regions file (on a Dask cluster) and merge the coverage tables."""
-    from rich.progress import Progress
-
-    from .batch import run_batch, write_batch
-    from .config import load_config
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -240,7 +209,7 @@ def batch(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
         table.add_column(col, justify="left" if col in ("region", "category") else "right")
     for row in result.coverage.itertuples():
         table.add_row(str(row.region), row.category, f"{row.covered:,.0f} / {row.demand:,.0f}",
-                      f"{row.share_covered:.1%}", _fmt_min(row.median_min, result.buffer_m / cfg.speed_m_per_min))
+                      f"{row.share_covered:.1%}", fmt_min(row.median_min, result.buffer_m / cfg.speed_m_per_min))
     console.print(table)
     print_written(written)
     if result.failed:
@@ -258,13 +227,3 @@ def demo_config_path() -> Path | None:
             return cand
     return None
 
-
-from . import cli_siting  # noqa: E402,F401  (registers site-check and suggest)
-
-
-def main() -> None:  # pragma: no cover
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())

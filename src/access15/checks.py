@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .coordsys import in_china, wgs84_to_bd09, wgs84_to_gcj02
-from .crs import WGS84, transform_xy
+from .config import Config
+from .coords import WGS84, in_china, parse_crs, transform_xy, wgs84_to_bd09, wgs84_to_gcj02
+from .io.osm import is_osm_file, read_osm_facilities
 from .network import WalkNetwork
 from .snap import Snapped, snap_points
 
@@ -221,12 +222,12 @@ def component_message(share: float, weight: float, pieces: int, label: str = "de
     return None if got is None else f"{got[0]} ({got[1]})"
 
 
-def facility_source_warnings(cfg, facilities: gpd.GeoDataFrame, net: WalkNetwork) -> list[str]:
+def facility_source_warnings(cfg: Config, facilities: gpd.GeoDataFrame, net: WalkNetwork) -> list[str]:
     """:func:`facility_source_checks` as one-line warning messages."""
     return [f"{name}: {problem}; {fix}" for name, problem, fix in facility_source_checks(cfg, facilities, net)]
 
 
-def facility_source_checks(cfg, facilities: gpd.GeoDataFrame, net: WalkNetwork) -> list[tuple[str, str, str]]:
+def facility_source_checks(cfg: Config, facilities: gpd.GeoDataFrame, net: WalkNetwork) -> list[tuple[str, str, str]]:
     """Swapped coordinates and Chinese map shifts, per configured facility file: (file name, problem, fix).
 
     Parameters
@@ -238,9 +239,6 @@ def facility_source_checks(cfg, facilities: gpd.GeoDataFrame, net: WalkNetwork) 
     OpenStreetMap sources are WGS84 by definition and are not checked. The OSM features used as the
     reference for name matching are read from the network file only when a file source lies in China.
     """
-    from .lonlat import parse_crs
-    from .osm import is_osm_file, read_osm_facilities
-
     out: list[tuple[str, str, str]] = []
     if "source" not in facilities.columns or not len(facilities):
         return out

@@ -14,15 +14,21 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from access15.config import FacilitySource
-from access15.coordsys import (bd09_to_gcj02, bd09_to_wgs84, gcj02_to_bd09, gcj02_to_wgs84, wgs84_to_bd09,
-                               wgs84_to_gcj02)
+from access15.config import BoundaryConfig, FacilitySource
+from access15.coords import (
+    bd09_to_gcj02,
+    bd09_to_wgs84,
+    find_lonlat_columns,
+    gcj02_to_bd09,
+    gcj02_to_wgs84,
+    parse_crs,
+    wgs84_to_bd09,
+    wgs84_to_gcj02,
+)
 from access15.errors import AccessWarning, InputError
-from access15.config import BoundaryConfig
-from access15.inputs import read_facility_file
-from access15.units import load_units
-from access15.lonlat import find_lonlat_columns, parse_crs
-from access15.osm import read_osm_facilities
+from access15.io.boundaries import load_units
+from access15.io.facilities import read_facility_file
+from access15.io.osm import read_osm_facilities
 
 ROOT = Path(__file__).resolve().parents[1]
 TD = ROOT / "tests" / "data"

@@ -1,7 +1,8 @@
-"""Population: who lives where, read from a raster, polygons, points or estimated from OSM buildings.
+"""Population sources: who lives where, read from a raster, polygons, points or estimated from OSM buildings.
 
-Every form ends as weights on the demand points (``weight`` = residents, plus one column per age group),
-so the coverage code reports shares of residents instead of shares of grid cells.
+Every form is read into a :class:`PopulationSource` (people on geometries in the network CRS);
+:func:`access15.demand.apply_population` then gives them to the demand points (``weight`` = residents, plus
+one column per age group), so the coverage code reports shares of residents instead of shares of grid cells.
 
 * **Raster** (GeoTIFF, any CRS, read with rasterio): only the window over the study area is read; nodata
   and negative cells count as no one (negatives are reported). A cell belongs to the study area when its
@@ -29,24 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
 import shapely
 
-from .config import PopulationConfig
-from .demand import Demand
-from .errors import AccessWarning, InputError
-
-KINDS = ("raster", "polygons", "points", "buildings")
-RESERVED = {"demand_id", "ix", "iy", "node", "weight", "geometry", "unit", "on_network"}
-
-#: OSM ``building`` values counted as homes by the dasymetric estimate.
-RESIDENTIAL_BUILDINGS = frozenset({
-    "residential", "apartments", "house", "detached", "semidetached_house", "terrace", "dormitory",
-    "bungalow", "farm", "cabin", "static_caravan", "houseboat",
-})
+from ..config import PopulationConfig
+from ..coords import WGS84, declared_crs, geometry_to
+from ..errors import AccessWarning, InputError
+from .osm import residential_buildings
+from .tables import read_layer, read_table
 
 
 @dataclass
@@ -69,55 +62,7 @@ class PopulationSource:
     outside: float = 0.0
 
 
-def check_population_config(pc: PopulationConfig, source: Path | str) -> None:
-    """Refuse an unusable [population] table with a one-line error."""
-    if pc.kind not in KINDS:
-        raise InputError(source, f"[population] kind = '{pc.kind}'", "use one of " + ", ".join(KINDS))
-    if pc.kind != "buildings" and not pc.path:
-        raise InputError(source, "[population] has no path", "set path to a GeoTIFF, polygon, point or CSV file")
-    if pc.kind == "buildings" and (pc.total is None or pc.total <= 0):
-        raise InputError(source, "[population] kind = \"buildings\" needs total",
-                         "give the known total population of the study area, e.g. total = 120000")
-    if pc.dasymetric not in (None, "buildings") or (pc.dasymetric and pc.kind != "polygons"):
-        raise InputError(source, f"[population] dasymetric = '{pc.dasymetric}' with kind = '{pc.kind}'",
-                         "use dasymetric = \"buildings\" with kind = \"polygons\" (or leave it out)")
-    if pc.default_levels <= 0:
-        raise InputError(source, "[population] default_levels must be positive", "e.g. default_levels = 2")
-    if pc.columns and pc.kind in ("raster", "buildings"):
-        raise InputError(source, f"[population] columns (age groups) cannot come from kind = \"{pc.kind}\"",
-                         "give age groups as columns of a polygon or point file, or drop columns")
-    bad = [c for c in pc.columns if c in RESERVED or c == pc.column]
-    if bad:
-        raise InputError(source, f"[population] columns: '{bad[0]}' is reserved or repeats column",
-                         "rename the age-group column")
-
-
 # ----------------------------------------------------------------------------------------------- readers
-
-def declared_crs(crs_text: str | None, fallback, path: Path, what: str, section: str = "[population]"):
-    """The declared CRS (``crs_text``, see :func:`access15.lonlat.parse_crs`) or the file's (``fallback``);
-    ``"gcj02"``/``"bd09"`` are returned as text for :func:`geometry_to`. A file without a CRS and without a
-    declaration is an InputError."""
-    from .lonlat import parse_crs
-
-    if crs_text:
-        declared = parse_crs(crs_text, path)
-        return declared.system or declared.crs
-    if fallback is None:
-        raise InputError(path, f"{what} has no coordinate reference system",
-                         f"declare it with crs = \"EPSG:4326\" (or the right code) in {section}")
-    return fallback
-
-
-def geometry_to(geom: np.ndarray, crs, dst: pyproj.CRS) -> np.ndarray:
-    """Geometries from ``crs`` (a pyproj CRS, or "gcj02"/"bd09" degrees) to ``dst``, vertex by vertex."""
-    from .lonlat import geometries_to_wgs84, parse_crs
-
-    if isinstance(crs, str):
-        geom = geometries_to_wgs84(geom, parse_crs(crs))
-        crs = pyproj.CRS.from_epsg(4326)
-    tr = pyproj.Transformer.from_crs(crs, dst, always_xy=True)
-    return shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
 
 
 def _values(df: pd.DataFrame, columns: list[str], path: Path) -> np.ndarray:
@@ -145,11 +90,9 @@ def _read_layer(pc: PopulationConfig, path: Path) -> tuple[np.ndarray, pd.DataFr
     if not path.is_file():
         raise InputError(path, "population file not found", "check [population] path in the config")
     if path.suffix.lower() in (".csv", ".txt"):
-        from .inputs import _read_table
-
-        df = _read_table(path)
+        df = read_table(path)[0]
         if pc.h3_column:
-            return _h3_polygons(df, pc.h3_column, path), df, pyproj.CRS.from_epsg(4326)
+            return _h3_polygons(df, pc.h3_column, path), df, WGS84
         for col in (pc.lon, pc.lat):
             if col not in df.columns:
                 raise InputError(path, f"no coordinate column '{col}'", "set lon/lat (or h3_column) in [population]",
@@ -160,10 +103,8 @@ def _read_layer(pc: PopulationConfig, path: Path) -> tuple[np.ndarray, pd.DataFr
         if len(bad):
             raise InputError(path, "missing or non-numeric coordinate", "fill in lon/lat", row=int(bad[0]) + 1,
                              field=pc.lon)
-        crs = declared_crs(pc.crs, pyproj.CRS.from_epsg(4326), path, "CSV")
+        crs = declared_crs(pc.crs, WGS84, path, "CSV")
         return shapely.points(x, y), df, crs
-    from .inputs import read_layer
-
     gdf = read_layer(path, pc.layer, "population layer",
                      "use GeoJSON, GeoPackage, Shapefile, a GeoTIFF (kind = \"raster\") or a CSV")
     crs = declared_crs(pc.crs, gdf.crs, path, "population layer")
@@ -172,7 +113,7 @@ def _read_layer(pc: PopulationConfig, path: Path) -> tuple[np.ndarray, pd.DataFr
 
 def _h3_polygons(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:
     """Hexagon polygons (lon/lat) from H3 cell ids."""
-    import h3
+    import h3  # only for H3 population tables (a cold path)
 
     if column not in df.columns:
         raise InputError(path, f"no H3 id column '{column}'", "set h3_column in [population]", field=column)
@@ -227,7 +168,7 @@ def _apply(t, col: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def read_raster(pc: PopulationConfig, path: Path, crs: pyproj.CRS, area: shapely.Geometry) -> PopulationSource:
     """Raster cells whose centre lies in ``area`` (network CRS) as footprint polygons with their persons."""
-    import rasterio
+    import rasterio  # only for raster population (a cold path: GDAL's raster stack loads in ~0.3 s)
     from rasterio.windows import Window, from_bounds
 
     if not path.is_file():
@@ -305,40 +246,6 @@ def read_vector(pc: PopulationConfig, path: Path, crs: pyproj.CRS) -> Population
     return PopulationSource(geom, vals, columns, pc.kind, label)
 
 
-def residential_buildings(osm_path: Path, crs: pyproj.CRS, default_levels: float,
-                          values: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Residential building footprints (network CRS) and their floor area in m² (footprint x
-    ``building:levels``, ``default_levels`` where the tag is missing or not a positive number)."""
-    import osmium
-
-    if not osm_path.is_file():
-        raise InputError(osm_path, "OSM file for the building estimate not found", "check [population] path")
-    homes = frozenset(values) if values else RESIDENTIAL_BUILDINGS
-    wkb = osmium.geom.WKBFactory()
-    geoms: list[bytes] = []
-    levels: list[str | None] = []
-    try:
-        fp = osmium.FileProcessor(str(osm_path)).with_locations().with_areas().with_filter(
-            osmium.filter.KeyFilter("building"))
-        for obj in fp:
-            if not obj.is_area() or obj.tags.get("building") not in homes:
-                continue
-            try:
-                geoms.append(wkb.create_multipolygon(obj))
-            except RuntimeError:
-                continue  # broken geometry at the extract's edge
-            levels.append(obj.tags.get("building:levels"))
-    except (RuntimeError, ValueError, OSError) as exc:
-        raise InputError(osm_path, f"cannot read as an OSM file ({exc})", "check the extract") from None
-    if not geoms:
-        raise InputError(osm_path, f"no residential buildings (building={'/'.join(sorted(homes)[:4])}/...) in the "
-                         "extract", "give real population data in [population] or set building_values")
-    geom = geometry_to(shapely.from_wkb(np.asarray(geoms, dtype=object)), pyproj.CRS.from_epsg(4326), crs)
-    lv = pd.to_numeric(pd.Series(levels, dtype=object), errors="coerce").to_numpy(float)
-    lv = np.where(np.isfinite(lv) & (lv > 0), lv, default_levels)
-    return geom, shapely.area(geom) * lv
-
-
 def read_buildings(pc: PopulationConfig, osm_path: Path, crs: pyproj.CRS) -> PopulationSource:
     """Dasymetric estimate: residential buildings' floor area (footprint x levels), scaled to ``pc.total``."""
     geom, floor = residential_buildings(osm_path, crs, pc.default_levels, pc.building_values)
@@ -389,116 +296,4 @@ def read_population(pc: PopulationConfig, resolve: Callable[[str], Path], crs: p
 
 # ------------------------------------------------------------------------------------------ distribution
 
-def _nearest(targets: np.ndarray, geoms: np.ndarray) -> np.ndarray:
-    """Index of the nearest of ``targets`` for each of ``geoms`` (STRtree bulk query)."""
-    tree = shapely.STRtree(targets)
-    (gi, ti) = tree.query_nearest(geoms, all_matches=False)
-    out = np.empty(len(geoms), dtype=np.int64)
-    out[gi] = ti
-    return out
 
-
-def distribute(pop: PopulationSource, demand: Demand, area: shapely.Geometry | None) -> tuple[np.ndarray, float]:
-    """Persons per demand point (n_demand, k) and the persons left outside the study area.
-
-    Polygons: the inside share (if ``pop.clip``) spread by overlap area over demand cells, or equally over the
-    demand points inside; untouched polygons go to the nearest demand point. Points: to the demand cell that
-    contains them (grid), else to the nearest demand point. The total of every column is conserved apart
-    from the part outside ``area``.
-    """
-    pts = demand.points
-    n = len(pts)
-    k = pop.values.shape[1]
-    out = np.zeros((n, k))
-    geom, vals = pop.geometry, pop.values.copy()
-    outside = 0.0
-    is_poly = np.isin(shapely.get_type_id(geom), [3, 6])
-    dem_pts = np.asarray(pts.geometry.values)
-    if area is not None:
-        shapely.prepare(area)
-        if pop.clip and is_poly.any():
-            a = shapely.area(geom[is_poly])
-            inter = shapely.area(shapely.intersection(geom[is_poly], area))
-            frac = np.where(a > 0, np.clip(inter / np.where(a > 0, a, 1.0), 0.0, 1.0), 1.0)
-            outside += float((vals[is_poly, 0] * (1.0 - frac)).sum())
-            vals[is_poly] *= frac[:, None]
-        if (~is_poly).any():
-            inside = shapely.contains_xy(area, *shapely.get_coordinates(geom[~is_poly]).T)
-            idx = np.flatnonzero(~is_poly)
-            outside += float(vals[idx[~inside], 0].sum())
-            vals[idx[~inside]] = 0.0
-    keep = vals[:, 0] > 0 if k == 1 else (vals > 0).any(axis=1)
-    geom, vals, is_poly = geom[keep], vals[keep], is_poly[keep]
-    if len(geom) == 0 or n == 0:
-        return out, outside
-    cells = demand.grid.cell_polygons(pts["ix"].to_numpy(), pts["iy"].to_numpy()) if demand.grid else None
-    cell_tree = shapely.STRtree(cells) if cells is not None else None
-    placed = np.zeros(len(geom), dtype=bool)
-    pidx = np.flatnonzero(is_poly)
-    if len(pidx):
-        if cells is not None:
-            gi, di = cell_tree.query(geom[pidx], predicate="intersects")
-            w = shapely.area(shapely.intersection(geom[pidx][gi], cells[di]))
-        else:
-            gi, di = shapely.STRtree(dem_pts).query(geom[pidx], predicate="contains")
-            w = np.ones(len(gi))
-        pos = w > 0
-        gi, di, w = gi[pos], di[pos], w[pos]
-        tot = np.bincount(gi, weights=w, minlength=len(pidx))
-        share = w / tot[gi]
-        for c in range(k):
-            out[:, c] += np.bincount(di, weights=share * vals[pidx[gi], c], minlength=n)
-        placed[pidx[tot > 0]] = True
-    qidx = np.flatnonzero(~is_poly)
-    if len(qidx) and cells is not None:
-        qi, di = cell_tree.query(geom[qidx], predicate="intersects")
-        qi, first = np.unique(qi, return_index=True)  # a point on a shared cell edge goes to one cell
-        di = di[first]
-        for c in range(k):
-            out[:, c] += np.bincount(di, weights=vals[qidx[qi], c], minlength=n)
-        placed[qidx[qi]] = True
-    rest = np.flatnonzero(~placed)
-    if len(rest):
-        near = _nearest(dem_pts, shapely.point_on_surface(geom[rest]))
-        for c in range(k):
-            out[:, c] += np.bincount(near, weights=vals[rest, c], minlength=n)
-    return out, outside
-
-
-def points_demand(pop: PopulationSource, crs: pyproj.CRS, area: shapely.Geometry | None) -> Demand:
-    """Population points (inside ``area``) as the demand points, weighted by their persons."""
-    geom, vals = pop.geometry, pop.values
-    if area is not None:
-        inside = shapely.contains_xy(area, *shapely.get_coordinates(geom).T)
-        pop.outside = float(vals[~inside, 0].sum())
-        geom, vals = geom[inside], vals[inside]
-    df = {"demand_id": np.arange(len(geom)), "weight": vals[:, 0]}
-    df.update({c: vals[:, j] for j, c in enumerate(pop.columns) if j > 0})
-    return Demand(gpd.GeoDataFrame(df, geometry=geom, crs=crs), None, pop.label)
-
-
-def apply_population(pop: PopulationSource, demand: Demand, area: shapely.Geometry | None) -> Demand:
-    """Demand points weighted by residents: ``weight`` = the total column, one column per age group.
-
-    Warns when residents fall outside the study area (they are not counted).
-    """
-    if pop.kind == "points":
-        dem = points_demand(pop, demand.points.crs, area)
-    else:
-        per, outside = distribute(pop, demand, area)
-        pts = demand.points.copy()
-        pts["weight"] = per[:, 0]
-        for j, c in enumerate(pop.columns[1:], start=1):
-            pts[c] = per[:, j]
-        pop.outside = outside
-        dem = Demand(pts, demand.grid, pop.label)
-    if pop.outside > 0.5:
-        total = pop.outside + float(dem.points["weight"].sum())
-        warnings.warn(f"{pop.outside:,.0f} of {total:,.0f} residents ({pop.outside / total:.1%}) live outside the "
-                      "study area and are not counted", AccessWarning, stacklevel=2)
-    return dem
-
-
-def study_area(net_hull: shapely.Geometry, bounds_union: shapely.Geometry | None, max_snap_m: float) -> shapely.Geometry:
-    """Where residents are counted: the boundaries' union, else the network's hull grown by the snap limit."""
-    return bounds_union if bounds_union is not None else shapely.buffer(net_hull, max_snap_m)

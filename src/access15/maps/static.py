@@ -21,10 +21,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import geopandas as gpd  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import shapely  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
@@ -32,11 +33,12 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib_scalebar.scalebar import ScaleBar  # noqa: E402
 
-from .coverage import COMBINED  # noqa: E402
-from .errors import AccessWarning  # noqa: E402
-from .html_map import SHARE_BREAKS, _of_level, sources_line, unit_levels, weight_breaks, weight_key  # noqa: E402
-from .labels import demand_text, profile_name, t  # noqa: E402
+from ..coverage import COMBINED  # noqa: E402
+from ..errors import AccessWarning  # noqa: E402
+from ..result import AnalysisResult  # noqa: E402
+from ..text import demand_text, profile_name, t  # noqa: E402
 from .mapdata import MapData, as_map_data  # noqa: E402
+from .style import SHARE_BREAKS, of_level, sources_line, unit_levels, weight_breaks, weight_key  # noqa: E402
 
 #: Uncovered weight per cell, light to dark grey (prints as is).
 GREY_RAMP = ["#d9d9d9", "#bdbdbd", "#969696", "#737373", "#525252"]
@@ -53,13 +55,11 @@ MAX_PRINT_UNITS = 40
 
 def cjk_font() -> str | None:
     """The first installed font of :data:`FONTS` that draws Chinese, or None."""
-    from matplotlib import font_manager
-
     names = {f.name for f in font_manager.fontManager.ttflist}
     return next((f for f in FONTS[1:] if f in names), None)
 
 
-def print_level(data: MapData):
+def print_level(data: MapData) -> str | None:
     """The boundary level drawn on print maps: the one with most units while still labelable (<= 40),
     else the one with fewest; None when the units have no level."""
     levels = unit_levels(data)
@@ -84,7 +84,7 @@ def _north_arrow(ax, label: str) -> None:
     ax.text(0.955, 0.955, label, transform=ax.transAxes, ha="center", va="bottom", fontsize=13, fontweight="bold")
 
 
-def static_figure(result, category: str = COMBINED, lang: str | None = None) -> plt.Figure:
+def static_figure(result: MapData | AnalysisResult, category: str = COMBINED, lang: str | None = None) -> plt.Figure:
     """The print map of ``category`` (a category key or ``"combined"``) as a matplotlib Figure (A4
     landscape, axes in the analysis' metric CRS)."""
     data = as_map_data(result)
@@ -124,8 +124,8 @@ def _draw(data: MapData, category: str, lang: str) -> plt.Figure:
     bnd = None
     if data.boundaries is not None and len(data.boundaries):
         level = print_level(data)
-        bnd = _of_level(data.boundaries, level).to_crs(data.crs)
-        uc = _of_level(data.unit_coverage, level)
+        bnd = of_level(data.boundaries, level).to_crs(data.crs)
+        uc = of_level(data.unit_coverage, level)
         share = (uc[uc["category"] == category].set_index("unit")["share_covered"] if len(uc) else None)
         if share is not None and len(share):
             vals = bnd["unit"].map(share).to_numpy(dtype=float)
@@ -247,7 +247,7 @@ def static_names(data: MapData) -> list[str]:
     return names
 
 
-def write_static_maps(result, out_dir: str | Path, lang: str | None = None, dpi: int = 150,
+def write_static_maps(result: MapData | AnalysisResult, out_dir: str | Path, lang: str | None = None, dpi: int = 150,
                       formats: tuple[str, ...] = ("png", "pdf")) -> dict[str, Path]:
     """Write ``gap_<category>.png`` per category and the combined circle, and ``gap_maps.pdf`` with one
     page per map (A4 landscape, vector). Each file is written under a temporary name and moved into place
