@@ -101,6 +101,11 @@ class FacilitySource:
     capacity_column: str | None = None
     tags: str | None = None
     swap_lonlat: bool = False
+    #: POI exports (:mod:`access15.io.poi`): "amap" | "baidu" | "poi_csv"; ``preset``: a project preset TOML;
+    #: ``kindergartens``: whether 幼儿园 count as childcare (None: the preset's setting)
+    format: str | None = None
+    preset: str | None = None
+    kindergartens: bool | None = None
 
 
 @dataclass
@@ -337,6 +342,9 @@ def build_dataclass(cls: type, data: Any, where: str, source: Path | str, *, str
     return cls(**kwargs)
 
 
+#: POI export formats of ``[[facilities]] format`` (see :mod:`access15.io.poi`).
+POI_FORMATS = ("amap", "baidu", "poi_csv")
+
 TOP_KEYS = ["name", "network", "facilities", "categories", "speed", "routing", "demand", "boundaries",
              "output", "population", "targets"]
 
@@ -409,6 +417,12 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
                          "add [[facilities]] with path = \"osm\" or a facility file")
     for i, table in enumerate(facs, start=1):
         fs = build_dataclass(FacilitySource, table, f"facilities #{i}", source)
+        if fs.format is not None and fs.format not in POI_FORMATS:
+            raise InputError(source, f"[[facilities]] #{i} format = {fs.format!r}",
+                             "use \"amap\", \"baidu\" or \"poi_csv\" (or remove format for a plain facility file)")
+        if fs.kindergartens is not None and not isinstance(fs.kindergartens, bool):
+            raise InputError(source, f"[[facilities]] #{i} kindergartens = {fs.kindergartens!r}",
+                             "write kindergartens = true or kindergartens = false")
         for cat in (fs.categories or []) + ([fs.category] if fs.category else []):
             if cat not in cfg.categories:
                 raise InputError(source, f"[[facilities]] #{i} names category '{cat}' that has no [categories.{cat}]",

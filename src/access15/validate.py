@@ -41,6 +41,7 @@ from .errors import InputError
 from .io.boundaries import load_units
 from .io.facilities import load_facilities, read_facility_file
 from .io.osm import is_osm_file, load_tag_rules, osm_header_info, read_osm_facilities
+from .io.poi import load_poi_source
 from .io.population import read_population
 from .io.tables import (
     BOUNDARY_FIX,
@@ -384,6 +385,23 @@ def validate(config: str | Path | Config) -> list[Problem]:
         path = cfg.resolve(src.path)
         if not path.is_file():
             rep.add(path, "facility file not found", "check the path in [[facilities]]")
+            continue
+        if src.format:  # POI exports: read, map, and show what the mapping did
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = rep.guard(load_poi_source, src, path, cfg.resolve(src.preset) if src.preset else None)
+            if res is not None:
+                fac, prep = res
+                rep.add(path, prep.summary(), "", "info")
+                for r in prep.counts.itertuples():
+                    rep.add(path, f"POI mapping: {r.category} / {r.subkind}: {r.count}", "", "info")
+                for r in prep.unmatched.head(10).itertuples():
+                    rep.add(path, f"POI type not mapped: '{r.type}' {r.typecode} x{r.count}",
+                            "add a [[type]] rule for it to a project preset (preset = \"...\") if it is a facility",
+                            "info")
+                fac.attrs["path"] = str(path)
+                _facility_checks(cfg, fac, area, area_name, rep)
+                loaded.append(fac)
             continue
         if path.suffix.lower() in (".csv", ".txt"):
             _check_table(src, path, cats, rep)

@@ -20,6 +20,7 @@ from ..config import FacilitySource
 from ..coords import convert_lonlat, find_lonlat_columns, frame_to_wgs84, looks_swapped, parse_crs
 from ..errors import AccessWarning, InputError
 from .osm import load_tag_rules, read_osm_facilities
+from .poi import load_poi_source, merge_duplicates
 from .tables import (
     CATEGORY_HEADERS,
     GIS_FIX,
@@ -158,6 +159,7 @@ def load_facilities(sources: list[FacilitySource], resolve: Callable[[str], Path
     dropped with a warning that names them.
     """
     frames = []
+    poi_reports: list = []
     for src in sources:
         wanted = src.categories or ([src.category] if src.category else None)
         if src.path.lower() == "osm":
@@ -169,6 +171,11 @@ def load_facilities(sources: list[FacilitySource], resolve: Callable[[str], Path
             osm = read_osm_facilities(network_path, rules, cats)
             osm["facility_id"] = osm["osm_type"].str[0] + osm["osm_id"].astype(str)
             frames.append(osm[FACILITY_COLUMNS])
+        elif src.format:  # POI exports (AMap/Baidu JSON, POI CSV): categories from the preset's rules
+            gdf, report = load_poi_source(src, resolve(src.path), resolve(src.preset) if src.preset else None)
+            warnings.warn(report.summary(), AccessWarning, stacklevel=2)
+            poi_reports.append(report)
+            frames.append(gdf[gdf["category"].isin(wanted)] if wanted else gdf)
         else:
             path = resolve(src.path)
             gdf = read_facility_file(src, path)
@@ -181,4 +188,16 @@ def load_facilities(sources: list[FacilitySource], resolve: Callable[[str], Path
             frames.append(gdf[FACILITY_COLUMNS])
     out = pd.concat(frames, ignore_index=True) if frames else gpd.GeoDataFrame(columns=FACILITY_COLUMNS)
     out = gpd.GeoDataFrame(out, geometry="geometry", crs=4326)
-    return out[out["category"].isin(categories)].reset_index(drop=True)
+    out = out[out["category"].isin(categories)].reset_index(drop=True)
+    if poi_reports:  # one facility listed by several sources (a POI export and a government list) is merged
+        out, merged = merge_duplicates(out)
+        out = out.reset_index(drop=True)
+        if len(merged):
+            warnings.warn(f"{len(merged)} facilities listed by two sources merged (same category, within 30 m, "
+                          "similar names), e.g. " + "; ".join(f"'{r.dropped_name}' ({r.dropped_source}) = "
+                          f"'{r.kept_name}' ({r.kept_source}), {r.distance_m:g} m" for r in merged.head(3).itertuples()),
+                          AccessWarning, stacklevel=2)
+        for rep in poi_reports:
+            rep.duplicates = merged[(merged["kept_source"] == rep.source) | (merged["dropped_source"] == rep.source)]
+        out.attrs["poi_reports"] = poi_reports
+    return out
