@@ -94,8 +94,8 @@ class FacilitySource:
     category_column: str = "category"
     lon: str = "lon"
     lat: str = "lat"
-    crs: str | None = None
-    layer: str | None = None
+    crs: str | int | None = None
+    layer: str | int | None = None
     name_column: str = "name"
     id_column: str | None = None
     capacity_column: str | None = None
@@ -124,7 +124,7 @@ class NetworkConfig:
     max_snap_m: float = 500.0
     line_tolerance_m: float = 1.0
     tags: str | None = None
-    layer: str | None = None
+    layer: str | int | None = None
     bbox: list[float] | None = None
     cache: bool = False
     cache_dir: str = ".access15-cache"
@@ -157,8 +157,8 @@ class BoundaryConfig:
 
     path: str = ""
     name_column: str = "name"
-    crs: str | None = None
-    layer: str | None = None
+    crs: str | int | None = None
+    layer: str | int | None = None
     level_column: str | None = None
     level: str | None = None
     class_column: str | None = None
@@ -181,8 +181,8 @@ class PopulationConfig:
     kind: str = "polygons"
     column: str = "population"
     columns: list[str] = field(default_factory=list)
-    crs: str | None = None
-    layer: str | None = None
+    crs: str | int | None = None
+    layer: str | int | None = None
     h3_column: str | None = None
     lon: str = "lon"
     lat: str = "lat"
@@ -298,24 +298,93 @@ def _plain_type(tp: Any) -> Any:
     return tp
 
 
-def _value(value: Any, tp: Any, where: str, name: str, source: Path | str, strict: bool) -> Any:
-    """One field's value converted to its declared type (nested dataclasses built, paths made ``Path``)."""
+#: Example values for messages about fields whose default is no example.
+_EXAMPLES: dict[str, str] = {"total": "120000", "value": "0.9", "year": "2025", "kmh": "4.5", "crs": "\"EPSG:4326\"",
+                             "path": "\"facilities.csv\"", "category": "\"clinic\"", "level": "\"street\"",
+                             "population": "\"pop_65plus\"", "name_column": "\"name\"", "layer": "\"roads\"",
+                             "categories": "[\"clinic\", \"school\"]", "columns": "[\"pop_65plus\"]",
+                             "admin_levels": "[8, 10]", "building_values": "[\"residential\", \"apartments\"]"}
+
+
+def _example(name: str, default: Any) -> str:
+    """An example value of field ``name`` for a message: its default when that is an example, else a typical one."""
+    if name in _EXAMPLES:
+        return _EXAMPLES[name]
+    if "minutes" in name:
+        return "30" if "." in name else "15"
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, (int, float)):
+        return f"{default:g}"
+    if isinstance(default, str) and default:
+        return f"\"{default}\""
+    return "\"...\""
+
+
+def _toml(value: Any) -> str:
+    """A value as it is written in TOML (``true``, ``"text"``), for messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def _unit(name: str) -> str:
+    """The unit of a numeric field, by its name, for messages."""
+    if name.endswith("_m"):
+        return " of metres"
+    if "minutes" in name:
+        return " of minutes"
+    return ""
+
+
+def _value(value: Any, tp: Any, where: str, name: str, source: Path | str, strict: bool, default: Any = None) -> Any:
+    """One field's value checked against and converted to its declared type: numbers are numbers (not
+    ``true``), booleans are ``true``/``false`` (not ``"false"``), text is text, lists and tables hold values of
+    their declared type; nested dataclasses are built and paths made ``Path``."""
     if value is None:
         return None
     tp = _plain_type(tp)
     origin, args = typing.get_origin(tp), typing.get_args(tp)
+    what = f"[{where}] {name} = {_toml(value)}"
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return build_dataclass(tp, value, f"{where}.{name}", source, strict=strict)
-    if origin is list and args and dataclasses.is_dataclass(args[0]) and isinstance(value, list):
-        return [build_dataclass(args[0], v, f"{name} #{i}", source, strict=strict) for i, v in enumerate(value, 1)]
-    if origin is dict and len(args) == 2 and dataclasses.is_dataclass(args[1]) and isinstance(value, dict):
-        return {k: build_dataclass(args[1], v, f"{name}.{k}", source, strict=strict) for k, v in value.items()}
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(source, f"[{where}] {name} = {value!r} is not a number", "write a plain number, e.g. 15")
-        return float(value)
+    if origin is list:
+        if not isinstance(value, list):
+            raise InputError(source, f"{what} is not a list", f"write a list in brackets, e.g. {name} = "
+                             + (_example(name, None) if name in _EXAMPLES else "[...]"))
+        if args and dataclasses.is_dataclass(args[0]):
+            return [build_dataclass(args[0], v, f"{name} #{i}", source, strict=strict) for i, v in enumerate(value, 1)]
+        return [_value(v, args[0], where, f"{name}[{i}]", source, strict) for i, v in enumerate(value)] if args else value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise InputError(source, f"{what} is not a table", f"write a table, e.g. {name} = {{rural = 30}}")
+        if len(args) == 2 and dataclasses.is_dataclass(args[1]):
+            return {k: build_dataclass(args[1], v, f"{name}.{k}", source, strict=strict) for k, v in value.items()}
+        return {k: _value(v, args[1], where, f"{name}.{k}", source, strict) for k, v in value.items()} if args else value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise InputError(source, f"{what} is not true or false",
+                             f"write {name} = true or {name} = false, without quotes")
+        return value
+    if tp is float or tp is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (tp is int and not float(value).is_integer()):
+            kind = "whole number" if tp is int else "number"
+            raise InputError(source, f"{what} is not a {kind}",
+                             f"write a plain {kind}{_unit(name)}, e.g. {name} = {_example(name, default)}")
+        return float(value) if tp is float else int(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise InputError(source, f"{what} is not text", f"write it in quotes, e.g. {name} = {_example(name, default)}")
+        return value
     if tp is Path:
         return Path(value)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):  # e.g. str | int (a CRS may be an EPSG number)
+        kinds = [a for a in typing.get_args(tp) if a is not type(None)]
+        if not any(isinstance(value, k) and not (k is int and isinstance(value, bool)) for k in kinds):
+            raise InputError(source, f"{what} is not {' or '.join(k.__name__ for k in kinds)}",
+                             f"e.g. {name} = {_example(name, default)}")
     return value
 
 
@@ -332,13 +401,15 @@ def build_dataclass(cls: type, data: Any, where: str, source: Path | str, *, str
         raise InputError(source, f"[{where}] must be a table", "see the config format in the README")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls) if f.name not in fixed]
+    defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
     kwargs: dict[str, Any] = dict(fixed)
     for key, value in data.items():
         if key not in names:
             if strict:
                 raise InputError(source, f"unknown key '{key}' in [{where}]", closest_key(key, names))
             continue
-        kwargs[key] = _value(value, hints[key], where, key, source, strict)
+        default = defaults.get(key)
+        kwargs[key] = _value(value, hints[key], where, key, source, strict, default)
     return cls(**kwargs)
 
 
@@ -361,30 +432,43 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
     cfg.network = build_dataclass(NetworkConfig, data["network"], "network", source)
     if not cfg.network.path:
         raise InputError(source, "[network] has no path", "set path to an .osm.pbf, .osm or road-line file")
-    if not isinstance(cfg.network.cache, bool):
-        raise InputError(source, f"[network] cache = {cfg.network.cache!r}", "write cache = true or cache = false")
+    for key in ("max_snap_m", "line_tolerance_m"):
+        if getattr(cfg.network, key) <= 0:
+            raise InputError(source, f"[network] {key} = {getattr(cfg.network, key):g} is not positive",
+                             f"give metres, e.g. {key} = {500 if key == 'max_snap_m' else 1}", field=key)
     if cfg.network.bbox is not None:
         cfg.network.bbox = check_bbox(cfg.network.bbox, source)
 
     speed = data.get("speed", {})
+    if not isinstance(speed, dict):
+        raise InputError(source, "[speed] must be a table", "write [speed] with profile = \"walk\" or kmh = 4.5")
     for key in speed:
         if key not in ("profile", "kmh"):
             raise InputError(source, f"unknown key '{key}' in [speed]", closest_key(key, ["profile", "kmh"]))
-    cfg.speed_profile = str(speed.get("profile", "walk"))
+    if "profile" in speed and "kmh" in speed:
+        raise InputError(source, f"[speed] gives both profile = {speed['profile']!r} and kmh = {speed['kmh']!r}",
+                         "keep one: a named profile (walk, brisk, elderly) or your own speed in kmh")
+    cfg.speed_profile = _value(speed.get("profile", "walk"), str, "speed", "profile", source, True, "walk")
     if cfg.speed_profile not in SPEED_PROFILES:
         raise InputError(source, f"[speed] unknown profile '{cfg.speed_profile}'",
                          "use one of " + ", ".join(SPEED_PROFILES) + ", or set kmh")
     if "kmh" in speed:
-        kmh = speed["kmh"]
-        if isinstance(kmh, bool) or not isinstance(kmh, (int, float)) or not 0.5 <= kmh <= 150:
-            raise InputError(source, f"[speed] kmh = {kmh!r} is not a speed", "use km/h between 0.5 and 150")
-        cfg.speed_kmh = float(kmh)
+        kmh = _value(speed["kmh"], float, "speed", "kmh", source, True)
+        if not 0.5 <= kmh <= 150:
+            raise InputError(source, f"[speed] kmh = {kmh!r} is not a speed", "use km/h between 0.5 and 150, e.g. 4.5")
+        cfg.speed_kmh = kmh
 
     routing = data.get("routing", {})
+    if not isinstance(routing, dict):
+        raise InputError(source, "[routing] must be a table", "write [routing] with max_minutes = 60")
     for key in routing:
         if key != "max_minutes":
             raise InputError(source, f"unknown key '{key}' in [routing]", closest_key(key, ["max_minutes"]))
-    cfg.max_minutes = float(routing.get("max_minutes", 60.0))
+    if "max_minutes" in routing:
+        cfg.max_minutes = _value(routing["max_minutes"], float, "routing", "max_minutes", source, True, 60.0)
+        if cfg.max_minutes <= 0:
+            raise InputError(source, f"[routing] max_minutes = {cfg.max_minutes:g} is not positive",
+                             "give the search limit in minutes, e.g. max_minutes = 60")
 
     cfg.demand = build_dataclass(DemandConfig, data.get("demand", {}), "demand", source)
     if cfg.demand.kind not in ("grid", "nodes"):
@@ -410,6 +494,7 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
         cfg.categories[name] = build_dataclass(CategoryConfig, merged, f"categories.{name}", source, name=name)
         if cfg.categories[name].minutes <= 0:
             raise InputError(source, f"[categories.{name}] minutes must be positive", "e.g. minutes = 15")
+    _check_search_limit(cfg, explicit="max_minutes" in routing, source=source)
 
     facs = data.get("facilities", [])
     if not isinstance(facs, list) or not facs:
@@ -420,9 +505,6 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
         if fs.format is not None and fs.format not in POI_FORMATS:
             raise InputError(source, f"[[facilities]] #{i} format = {fs.format!r}",
                              "use \"amap\", \"baidu\" or \"poi_csv\" (or remove format for a plain facility file)")
-        if fs.kindergartens is not None and not isinstance(fs.kindergartens, bool):
-            raise InputError(source, f"[[facilities]] #{i} kindergartens = {fs.kindergartens!r}",
-                             "write kindergartens = true or kindergartens = false")
         for cat in (fs.categories or []) + ([fs.category] if fs.category else []):
             if cat not in cfg.categories:
                 raise InputError(source, f"[[facilities]] #{i} names category '{cat}' that has no [categories.{cat}]",
@@ -432,6 +514,25 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
         cfg.targets = targets_from_dict(data["targets"], cfg, source)
     _check_population_columns(cfg, source)
     return cfg
+
+
+def _check_search_limit(cfg: Config, explicit: bool, source: Path | str) -> None:
+    """The search limit covers every circle: a limit below a circle would count the people between the two as
+    outside it (a silently lower coverage). Without ``max_minutes`` the default (60) grows to the largest circle
+    (e.g. a 90-minute island circle); a ``max_minutes`` below a circle is refused."""
+    circles = {name: max([float(c.minutes)] + [float(m) for m in c.minutes_by_class.values()
+                                                if isinstance(m, (int, float)) and not isinstance(m, bool)])
+               for name, c in cfg.categories.items()}
+    name, largest = max(circles.items(), key=lambda kv: kv[1])
+    if cfg.max_minutes >= largest:
+        return
+    if not explicit:
+        cfg.max_minutes = largest
+        return
+    raise InputError(source, f"[routing] max_minutes = {cfg.max_minutes:g} is shorter than the {largest:g}-minute circle "
+                     f"of '{name}': everyone between {cfg.max_minutes:g} and {largest:g} minutes would count as outside "
+                     "the circle", f"set max_minutes = {largest:g} or more, or remove it (the default is 60, or the "
+                     "largest circle when that is longer)", field="max_minutes")
 
 
 def _check_population_columns(cfg: Config, source: Path | str) -> None:
@@ -489,8 +590,12 @@ def load_config(path: str | Path) -> Config:
     if not path.is_file():
         raise InputError(path, "config file not found", "check the path, or run 'access15 demo'")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(path, "the config is not UTF-8 text", "save it as UTF-8") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise InputError(path, f"not valid TOML ({exc})", "fix the syntax at the position given") from None
     return config_from_dict(data, base_dir=path.resolve().parent, source=path)
 
