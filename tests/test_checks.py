@@ -12,8 +12,9 @@ import pytest
 import shapely
 
 from access15 import analyze
-from access15.checks import component_share, facility_source_warnings, swap_check
+from access15.checks import component_share, facility_source_checks, swap_check
 from access15.config import Config, config_from_dict
+from access15.errors import InputError
 from access15.io.facilities import load_facilities
 from access15.io.osm import read_osm_facilities
 from access15.network import network_from_vertices
@@ -38,7 +39,7 @@ def _warnings_for(cfg: Config, net) -> list[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fac = load_facilities(cfg.facilities, cfg.resolve, list(cfg.categories), None)
-    return facility_source_warnings(cfg, fac, net)
+    return [f"{name}: {problem}; {fix}" for name, problem, fix in facility_source_checks(cfg, fac, net)]
 
 
 def test_swap_check_on_real_helsinki_points(helsinki_network):
@@ -64,9 +65,9 @@ def test_in_range_swap_reported_and_fixed_on_request(tmp_path, helsinki_network)
         return config_from_dict({"network": {"path": str(helsinki)}, "categories": {c: {} for c in cats},
                                  "facilities": [{"path": str(p), **fac}]})
 
-    msgs = _warnings_for(cfg(), helsinki_network)
-    assert len(msgs) == 1 and f"{len(xy)} of {len(xy)} facilities lie outside" in msgs[0]
-    assert "swap_lonlat = true" in msgs[0]
+    # every figure of these categories would be wrong: refused, with the fix
+    with pytest.raises(InputError, match=rf"swapped.*{len(xy)} of {len(xy)} facilities lie outside.*swap_lonlat = true"):
+        _warnings_for(cfg(), helsinki_network)
     assert _warnings_for(cfg(swap_lonlat=True), helsinki_network) == []
     fixed = load_facilities(cfg(swap_lonlat=True).facilities, lambda x: Path(x), cats, None)
     assert np.allclose(shapely.get_coordinates(fixed.geometry.values), xy)

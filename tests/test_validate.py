@@ -56,7 +56,7 @@ def test_messy_chinese_list_every_problem_found(tmp_path, messy_csv):
                                         'capacity_column = "床位数"\nid_column = "编号"\n')
     probs = validate(cfg)
     assert has_errors(probs)
-    enc = find(probs, "read as GBK text", "info")
+    enc = find(probs, "read as GBK text", "note")
     assert len(enc) == 1
     cap = find(probs, "'40张' is not a number", "error")
     assert len(cap) == 1 and cap[0].row == 2 and cap[0].field == "床位数" and cap[0].suggestion == "write 40"
@@ -64,7 +64,7 @@ def test_messy_chinese_list_every_problem_found(tmp_path, messy_csv):
     assert len(lon) == 1 and lon[0].row == 3 and lon[0].field == "经度" and "116.32" in lon[0].suggestion
     empty = find(probs, "empty category", "error")
     assert [p.row for p in empty] == [5] and empty[0].field == "类别"
-    assert find(probs, "longitude/latitude read from columns '经度'/'纬度'", "info")
+    assert find(probs, "longitude/latitude read from columns '经度'/'纬度'", "note")
 
 
 def test_messy_list_warnings_once_errors_are_fixed(tmp_path, messy_csv):
@@ -79,11 +79,14 @@ def test_messy_list_warnings_once_errors_are_fixed(tmp_path, messy_csv):
     assert len(unknown) == 1 and unknown[0].row == 4
     dup = find(probs, "duplicate of row 11", "warning")
     assert len(dup) == 1 and dup[0].row == len(df) - 1
-    out = find(probs, "outside the study area", "warning")
-    assert [p.row for p in out] == [len(df)]
+    out = find(probs, "outside the study area", "note")   # outside the area: a note (it may still serve people)
+    assert [p.row for p in out if p.row is not None] == [len(df)]   # listed by row ...
+    assert find(probs, "1 facilities lie outside the study area", "note")  # ... and the analysis's own note
+    left = find(probs, "farther than 500 m from any walkable street", "warning")  # ... but this one is off the map
+    assert len(left) == 1 and "1 facilities" in left[0].problem
     # the Tsinghua extract has 28 pieces, but every cell joins the main one (snap.py): nothing stranded
     assert not find(probs, "separate pieces", "warning")
-    assert find(probs, "UTF-8 with BOM", "info")
+    assert find(probs, "UTF-8 with BOM", "note")
 
 
 def test_gcj_list_declared_wgs84_is_a_warning(tmp_path):
@@ -169,6 +172,6 @@ def test_cli_validate_table_and_exit_codes(tmp_path, messy_csv):
 def test_demo_config_validates_with_population():
     probs = validate(ROOT / "configs" / "porto_alegre.toml")
     assert not has_errors(probs)
-    assert find(probs, "population 812,935", "info")
+    assert find(probs, "population 812,935", "note")
     split = find(probs, "separate pieces", "warning")
     assert len(split) == 1 and "persons" in split[0].problem

@@ -18,6 +18,7 @@ All are vectorised: O(n log E) for n points against E edges (STRtree queries), O
 from __future__ import annotations
 
 import unicodedata
+import warnings
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -27,9 +28,11 @@ import shapely
 
 from .config import Config
 from .coords import WGS84, in_china, parse_crs, transform_xy, wgs84_to_bd09, wgs84_to_gcj02
+from .errors import AccessNote, AccessWarning, InputError
 from .io.osm import is_osm_file, read_osm_facilities
 from .network import WalkNetwork
 from .snap import Snapped, snap_points
+from .units import UnitAssignment
 
 _M_PER_DEG = np.pi / 180.0 * 6371008.8
 
@@ -192,7 +195,8 @@ def component_share(net: WalkNetwork, snapped: Snapped, weight: np.ndarray) -> t
     Returns
     -------
     (share, weight, pieces): the share (0-1) and the total weight (persons or points) of snapped demand
-    attached to a minor component, and the number of connected pieces of the network.
+    attached to a minor component only (no attachment to the largest one within the snap limit), and the
+    number of connected pieces of the network.
     """
     weight = np.asarray(weight, float)
     pieces = int(net.component.max()) + 1 if net.n_nodes else 0
@@ -201,6 +205,8 @@ def component_share(net: WalkNetwork, snapped: Snapped, weight: np.ndarray) -> t
         return 0.0, 0.0, pieces
     minor = np.zeros(len(snapped), dtype=bool)
     minor[ok] = net.component[net.edge_u[snapped.edge[ok]]] != 0
+    if snapped.alt_edge is not None:
+        minor &= snapped.alt_edge < 0  # joined to the main piece too: not stranded
     total = float(weight[ok].sum())
     w = float(weight[minor].sum())
     return (w / total if total > 0 else 0.0), w, pieces
@@ -222,13 +228,10 @@ def component_message(share: float, weight: float, pieces: int, label: str = "de
     return None if got is None else f"{got[0]} ({got[1]})"
 
 
-def facility_source_warnings(cfg: Config, facilities: gpd.GeoDataFrame, net: WalkNetwork) -> list[str]:
-    """:func:`facility_source_checks` as one-line warning messages."""
-    return [f"{name}: {problem}; {fix}" for name, problem, fix in facility_source_checks(cfg, facilities, net)]
-
-
 def facility_source_checks(cfg: Config, facilities: gpd.GeoDataFrame, net: WalkNetwork) -> list[tuple[str, str, str]]:
-    """Swapped coordinates and Chinese map shifts, per configured facility file: (file name, problem, fix).
+    """Chinese map shifts per configured facility file, as warnings: (file name, problem, fix). A file whose
+    longitude and latitude are swapped is refused (:class:`~access15.errors.InputError`): every figure of its
+    categories would be wrong.
 
     Parameters
     ----------
@@ -256,9 +259,9 @@ def facility_source_checks(cfg: Config, facilities: gpd.GeoDataFrame, net: WalkN
         sw = swap_check(lonlat, net, cfg.network.max_snap_m)
         if sw.swapped:
             fix = ("remove swap_lonlat = true" if src.swap_lonlat else "set swap_lonlat = true in [[facilities]]")
-            out.append((path.name, f"{sw.outside} of {sw.n} facilities lie outside the network's extent and "
-                        f"{sw.inside_if_swapped} of them fall inside with longitude and latitude swapped", fix))
-            continue
+            raise InputError(path, f"longitude and latitude look swapped: {sw.outside} of {sw.n} facilities lie "
+                             f"outside the network's extent and {sw.inside_if_swapped} of them fall inside with the "
+                             "two exchanged", fix)
         declared = parse_crs(src.crs, path)
         if not (declared.is_wgs84 or declared.system == "gcj02"):
             continue
@@ -303,3 +306,69 @@ def units_beyond_extract(units: pd.DataFrame, max_snap_m: float, what: str = "de
     return (f"{len(bad)} units lie largely beyond the walking network (share of {what} farther than "
             f"{max_snap_m:g} m from any walkable street): {names}; that {what} counts as not covered — use an OSM "
             "extract that covers the whole units, or clip the boundaries to the area studied")
+
+
+def unit_reach_table(assign: UnitAssignment, weight: np.ndarray, on_network: np.ndarray) -> pd.DataFrame:
+    """Per unit (every level): its demand and the part not on the walking network, as the table
+    :func:`units_beyond_extract` reads. O(n) per level."""
+    w = np.asarray(weight, dtype=np.float64)
+    frames = []
+    for lvl in assign.unit.columns:
+        df = pd.DataFrame({"unit": assign.unit[lvl].to_numpy(), "demand": w, "unreachable": w * ~on_network})
+        t = df.dropna(subset=["unit"]).groupby("unit", sort=False)[["demand", "unreachable"]].sum().reset_index()
+        t.insert(0, "level", lvl)
+        frames.append(t)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["level", "unit", "demand",
+                                                                                   "unreachable"])
+    out["category"] = ""
+    return out
+
+
+def duplicate_facilities(fac: gpd.GeoDataFrame, tol_m: float = 1.0) -> pd.DataFrame:
+    """Facilities that repeat an earlier one: the same category within ``tol_m`` metres (``fac`` in a metric
+    CRS; positions rounded to a ``tol_m`` grid). One row per repeat: ``row`` (position in ``fac``), ``first``
+    (position of the row it repeats), ``category``, ``facility_id``, ``first_id``. O(n log n)."""
+    xy = np.round(shapely.get_coordinates(fac.geometry.values) / tol_m)
+    key = pd.DataFrame({"c": fac["category"].to_numpy(), "x": xy[:, 0], "y": xy[:, 1]})
+    dup = key.duplicated(keep="first").to_numpy()
+    first = key.reset_index().groupby(["c", "x", "y"])["index"].transform("min").to_numpy()
+    rows = np.flatnonzero(dup)
+    ids = fac["facility_id"].astype(str).to_numpy()
+    return pd.DataFrame({"row": rows, "first": first[rows], "category": key["c"].to_numpy()[rows],
+                         "facility_id": ids[rows], "first_id": ids[first[rows]]})
+
+
+#: Facilities farther than this from the street they join are noted with the distance (metres).
+FAR_FROM_STREET_M = 50.0
+
+
+def judge_facilities(cfg: Config, fac: gpd.GeoDataFrame, area: shapely.Geometry, max_snap_m: float,
+                     show: int = 5) -> dict[str, str]:
+    """Checks of the loaded, snapped facilities (network CRS; ``snap_m`` set) that change no figure by
+    themselves but must be seen: duplicated rows (a warning: they are counted, so per-1,000 ratios are
+    inflated), facilities outside the study area and facilities far from any street (notes). Returns the
+    note per category for the coverage table ("3 duplicate facilities counted")."""
+    table: dict[str, str] = {}
+    dups = duplicate_facilities(fac)
+    if len(dups):
+        listed = ", ".join(f"{r.facility_id} = {r.first_id}" for r in dups.head(show).itertuples())
+        more = f" and {len(dups) - show} more" if len(dups) > show else ""
+        warnings.warn(f"{len(dups)} facilities repeat another of the same category within 1 m ({listed}{more}) and "
+                      "are counted twice: facility counts and per-1,000 ratios are inflated; delete the repeated rows",
+                      AccessWarning, stacklevel=3)
+        for cat, n in dups["category"].value_counts().items():
+            table[cat] = f"{n} duplicate facilities counted"
+    xy = shapely.get_coordinates(fac.geometry.values)
+    outside = ~shapely.contains_xy(area, xy[:, 0], xy[:, 1]) if len(xy) else np.zeros(0, bool)
+    if outside.any():
+        warnings.warn(f"{int(outside.sum())} facilities lie outside the study area; they still serve the people "
+                      "inside within their circle", AccessNote, stacklevel=3)
+    far = np.flatnonzero(fac["snap_m"].to_numpy(dtype=float) > FAR_FROM_STREET_M)
+    if len(far):
+        order = far[np.argsort(-fac["snap_m"].to_numpy(dtype=float)[far], kind="stable")]
+        listed = ", ".join(f"{fid} {d:,.0f} m" for fid, d in zip(fac["facility_id"].astype(str).to_numpy()[order][:show],
+                                                                 fac["snap_m"].to_numpy(dtype=float)[order][:show]))
+        warnings.warn(f"{len(far)} facilities are more than {FAR_FROM_STREET_M:g} m from the street they join "
+                      f"({listed}{', ...' if len(far) > show else ''}); that distance is walked in a straight line "
+                      "(snap_m in the facilities layer)", AccessNote, stacklevel=3)
+    return table

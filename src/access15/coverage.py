@@ -58,7 +58,8 @@ def _row(t: np.ndarray, w: np.ndarray, minutes: float | np.ndarray) -> dict:
 
 def coverage_table(times: pd.DataFrame, weights: np.ndarray, categories: dict[str, CategoryConfig],
                    facility_counts: dict[str, int], category_weights: dict[str, np.ndarray] | None = None,
-                   thresholds: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+                   thresholds: dict[str, np.ndarray] | None = None,
+                   notes: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per category plus the combined circle.
 
     Columns: ``category``, ``threshold_min``, ``facilities``, ``demand`` (sum of weights), ``covered``,
@@ -68,21 +69,29 @@ def coverage_table(times: pd.DataFrame, weights: np.ndarray, categories: dict[st
 
     ``category_weights`` measures a category against its own population (e.g. residents aged 65+) instead
     of ``weights``; ``thresholds`` gives each point its own circle per category (per-class circles, minutes).
+    ``note`` says what a reader must know about a row (``notes`` per category, e.g. duplicates counted); the
+    combined row names the required categories without a facility, which make it 0% (its ``facilities`` is
+    then 0, not the facilities of the other categories).
     """
     w = np.asarray(weights, dtype=np.float64)
     cw = category_weights or {}
     th = thresholds or {}
+    notes = notes or {}
     rows = []
     for cat, cfg in categories.items():
         wc = np.asarray(cw.get(cat, w), dtype=np.float64)
         rows.append({"category": cat, "threshold_min": cfg.minutes, "facilities": facility_counts.get(cat, 0),
-                     **_row(times[cat].to_numpy(), wc, th.get(cat, cfg.minutes))})
+                     **_row(times[cat].to_numpy(), wc, th.get(cat, cfg.minutes)), "note": notes.get(cat, "")})
     covered, slowest = combined_minutes(times, categories, th)
     comb = _row(slowest, w, np.inf)
     comb["covered"] = float(w[covered].sum())
     comb["share_covered"] = comb["covered"] / comb["demand"] if comb["demand"] > 0 else float("nan")
+    required = [c for c, k in categories.items() if k.required]
+    empty = [c for c in required if not facility_counts.get(c, 0)]
     rows.append({"category": COMBINED, "threshold_min": float("nan"),
-                 "facilities": sum(facility_counts.get(c, 0) for c, k in categories.items() if k.required), **comb})
+                 "facilities": 0 if empty else sum(facility_counts.get(c, 0) for c in required), **comb,
+                 "note": (f"0%: {', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no facilities"
+                          if empty else "")})
     return pd.DataFrame(rows)
 
 

@@ -51,5 +51,21 @@ class InputError(Access15Error):
         super().__init__(msg)
 
 
-class AccessWarning(UserWarning):
-    """A problem that does not stop the analysis but that the user must see (e.g. an empty category)."""
+class _Finding(UserWarning):
+    """A finding about the inputs that does not stop the analysis: ``problem``, what to do (``fix``) and where
+    (``source``, a file or config section). ``str()`` is the one line shown to the user."""
+
+    def __init__(self, problem: str, fix: str = "", source: str | PathLike | None = None) -> None:
+        self.problem, self.fix = str(problem), fix
+        self.source = None if source is None else str(source)
+        super().__init__((f"{self.source}: " if self.source else "") + self.problem + (f"; {fix}" if fix else ""))
+
+
+class AccessWarning(_Finding):
+    """A problem that does not stop the analysis but that the user must see (e.g. an empty category): a figure
+    may not mean what it seems. ``run`` prints it and records it in ``run.json``; ``validate`` lists it."""
+
+
+class AccessNote(_Finding):
+    """Something the user should know that does not put a figure in doubt (e.g. facilities outside the study
+    area, which still serve the people inside)."""

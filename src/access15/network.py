@@ -26,7 +26,7 @@ from scipy.spatial import cKDTree
 from .coords import WGS84, transform_xy, utm_crs_for
 from .errors import InputError
 from .io.osm import TagRules, is_osm_file, read_walk_ways
-from .io.tables import read_layer
+from .io.tables import read_layer, require_geometry
 
 
 @dataclass
@@ -267,19 +267,32 @@ def network_from_lines(lines: gpd.GeoDataFrame, tolerance_m: float = 1.0, source
     return network_from_vertices(key.astype(np.int64), xy, offsets, crs, source=source)
 
 
+_LAYER_FIX = "use an .osm.pbf/.osm file or a GeoPackage/Shapefile/GeoJSON of road centre-lines"
+
+
+def check_network_path(path: str | Path) -> Path:
+    """``path`` when it can be a street network (an existing file that is not a table), else the InputError."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "network file not found", "check [network] path in the config")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a network file", "point [network] path at an .osm.pbf, .osm or "
+                         "road-line file inside it")
+    if path.suffix.lower() in (".csv", ".txt", ".xlsx", ".xls"):
+        raise InputError(path, "a table cannot be a street network", _LAYER_FIX)
+    return path
+
+
 def load_network(path: str | Path, rules: TagRules | None = None, tolerance_m: float = 1.0,
                  layer: str | None = None, bbox: tuple[float, float, float, float] | None = None) -> WalkNetwork:
     """Load a walking network from an OSM file or a road-line layer, chosen by the file name.
 
     ``bbox`` (WGS84 min_lon, min_lat, max_lon, max_lat) keeps only the ways / lines that meet it.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "network file not found", "check [network] path in the config")
+    path = check_network_path(path)
     if is_osm_file(path):
         return network_from_osm(path, rules, bbox=bbox)
-    lines = read_layer(path, layer, "as a road-line layer",
-                       "use an .osm.pbf/.osm file or a GeoPackage/Shapefile/GeoJSON of lines")
+    lines = require_geometry(read_layer(path, layer, "as a road-line layer", _LAYER_FIX), path, "road centre-lines")
     if bbox is not None and lines.crs is not None:
         box = gpd.GeoSeries([shapely.box(*bbox)], crs=WGS84).to_crs(lines.crs).iloc[0]
         lines = lines[lines.intersects(box)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -20,11 +21,18 @@ import shapely
 
 from . import provenance
 from .cache import AnalysisCache, load_configured_network, snap_cached
-from .checks import component_message, component_share, facility_source_warnings, units_beyond_extract
+from .checks import (
+    component_message,
+    component_share,
+    facility_source_checks,
+    judge_facilities,
+    unit_reach_table,
+    units_beyond_extract,
+)
 from .config import Config, load_config
 from .coverage import combined_minutes, coverage_table
 from .demand import Demand, apply_population, grid_demand, node_demand, study_area
-from .errors import AccessWarning, InputError
+from .errors import AccessNote, AccessWarning, InputError
 from .io.boundaries import load_units
 from .io.facilities import load_facilities
 from .io.osm import is_osm_file, load_tag_rules
@@ -34,8 +42,8 @@ from .profiles import class_profile_times
 from .result import AnalysisResult
 from .routing import nearest_facility
 from .snap import Snapped
-from .standards import compute_standards
-from .units import assign_units, class_thresholds, level_column, unit_tables
+from .standards import SCALE, compute_standards, missing_capacity
+from .units import UnitAssignment, assign_units, class_thresholds, level_column, unit_tables
 
 Progress = Callable[[str, float], None]
 
@@ -61,8 +69,8 @@ def _facilities(cfg: Config, given: gpd.GeoDataFrame | None, network: WalkNetwor
     """The facilities (configured sources, or ``given``) in the network CRS, with the standard columns."""
     facilities = given if given is not None else load_facilities(cfg.facilities, cfg.resolve, list(cfg.categories),
                                                                  osm_path)
-    for msg in facility_source_warnings(cfg, facilities, network):
-        warnings.warn(msg, AccessWarning, stacklevel=3)
+    for name, problem, fix in facility_source_checks(cfg, facilities, network):
+        warnings.warn(AccessWarning(problem, fix, source=name), stacklevel=3)
     fac = facilities.to_crs(network.crs).reset_index(drop=True)
     for col, default in (("name", ""), ("facility_id", None), ("capacity", np.nan), ("source", "")):
         if col not in fac.columns:
@@ -121,13 +129,19 @@ def _snap(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, dem: Demand)
     fac["on_network"] = fsnap.ok
     off = ~fsnap.ok
     if off.any():
-        if off.all() and len(fac):
-            raise InputError(", ".join(sorted(set(fac["source"]))),
-                             f"none of the {len(fac)} facilities lies within {limit:g} m of the walkable network",
-                             "check the facility coordinates and CRS against the network extract")
+        for source, grp in pd.Series(off).groupby(fac["source"].to_numpy()):
+            if grp.all():  # a whole source away from the streets: wrong coordinates or CRS, never real
+                raise InputError(source, f"none of the {len(grp)} facilities lies within {limit:g} m of the walkable "
+                                 "network", "check the facility coordinates and CRS against the network extract")
         ids = ", ".join(fac.loc[off, "facility_id"].astype(str).head(5))
         warnings.warn(f"{int(off.sum())} facilities are farther than {limit:g} m from any walkable street and are "
                       f"left out ({ids}{', ...' if off.sum() > 5 else ''})", AccessWarning, stacklevel=3)
+    on = fac.loc[fsnap.ok, "category"].value_counts()
+    for cat, kcfg in cfg.categories.items():
+        if not on.get(cat, 0):
+            circle = "the combined circle is 0% too" if kcfg.required else "it is not required"
+            warnings.warn(f"category '{cat}' has no facilities on the network: 0% coverage ({circle})", AccessWarning,
+                          stacklevel=3)
     return fsnap, dsnap
 
 
@@ -139,9 +153,6 @@ def _route(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, fsnap: Snap
     times = pd.DataFrame(index=out.index)
     for cat, kcfg in cfg.categories.items():
         sel = np.flatnonzero((fac["category"] == cat).to_numpy())
-        if len(sel) == 0 or not fsnap.ok[sel].any():
-            warnings.warn(f"category '{cat}' has no facilities on the network: 0% coverage", AccessWarning,
-                          stacklevel=3)
         limit_min = max([cfg.max_minutes, *kcfg.minutes_by_class.values()])
         res = nearest_facility(network, fsnap.take(sel), dsnap, limit_m=limit_min * speed)
         times[cat] = res.dist_m / speed
@@ -152,6 +163,89 @@ def _route(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, fsnap: Snap
         out[f"nearest_{cat}"] = np.where(res.facility >= 0, ids[np.maximum(res.facility, 0)] if len(sel) else "", "")
         out[f"covered_{cat}"] = times[cat].to_numpy() <= thresholds.get(cat, kcfg.minutes)
     return times
+
+
+@dataclass
+class Prepared:
+    """An analysis's inputs, loaded, judged and attached to the network: what the routing stages read.
+
+    Every refusal (:class:`~access15.errors.InputError`) and every warning or note about the inputs is raised
+    while preparing, so :func:`analyze` and ``access15 validate`` (which prepares and stops) judge a config
+    alike. ``points`` are the demand points (network CRS) with their unit columns; ``capacity`` the facilities
+    missing a capacity.
+    """
+
+    config: Config
+    network: WalkNetwork
+    facilities: gpd.GeoDataFrame
+    boundaries: gpd.GeoDataFrame | None
+    demand: Demand
+    population: PopulationSource | None
+    fsnap: Snapped
+    dsnap: Snapped
+    points: gpd.GeoDataFrame
+    assign: UnitAssignment | None
+    thresholds: dict[str, np.ndarray]
+    fac_units: pd.DataFrame | None
+    capacity: pd.DataFrame
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def prepare(config: Config | str | Path, *, network: WalkNetwork | None = None,
+            facilities: gpd.GeoDataFrame | None = None, boundaries: gpd.GeoDataFrame | None = None,
+            progress: Progress | None = None, stage: _Stages | None = None) -> Prepared:
+    """Load every input, check it, and attach facilities and demand to the network (no routing).
+
+    Raises :class:`~access15.errors.InputError` for what the analysis refuses; warns
+    (:class:`~access15.errors.AccessWarning`) and notes (:class:`~access15.errors.AccessNote`) the rest.
+    Parameters as for :func:`analyze`.
+    """
+    cfg = config if isinstance(config, Config) else load_config(config)
+    stage = stage or _Stages(progress)
+    net_path = cfg.resolve(cfg.network.path)
+    osm_path = net_path if is_osm_file(net_path) else None
+    if network is None:
+        with stage("load network"):
+            rules = load_tag_rules(cfg.resolve(cfg.network.tags) if cfg.network.tags else None)
+            network = load_configured_network(cfg, rules)
+    with stage("load facilities"):
+        fac = _facilities(cfg, facilities, network, osm_path)
+    bounds = None
+    if boundaries is not None or cfg.boundaries is not None:
+        with stage("load boundaries"):
+            bounds = _boundaries(cfg, boundaries, network.crs, osm_path)
+    area = shapely.union_all(bounds.geometry.values) if bounds is not None else None
+    with stage("demand points"):
+        dem = _demand(cfg, network, area)
+    pop_src = None
+    if cfg.population is not None:
+        with stage("population"):
+            dem, pop_src = _population(cfg, network, dem, area, osm_path)
+    with stage("snap"):
+        fsnap, dsnap = _snap(cfg, network, fac, dem)
+    notes = judge_facilities(cfg, fac, area if area is not None else network.hull(), cfg.network.max_snap_m)
+    out = dem.points.copy()
+    what = "residents" if cfg.population else ("grid cells" if dem.grid is not None else "points")
+    assign, thresholds, fac_units = None, {}, None
+    if bounds is not None:
+        with stage("units"):
+            assign = assign_units(out, bounds, out["weight"].to_numpy(), what=what)
+            for lvl in assign.unit.columns:
+                out[level_column(lvl)] = assign.unit[lvl].to_numpy()
+            out["unit"] = assign.unit[assign.unit.columns[0]].to_numpy()
+            out["unit_class"] = assign.cls
+            thresholds = class_thresholds(cfg.categories, assign.cls)
+            fac_units = assign_units(fac, bounds, np.ones(len(fac)), warn=False).unit
+            msg = units_beyond_extract(unit_reach_table(assign, out["weight"].to_numpy(), dsnap.ok),
+                                       cfg.network.max_snap_m, what)
+            if msg:
+                warnings.warn(msg, AccessWarning, stacklevel=2)
+    elif any(k.minutes_by_class or k.profile_by_class for k in cfg.categories.values()):
+        class_thresholds(cfg.categories, np.full(len(out), None, dtype=object))  # warns: no classes
+    needed = {t.category for t in cfg.targets.values() if t.measure in SCALE}
+    capacity = missing_capacity(fac, list(cfg.categories), needed)
+    return Prepared(cfg, network, fac, bounds, dem, pop_src, fsnap, dsnap, out, assign, thresholds, fac_units,
+                    capacity, notes)
 
 
 def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
@@ -179,42 +273,12 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
     stage = _Stages(progress)
     with warnings.catch_warnings(record=True) as wlist:
         warnings.simplefilter("always", AccessWarning)
-        net_path = cfg.resolve(cfg.network.path)
-        osm_path = net_path if is_osm_file(net_path) else None
-        if network is None:
-            with stage("load network"):
-                rules = load_tag_rules(cfg.resolve(cfg.network.tags) if cfg.network.tags else None)
-                network = load_configured_network(cfg, rules)
-        with stage("load facilities"):
-            fac = _facilities(cfg, facilities, network, osm_path)
-        bounds = None
-        if boundaries is not None or cfg.boundaries is not None:
-            with stage("load boundaries"):
-                bounds = _boundaries(cfg, boundaries, network.crs, osm_path)
-        area = shapely.union_all(bounds.geometry.values) if bounds is not None else None
-        with stage("demand points"):
-            dem = _demand(cfg, network, area)
-        pop_src = None
-        if cfg.population is not None:
-            with stage("population"):
-                dem, pop_src = _population(cfg, network, dem, area, osm_path)
-        with stage("snap"):
-            fsnap, dsnap = _snap(cfg, network, fac, dem)
-        out = dem.points.copy()
-        what = "residents" if cfg.population else ("grid cells" if dem.grid is not None else "points")
-        assign, thresholds = None, {}
-        if bounds is not None:
-            with stage("units"):
-                assign = assign_units(out, bounds, out["weight"].to_numpy(), what=what)
-                for lvl in assign.unit.columns:
-                    out[level_column(lvl)] = assign.unit[lvl].to_numpy()
-                out["unit"] = assign.unit[assign.unit.columns[0]].to_numpy()
-                out["unit_class"] = assign.cls
-                thresholds = class_thresholds(cfg.categories, assign.cls)
-        elif any(k.minutes_by_class or k.profile_by_class for k in cfg.categories.values()):
-            class_thresholds(cfg.categories, np.full(len(out), None, dtype=object))  # warns: no classes
+        warnings.simplefilter("always", AccessNote)
+        p = prepare(cfg, network=network, facilities=facilities, boundaries=boundaries, stage=stage)
+        fac, out, dsnap, thresholds, assign = p.facilities, p.points, p.dsnap, p.thresholds, p.assign
         with stage("route"):
-            times = _route(cfg, network, fac, fsnap, dsnap, out, None if assign is None else assign.cls, thresholds)
+            times = _route(cfg, p.network, fac, p.fsnap, dsnap, out, None if assign is None else assign.cls,
+                           thresholds)
         with stage("coverage"):
             covered, slowest = combined_minutes(times, cfg.categories, thresholds)
             out["time_combined"] = slowest
@@ -223,25 +287,26 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
             counts = fac[fac["on_network"]].groupby("category").size().to_dict()
             cat_w = {c: out[k.population].to_numpy() for c, k in cfg.categories.items()
                      if k.population and k.population in out.columns}
-            table = coverage_table(times, out["weight"].to_numpy(), cfg.categories, counts, cat_w, thresholds)
-            units, fac_units = pd.DataFrame(), None
+            table = coverage_table(times, out["weight"].to_numpy(), cfg.categories, counts, cat_w, thresholds,
+                                   p.notes)
+            units = pd.DataFrame()
             if assign is not None:
-                fac_units = assign_units(fac, bounds, np.ones(len(fac)), warn=False).unit
                 onf = fac["on_network"].to_numpy()
                 units = unit_tables(times, out["weight"].to_numpy(), assign, cfg.categories, cat_w, thresholds,
-                                    fac_units[onf], fac.loc[onf, "category"])
-                msg = units_beyond_extract(units, cfg.network.max_snap_m, what)
-                if msg:
-                    warnings.warn(msg, AccessWarning, stacklevel=2)
+                                    p.fac_units[onf], fac.loc[onf, "category"])
         with stage("standards"):
-            std = compute_standards(cfg, network, fac, fsnap, dsnap, out, table, units, fac_units=fac_units,
-                                    bounds=bounds, estimated=pop_src.estimated if pop_src is not None else False)
-        caught = [str(w.message) for w in wlist if issubclass(w.category, AccessWarning)]
-    return AnalysisResult(cfg, network, fac, out, dem.grid, dem.label, table, units, bounds,
-                          stage.timings, list(dict.fromkeys(caught)),
+            std = compute_standards(cfg, p.network, fac, p.fsnap, dsnap, out, table, units, fac_units=p.fac_units,
+                                    bounds=p.boundaries, capacity=p.capacity,
+                                    estimated=p.population.estimated if p.population is not None else False)
+        caught = list(dict.fromkeys(str(w.message) for w in wlist if issubclass(w.category, AccessWarning)))
+        noted = list(dict.fromkeys(str(w.message) for w in wlist if issubclass(w.category, AccessNote)))
+    record = provenance.finish(record)
+    record["warnings"], record["notes"] = caught, noted
+    return AnalysisResult(cfg, p.network, fac, out, p.demand.grid, p.demand.label, table, units, p.boundaries,
+                          stage.timings, caught,
                           unit_check=assign.check if assign is not None else pd.DataFrame(),
-                          capacity=std.capacity, supply=std.supply, targets=std.targets,
-                          provenance=provenance.finish(record))
+                          capacity=std.capacity, supply=std.supply, targets=std.targets, provenance=record,
+                          notes=noted)
 
 
 def cached_analyze(config: Config | str | Path, cache_dir: str | Path | None = None, *, refresh: bool = False,

@@ -61,6 +61,8 @@ class AnalysisResult:
     targets: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: inputs with checksums, config, versions and run times (see :mod:`access15.provenance`)
     provenance: dict = field(default_factory=dict)
+    #: what the user should know that puts no figure in doubt (``warnings`` are those that may)
+    notes: list[str] = field(default_factory=list)
 
     def gaps(self, category: str = COMBINED) -> gpd.GeoDataFrame:
         """Demand points outside the circle of ``category`` (or of the combined circle)."""

@@ -249,7 +249,7 @@ class Standards:
 def compute_standards(cfg: Config, net: WalkNetwork, fac: gpd.GeoDataFrame, fsnap: Snapped, dsnap: Snapped,
                       demand: gpd.GeoDataFrame, coverage: pd.DataFrame, unit_coverage: pd.DataFrame, *,
                       fac_units: pd.DataFrame | None = None, bounds: gpd.GeoDataFrame | None = None,
-                      estimated: bool = False) -> Standards:
+                      capacity: pd.DataFrame | None = None, estimated: bool = False) -> Standards:
     """The per-capita figures of one analysis.
 
     Parameters
@@ -259,6 +259,7 @@ def compute_standards(cfg: Config, net: WalkNetwork, fac: gpd.GeoDataFrame, fsna
     fac, demand : facilities (``category``, ``capacity``) and demand points (``weight``, age groups, unit columns).
     coverage, unit_coverage : the coverage tables (for ``coverage`` targets).
     fac_units, bounds : each facility's unit per level, and the units (None without boundaries).
+    capacity : the facilities missing a capacity, when already judged (:func:`missing_capacity`).
     estimated : the population is the dasymetric estimate (flagged in every table).
 
     Adds ``sfca2_<cat>`` / ``e2sfca_<cat>`` (supply per resident) to ``demand`` when a population is given.
@@ -266,8 +267,9 @@ def compute_standards(cfg: Config, net: WalkNetwork, fac: gpd.GeoDataFrame, fsna
     weighted = cfg.population is not None
     unit_columns = {lvl: level_column(lvl) for lvl in fac_units.columns} if fac_units is not None else {}
     cats = list(cfg.categories)
-    needed = {t.category for t in cfg.targets.values() if t.measure in SCALE}
-    capacity = missing_capacity(fac, cats, needed)
+    if capacity is None:
+        needed = {t.category for t in cfg.targets.values() if t.measure in SCALE}
+        capacity = missing_capacity(fac, cats, needed)
     fca_cols: dict[str, tuple[str, str]] = {}
     supply = pd.DataFrame()
     if weighted:

@@ -30,19 +30,15 @@ from typing import Any, Callable
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
-from .checks import component_problem, component_share, facility_source_checks
+from .checks import duplicate_facilities
 from .config import TOP_KEYS, Config, closest_key, config_from_dict, dataclass_in
 from .coords import WGS84, find_lonlat_columns, looks_swapped, parse_crs, transform_xy, utm_crs_for
-from .demand import apply_population, grid_demand, node_demand, study_area
-from .errors import InputError
-from .io.boundaries import load_units
-from .io.facilities import load_facilities, read_facility_file
+from .errors import AccessNote, AccessWarning, InputError
+from .io.facilities import read_facility_file
 from .io.osm import is_osm_file, load_tag_rules, osm_header_info, read_osm_facilities
 from .io.poi import load_poi_source
-from .io.population import read_population
 from .io.tables import (
     BOUNDARY_FIX,
     CATEGORY_HEADERS,
@@ -53,15 +49,15 @@ from .io.tables import (
     resolve_column,
     suggest_number,
 )
-from .network import load_network
-from .snap import snap_points
+from .network import check_network_path
+from .pipeline import Prepared, prepare
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-SEVERITIES = ("error", "warning", "info")
+SEVERITIES = ("error", "warning", "note")
 MAX_ROWS_PER_CHECK = 20
 
 
@@ -177,7 +173,7 @@ def _check_table(src, path: Path, cats: list[str], rep: _Report) -> None:
     df, info = got
     enc = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "gbk": "GBK"}[info.encoding]
     sep = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[info.delimiter]
-    rep.add(path, f"read as {enc} text, {sep}-separated, {len(df)} rows", "", "info")
+    rep.add(path, f"read as {enc} text, {sep}-separated, {len(df)} rows", "", "note")
     if len(df) == 0:
         rep.add(path, "no data rows", "add facilities or remove this [[facilities]] entry")
         return
@@ -188,7 +184,7 @@ def _check_table(src, path: Path, cats: list[str], rep: _Report) -> None:
                 "(recognised: 经度/纬度, lng/lat, lon/lat, longitude/latitude, x/y)", field=src.lon)
         return
     if cols != (src.lon, src.lat):
-        rep.add(path, f"longitude/latitude read from columns '{cols[0]}'/'{cols[1]}'", "", "info")
+        rep.add(path, f"longitude/latitude read from columns '{cols[0]}'/'{cols[1]}'", "", "note")
     declared = rep.guard(parse_crs, src.crs, path)
     xy = []
     for col in cols:
@@ -237,12 +233,13 @@ def _check_gis(src, path: Path, rep: _Report) -> None:
     except InputError as exc:
         rep.add(path, exc.problem, exc.fix)
         return
-    rep.add(path, f"{len(gdf)} features, CRS {gdf.crs.to_string() if gdf.crs else 'none'}", "", "info")
+    rep.add(path, f"{len(gdf)} features, CRS {gdf.crs.to_string() if gdf.crs else 'none'}", "", "note")
     empty = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
     rep.rows(path, empty, "geometry", "empty geometry", "give the facility a location or delete the row")
 
 
-def _facility_checks(cfg: Config, fac: gpd.GeoDataFrame, area, area_name: str, rep: _Report) -> None:
+def _facility_checks(cfg: Config, fac: gpd.GeoDataFrame, area: shapely.Geometry, area_name: str,
+                     rep: _Report) -> None:
     """Checks on the loaded facilities of one source (EPSG:4326): categories, duplicates, study area."""
     path = fac.attrs.get("path", "")
     cats = list(cfg.categories)
@@ -255,39 +252,24 @@ def _facility_checks(cfg: Config, fac: gpd.GeoDataFrame, area, area_name: str, r
                 row=first, field="category")
     if not len(fac):
         return
-    # duplicates: the same category within 1 m (coordinates snapped to a 1 m grid in a local metric CRS)
-
+    # duplicates: the same category within 1 m (the analysis's own rule, in a local metric CRS), row by row
     xy = shapely.get_coordinates(fac.geometry.values)
     lon0, lat0 = np.nanmedian(xy, axis=0)
-    local = fac.to_crs(utm_crs_for(float(lon0), float(lat0)))
-    mxy = np.round(shapely.get_coordinates(local.geometry.values))
-    key = pd.DataFrame({"c": fac["category"].to_numpy(), "x": mxy[:, 0], "y": mxy[:, 1]})
-    dup = key.duplicated(keep="first").to_numpy()
-    firsts = key.reset_index().groupby(["c", "x", "y"])["index"].transform("min").to_numpy()
-    rep.rows(path, dup, None, lambda i: f"duplicate of row {firsts[i] + 1} (same place and category "
-             f"'{fac['category'].iloc[i]}')", "delete one of them, or check the coordinates", "warning")
-    if area is not None:
-        inside = shapely.contains_xy(area, xy[:, 0], xy[:, 1])
-        rep.rows(path, ~inside, None, f"outside the study area ({area_name})",
-                 "check the coordinates and their CRS; facilities outside still serve people inside", "warning")
+    dups = duplicate_facilities(fac.to_crs(utm_crs_for(float(lon0), float(lat0))).reset_index(drop=True))
+    first = dict(zip(dups["row"], dups["first"]))
+    rep.rows(path, np.isin(np.arange(len(fac)), dups["row"]), None,
+             lambda i: f"duplicate of row {first[i] + 1} (same place and category '{fac['category'].iloc[i]}')",
+             "delete one of them, or check the coordinates", "warning")
+    inside = shapely.contains_xy(area, xy[:, 0], xy[:, 1])
+    rep.rows(path, ~inside, None, f"outside the study area ({area_name})",
+             "check the coordinates and their CRS; facilities outside still serve people inside", "note")
 
 
-def _check_boundaries(cfg: Config, rep: _Report):
-
+def _check_boundaries(cfg: Config, rep: _Report) -> None:
+    """Row-by-row checks of a boundary file (every empty, non-polygon and invalid polygon listed)."""
     b = cfg.boundaries
-    net_path = cfg.resolve(cfg.network.path)
-    osm = net_path if is_osm_file(net_path) else None
-
-    def load() -> gpd.GeoDataFrame | None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return rep.guard(load_units, b, cfg.resolve, osm)
-
     if b.path.lower() == "osm":
-        units = load()
-        if units is not None:
-            rep.add(net_path, f"{len(units)} administrative units from OSM", "", "info")
-        return units
+        return  # read by the analysis's own preparation (its refusal, if any, is reported from there)
     path = cfg.resolve(b.path)
     if not path.is_file():
         rep.add(path, "boundary file not found", "check [boundaries] path")
@@ -299,10 +281,7 @@ def _check_boundaries(cfg: Config, rep: _Report):
         return None
     declared = rep.guard(parse_crs, b.crs, path)
     crs_text = declared.label if declared is not None and declared.declared else (raw.crs.to_string() if raw.crs else "none")
-    rep.add(path, f"{len(raw)} units, coordinates {crs_text}", "", "info")
-    if "gcj02" in path.name.lower() and (declared is None or declared.system != "gcj02"):
-        rep.add(path, "the file name says GCJ-02 but [boundaries] does not declare it",
-                "add crs = \"gcj02\" to [boundaries] if the coordinates come from AMap", "warning")
+    rep.add(path, f"{len(raw)} units, coordinates {crs_text}", "", "note")
     geom = raw.geometry.values
     empty = shapely.is_missing(geom) | shapely.is_empty(geom)
     rep.rows(path, empty, "geometry", "empty geometry", "give every unit a polygon or delete the row")
@@ -316,12 +295,7 @@ def _check_boundaries(cfg: Config, rep: _Report):
         rep.add(path, f"no name column '{b.name_column}' (columns: {', '.join(map(str, raw.columns))})",
                 "set name_column in [boundaries]", field=b.name_column)
         return None
-    names = raw[b.name_column].astype("string")
-    rep.rows(path, names.isna().to_numpy(dtype=bool, na_value=True), b.name_column, "empty unit name",
-             "fill in the name", "warning")
-    if any(p.severity == "error" and p.file == str(path) for p in rep.items):
-        return None
-    return load()
+    return None
 
 
 # --------------------------------------------------------------------------------------------- main
@@ -330,37 +304,68 @@ def _check_boundaries(cfg: Config, rep: _Report):
 def validate(config: str | Path | Config) -> list[Problem]:
     """Check a config and every input it names; return all problems found (errors first).
 
-    Nothing is computed beyond what a check needs (the network, the demand points and their snap).
+    Two passes. First every file is read row by row, so that every bad row is listed, not only the first one
+    the analysis would stop at. Then, when no row is in error, the analysis's own preparation runs
+    (:func:`access15.pipeline.prepare`: load, check, snap; no routing): its refusals are errors, its warnings
+    warnings and its notes notes, so ``validate`` and ``run`` judge a config alike.
     """
     rep = _Report()
     cfg = config if isinstance(config, Config) else _load_config(Path(config), rep)
     if cfg is None:
         return _sorted(rep.items)
-    cats = list(cfg.categories)
-
-    # network
-    net_path = cfg.resolve(cfg.network.path)
-    rules = rep.guard(load_tag_rules, cfg.resolve(cfg.network.tags) if cfg.network.tags else None)
-    net = rep.guard(load_network, net_path, rules, cfg.network.line_tolerance_m, cfg.network.layer) if rules else None
-    if net is not None:
+    loaded = _check_files(cfg, rep)
+    if has_errors(rep.items):
+        return _sorted(rep.items)
+    prepared = judge(cfg, rep)
+    if prepared is not None:
+        net = prepared.network
+        net_path = cfg.resolve(cfg.network.path)
         head = osm_header_info(net_path) if is_osm_file(net_path) else {}
         stamp = f", extract of {head['timestamp']}" if head.get("timestamp") else ""
-        rep.add(net_path, f"{net.n_nodes:,} nodes, {net.n_edges:,} edges{stamp}", "", "info")
-
-    # boundaries -> study area
-    bounds = _check_boundaries(cfg, rep) if cfg.boundaries is not None else None
-    if bounds is not None:
-        area, area_name = shapely.union_all(bounds.geometry.values), "outside every boundary unit"
-    elif net is not None:
-        hull = shapely.buffer(net.hull(), cfg.network.max_snap_m)
-        ring = transform_xy(shapely.get_coordinates(hull), net.crs, WGS84)
-        area, area_name = shapely.polygons(ring), f"farther than {cfg.network.max_snap_m:g} m beyond the network"
-    else:
-        area, area_name = None, ""
-    if area is not None:
+        rep.add(net_path, f"{net.n_nodes:,} nodes, {net.n_edges:,} edges{stamp}", "", "note")
+        if cfg.population is not None:
+            rep.add(cfg.resolve(cfg.population.path) if cfg.population.path else net_path,
+                    f"population {prepared.points['weight'].sum():,.0f} on {len(prepared.points):,} demand points",
+                    "", "note")
+        if prepared.boundaries is not None:
+            area, area_name = (shapely.union_all(prepared.boundaries.to_crs(WGS84).geometry.values),
+                               "outside every boundary unit")
+        else:
+            hull = shapely.buffer(net.hull(), cfg.network.max_snap_m)
+            area = shapely.polygons(transform_xy(shapely.get_coordinates(hull), net.crs, WGS84))
+            area_name = f"farther than {cfg.network.max_snap_m:g} m beyond the network"
         shapely.prepare(area)
+        for fac in loaded:
+            _facility_checks(cfg, fac, area, area_name, rep)
+    return _sorted(rep.items)
 
-    # facilities, source by source
+
+def judge(cfg: Config, rep: _Report) -> Prepared | None:
+    """The analysis's own judgement of ``cfg`` (:func:`access15.pipeline.prepare`), added to ``rep``: its
+    refusal as an error, its warnings and notes as such. Returns the prepared inputs, or None when refused."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AccessWarning)
+        warnings.simplefilter("always", AccessNote)
+        try:
+            prepared = prepare(cfg)
+        except InputError as exc:
+            rep.items.append(Problem.from_error(exc))
+            prepared = None
+    for w in caught:
+        if issubclass(w.category, (AccessWarning, AccessNote)):
+            m = w.message
+            rep.add(m.source or "", m.problem, m.fix, "warning" if issubclass(w.category, AccessWarning) else "note")
+    return prepared
+
+
+def _check_files(cfg: Config, rep: _Report) -> list[gpd.GeoDataFrame]:
+    """Row-by-row checks of every facility and boundary file; returns the facility files read (EPSG:4326)."""
+    cats = list(cfg.categories)
+    net_path = cfg.resolve(cfg.network.path)
+    if rep.guard(check_network_path, net_path) is None:
+        return []
+    if cfg.boundaries is not None:
+        _check_boundaries(cfg, rep)
     loaded = []
     for i, src in enumerate(cfg.facilities, start=1):
         if src.path.lower() == "osm":
@@ -380,7 +385,7 @@ def validate(config: str | Path | Config) -> list[Problem]:
             if osm is not None:
                 counts = osm["category"].value_counts().to_dict()
                 rep.add(net_path.name, "OSM facilities: " + ", ".join(f"{c} {counts.get(c, 0)}" for c in want
-                                                                      if c in trules.categories), "", "info")
+                                                                      if c in trules.categories), "", "note")
             continue
         path = cfg.resolve(src.path)
         if not path.is_file():
@@ -392,15 +397,14 @@ def validate(config: str | Path | Config) -> list[Problem]:
                 res = rep.guard(load_poi_source, src, path, cfg.resolve(src.preset) if src.preset else None)
             if res is not None:
                 fac, prep = res
-                rep.add(path, prep.summary(), "", "info")
+                rep.add(path, prep.summary(), "", "note")
                 for r in prep.counts.itertuples():
-                    rep.add(path, f"POI mapping: {r.category} / {r.subkind}: {r.count}", "", "info")
+                    rep.add(path, f"POI mapping: {r.category} / {r.subkind}: {r.count}", "", "note")
                 for r in prep.unmatched.head(10).itertuples():
                     rep.add(path, f"POI type not mapped: '{r.type}' {r.typecode} x{r.count}",
                             "add a [[type]] rule for it to a project preset (preset = \"...\") if it is a facility",
-                            "info")
+                            "note")
                 fac.attrs["path"] = str(path)
-                _facility_checks(cfg, fac, area, area_name, rep)
                 loaded.append(fac)
             continue
         if path.suffix.lower() in (".csv", ".txt"):
@@ -415,52 +419,10 @@ def validate(config: str | Path | Config) -> list[Problem]:
         if fac is None:
             continue
         fac.attrs["path"] = str(path)
-        if src.category is None:
-            _facility_checks(cfg, fac, area, area_name, rep)
-        elif src.category not in cats:
+        if src.category is not None and src.category not in cats:
             rep.add(path, f"category '{src.category}' is not in [categories]", closest_key(src.category, cats))
-        elif area is not None:
-            _facility_checks(cfg, fac, area, area_name, rep)
         loaded.append(fac)
-
-    if net is not None and loaded:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fac = rep.guard(load_facilities, [s for s in cfg.facilities if s.path.lower() != "osm"], cfg.resolve,
-                            cats, None)
-        if fac is not None:
-            for name, problem, fix in facility_source_checks(cfg, fac, net):
-                rep.add(name, problem, fix, "warning")
-
-    # demand on minor network pieces
-    if net is not None:
-        try:
-            dem_area = (shapely.union_all(bounds.to_crs(net.crs).geometry.values) if bounds is not None else None)
-            dem = (grid_demand(net, dem_area, cfg.demand.cell_m, cfg.network.max_snap_m) if cfg.demand.kind == "grid"
-                   else node_demand(net, dem_area))
-        except InputError as exc:
-            rep.items.append(Problem.from_error(exc))
-            dem = None
-        if dem is not None and len(dem.points) and cfg.population is not None:
-            pop_area = study_area(net.hull(), dem_area, cfg.network.max_snap_m)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                pop = rep.guard(read_population, cfg.population, cfg.resolve, net.crs, pop_area,
-                                net_path if is_osm_file(net_path) else None)
-                dem = rep.guard(apply_population, pop, dem, pop_area) if pop is not None else None
-            if dem is not None:
-                rep.add(cfg.resolve(cfg.population.path) if cfg.population.path else net_path,
-                        f"population {dem.points['weight'].sum():,.0f} on {len(dem.points):,} demand points", "", "info")
-        if dem is not None and len(dem.points) == 0:
-            rep.add(cfg.source or "config", "no demand point (or resident) lies in the study area",
-                    "check that the boundaries / population overlap the network extract (and their crs)")
-        elif dem is not None:
-            snapped = snap_points(net, shapely.get_coordinates(dem.points.geometry.values), cfg.network.max_snap_m)
-            got = component_problem(*component_share(net, snapped, dem.points["weight"].to_numpy()),
-                                    label="persons" if cfg.population is not None else "demand points")
-            if got:
-                rep.add(net_path, got[0], got[1], "warning")
-    return _sorted(rep.items)
+    return loaded
 
 
 def _sorted(items: list[Problem]) -> list[Problem]:

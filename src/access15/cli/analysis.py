@@ -45,6 +45,9 @@ def print_coverage(result: AnalysisResult) -> None:
                       f"{row.share_covered:.1%}", fmt_min(row.median_min, limit), fmt_min(row.p90_min, limit),
                       f"{row.unreachable:,.0f}")
     console.print(table)
+    for row in result.coverage.itertuples():
+        if getattr(row, "note", ""):
+            console.print(f"  [yellow]{escape(str(row.category))}:[/yellow] {escape(row.note)}", highlight=False)
 
 
 def _fmt_cell(v: object) -> str:
@@ -100,6 +103,8 @@ def _run(config_path: Path, out: Path | None, html: bool) -> None:
             result = analyze(config_path, progress=progress)
             for msg in result.warnings:
                 err.print(f"[yellow]warning:[/yellow] {escape(msg)}")
+            for msg in result.notes:
+                err.print(f"[dim]note: {escape(msg)}[/dim]")
             print_coverage(result)
             print_extra(result)
             target = out or result.config.resolve(result.config.output.dir)
@@ -113,8 +118,14 @@ def _run(config_path: Path, out: Path | None, html: bool) -> None:
 @app.command()
 def run(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
         out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: [output] dir)."),
-        html: bool = typer.Option(True, "--html/--no-html", help="Write the HTML gap map.")) -> None:
+        html: bool = typer.Option(True, "--html/--no-html", help="Write the HTML gap map."),
+        scenario: Path = typer.Option(None, "--scenario", help="Scenario GeoJSON (access15 serve): its figures."),
+        year: int = typer.Option(None, "--year", help="Plan year of the scenario (default: every edit).")) -> None:
     """Run the analysis described by CONFIG and write tables, a GeoPackage and a gap map."""
+    if scenario is not None:
+        from .serve import run_scenario  # the workbench's commands import this module (no circle)
+
+        return run_scenario(config, out, html, scenario, year)
     _run(config, out, html)
 
 
@@ -123,7 +134,7 @@ def print_problems(problems: list[Problem]) -> None:
     if not problems:
         console.print("[green]no problems found[/green]")
         return
-    colour = {"error": "bold red", "warning": "yellow", "info": "dim"}
+    colour = {"error": "bold red", "warning": "yellow", "note": "dim"}
     table = Table(title="access15 validate", show_lines=False)
     for col in ("severity", "file", "row", "field", "problem", "suggestion"):
         table.add_column(col, overflow="fold")
@@ -133,7 +144,7 @@ def print_problems(problems: list[Problem]) -> None:
                       escape(p.suggestion))
     console.print(table)
     n = {s: sum(p.severity == s for p in problems) for s in colour}
-    console.print(f"{n['error']} errors, {n['warning']} warnings, {n['info']} notes")
+    console.print(f"{n['error']} errors, {n['warning']} warnings, {n['note']} notes")
 
 
 @app.command()

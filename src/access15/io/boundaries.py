@@ -49,6 +49,14 @@ def load_units(bc: BoundaryConfig, resolve: Callable[[str], Path], network_path:
     if not np.isin(shapely.get_type_id(geom), [3, 6]).all():
         raise InputError(path, "boundaries must be polygons", "export the administrative areas as polygons")
     crs = declared_crs(bc.crs, raw.crs, path, "boundary file", "[boundaries]")
+    if "gcj02" in path.name.lower() and crs != "gcj02":
+        warnings.warn(f"{path.name}: the file name says GCJ-02 but [boundaries] does not declare it; add "
+                      "crs = \"gcj02\" to [boundaries] if the coordinates come from AMap", AccessWarning, stacklevel=2)
+    unnamed = np.flatnonzero(raw[bc.name_column].astype("string").str.strip().fillna("").eq("").to_numpy())
+    if len(unnamed):
+        warnings.warn(f"{path.name}: {len(unnamed)} units have no name in '{bc.name_column}' (rows "
+                      f"{', '.join(str(i + 1) for i in unnamed[:5])}{', ...' if len(unnamed) > 5 else ''}); fill them "
+                      "in, or their rows of the unit tables read '<NA>'", AccessWarning, stacklevel=2)
     if not isinstance(crs, str) and crs.is_geographic:
         x0, y0, x1, y1 = shapely.total_bounds(geom)
         if min(x0, y0) < -180 or x1 > 180 or y1 > 90 or y0 < -90:

@@ -18,7 +18,7 @@ import shapely
 
 from ..config import FacilitySource
 from ..coords import convert_lonlat, find_lonlat_columns, frame_to_wgs84, looks_swapped, parse_crs
-from ..errors import AccessWarning, InputError
+from ..errors import AccessNote, AccessWarning, InputError
 from .osm import load_tag_rules, read_osm_facilities
 from .poi import load_poi_source, merge_duplicates
 from .tables import (
@@ -58,7 +58,7 @@ def _points_from_csv(path: Path, df: pd.DataFrame, src: FacilitySource) -> gpd.G
                          "(recognised: 经度/纬度, lng/lat, lon/lat, longitude/latitude, x/y)", field=missing[0])
     lon, lat = cols
     if (lon, lat) != (src.lon, src.lat):
-        warnings.warn(f"{path.name}: read longitude/latitude from columns '{lon}'/'{lat}'", AccessWarning,
+        warnings.warn(AccessNote(f"read longitude/latitude from columns '{lon}'/'{lat}'", source=path.name),
                       stacklevel=3)
     x, y = _numeric(df, lon, path), _numeric(df, lat, path)
     declared = parse_crs(src.crs, path)
