@@ -79,13 +79,17 @@ def test_step_weights():
 
 def _reference_travel_matrix(net, fac, dem, limit_m, chunk=64):
     """The previous implementation, kept here only as the reference: every chunk of facilities searched the
-    WHOLE network (dense chunk x N rows). The new one must give the same pairs and distances."""
+    WHOLE network (dense chunk x N rows). The new one must give the same pairs and distances. Points with two
+    attachments (their own street on a small piece, and the main network) count from both: each attachment is
+    searched as a point of its own, and a pair keeps its shortest distance."""
     from scipy import sparse
     from scipy.sparse import csgraph
 
     from access15.catchment import TravelMatrix
 
-    F, N = len(fac), net.n_nodes
+    F, N, n_dem = len(fac), net.n_nodes, len(dem)
+    fac, fown = fac.attachments()
+    dem, down = dem.attachments()
     fok = np.flatnonzero(fac.ok)
     dok = np.flatnonzero(dem.ok)
     out_f, out_d, out_t = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
@@ -118,10 +122,11 @@ def _reference_travel_matrix(net, fac, dem, limit_m, chunk=64):
             out_d.append(same["d"].to_numpy()[direct <= limit_m])
             out_t.append(direct[direct <= limit_m])
     f, d, t = np.concatenate(out_f), np.concatenate(out_d), np.concatenate(out_t)
+    f, d = fown[f], down[d]
     order = np.lexsort((t, d, f))
     f, d, t = f[order], d[order], t[order]
     first = np.r_[True, (f[1:] != f[:-1]) | (d[1:] != d[:-1])] if len(f) else np.zeros(0, bool)
-    return TravelMatrix(f[first], d[first], t[first], F, len(dem))
+    return TravelMatrix(f[first], d[first], t[first], F, n_dem)
 
 
 def _assert_same_matrix(new, ref, min_pairs):

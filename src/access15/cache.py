@@ -53,7 +53,7 @@ from .result import AnalysisResult
 from .snap import Snapped, snap_points
 
 #: Bump when the stored network layout or the network builder changes meaning, to invalidate old entries.
-NETWORK_FORMAT = 2
+NETWORK_FORMAT = 3
 #: Bump when the analysis entry layout changes.
 ANALYSIS_FORMAT = 2
 KEEP_ENTRIES = 4
@@ -201,12 +201,11 @@ def snap_cached(net: WalkNetwork, xy: np.ndarray, max_snap_m: float, folder: str
     if target.is_file():
         try:
             with np.load(target, allow_pickle=False) as z:
-                return Snapped(z["edge"], z["offset_m"], z["dist_m"], z["xy"])
+                return Snapped.from_arrays({k: z[k] for k in z.files})
         except _LOAD_ERRORS:
             pass  # damaged: snap again and overwrite
     snapped = snap_points(net, xy, max_snap_m)
-    _atomic(target, lambda fh: np.savez(fh, edge=snapped.edge, offset_m=snapped.offset_m, dist_m=snapped.dist_m,
-                                        xy=snapped.xy), ".npz")
+    _atomic(target, lambda fh: np.savez(fh, **snapped.arrays()), ".npz")
     return snapped
 
 

@@ -66,12 +66,14 @@ class TravelMatrix:
 
 @dataclass
 class DemandIndex:
-    """Snapped demand points prepared for many searches over one network: the points on the network
-    (``dok``), the end nodes ``a``/``b`` of their edges, the metres from each end to the attachment point
-    (``off``/``rest``), their access legs (``leg``), and a CSR over nodes (``dptr``, ``by_node``) listing the
-    points (positions in ``dok``) on an edge that ends at each node. Build it once with :func:`index_demand`."""
+    """Snapped demand points prepared for many searches over one network, one entry per attachment on the
+    network (a point with two attachments has two): the point it belongs to (``dok``), its ``edge`` and that
+    edge's end nodes ``a``/``b``, the metres from each end to the attachment point (``off``/``rest``), the access
+    leg (``leg``), and a CSR over nodes (``dptr``, ``by_node``) listing the entries (positions in ``dok``) on an
+    edge that ends at each node. Build it once with :func:`index_demand`."""
 
     dok: np.ndarray
+    edge: np.ndarray
     a: np.ndarray
     b: np.ndarray
     off: np.ndarray
@@ -83,13 +85,14 @@ class DemandIndex:
 
 def index_demand(net: WalkNetwork, dem: Snapped) -> DemandIndex:
     """The :class:`DemandIndex` of ``dem`` on ``net``: O(n log n) for n demand points."""
-    dok = np.flatnonzero(dem.ok)
-    de = dem.edge[dok]
+    att, owner = dem.attachments()
+    ok = np.flatnonzero(att.ok)
+    de = att.edge[ok]
     a, b = net.edge_u[de], net.edge_v[de]
     ends = np.concatenate([a, b])
-    by_node = np.argsort(ends, kind="stable") % max(len(dok), 1)
+    by_node = np.argsort(ends, kind="stable") % max(len(ok), 1)
     dptr = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=net.n_nodes))])
-    return DemandIndex(dok, a, b, dem.offset_m[dok], net.edge_length[de] - dem.offset_m[dok], dem.dist_m[dok],
+    return DemandIndex(owner[ok], de, a, b, att.offset_m[ok], net.edge_length[de] - att.offset_m[ok], att.dist_m[ok],
                        dptr, by_node)
 
 
@@ -112,6 +115,7 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
     index : ``index_demand(net, dem)``, to reuse across calls with the same demand points.
     """
     F, N = len(fac), net.n_nodes
+    fac, fown = fac.attachments()  # a facility with two attachments is searched from both (shorter kept)
     fok = np.flatnonzero(fac.ok)
     ix = index if index is not None else index_demand(net, dem)
     dok, a, b, off, rest, leg = ix.dok, ix.a, ix.b, ix.off, ix.rest, ix.leg
@@ -163,16 +167,16 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
             pa[pa < 0], pb[pb < 0] = n, n
             t = np.minimum(d[:, pa] + off[sel], d[:, pb] + rest[sel]) + leg[sel]
             fi, di = np.nonzero(t <= limit_m)
-            out_f.append(fok[k[fi]])
+            out_f.append(fown[fok[k[fi]]])
             out_d.append(dok[sel[di]])
             out_t.append(t[fi, di])
             pos[idx] = -1
         # facility and demand point on the same edge: the direct walk along it may be shorter (only the
         # points on a facility's edge can have one)
-        de = dem.edge[dok]
+        de = ix.edge
         on = np.isin(de, e)
         same = pd.DataFrame({"edge": de[on], "d": dok[on], "t": off[on], "ld": leg[on]}).merge(
-            pd.DataFrame({"edge": e, "f": fok, "tf": fac.offset_m[fok], "lf": fac.dist_m[fok]}), on="edge")
+            pd.DataFrame({"edge": e, "f": fown[fok], "tf": fac.offset_m[fok], "lf": fac.dist_m[fok]}), on="edge")
         if len(same):
             direct = (np.abs(same["t"] - same["tf"]) + same["lf"] + same["ld"]).to_numpy()
             out_f.append(same["f"].to_numpy()[direct <= limit_m])

@@ -48,7 +48,13 @@ def profile_network(net: WalkNetwork, profile: dict,
     def rescale(s: Snapped) -> Snapped:
         e = np.maximum(s.edge, 0)
         per_m = np.divide(minutes[e], net.edge_length[e], out=np.zeros(len(e)), where=net.edge_length[e] > 0)
-        return Snapped(s.edge, s.offset_m * per_m, s.dist_m / walk_m_per_min, s.xy)
+        out = Snapped(s.edge, s.offset_m * per_m, s.dist_m / walk_m_per_min, s.xy)
+        if s.alt_edge is not None:
+            a = np.maximum(s.alt_edge, 0)
+            alt_per_m = np.divide(minutes[a], net.edge_length[a], out=np.zeros(len(a)), where=net.edge_length[a] > 0)
+            out = dataclasses.replace(out, alt_edge=s.alt_edge, alt_offset_m=s.alt_offset_m * alt_per_m,
+                                      alt_dist_m=s.alt_dist_m / walk_m_per_min, alt_xy=s.alt_xy)
+        return out
 
     return tnet, rescale
 

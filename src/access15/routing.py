@@ -74,45 +74,59 @@ def _roots(pred: np.ndarray, source: int) -> np.ndarray:
         root = nxt
 
 
+def _reduce(owner: np.ndarray, total: np.ndarray, who: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per point (``owner`` of each attachment), the shortest ``total`` of its attachments and its facility."""
+    order = np.lexsort((total, owner))
+    owner, total, who = owner[order], total[order], who[order]
+    first = np.r_[True, owner[1:] != owner[:-1]] if len(owner) else np.zeros(0, bool)
+    dist, best = np.full(n, np.nan), np.full(n, -1, dtype=np.int64)
+    dist[owner[first]] = total[first]
+    best[owner[first]] = who[first]
+    return dist, best
+
+
 def nearest_facility(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float = np.inf) -> NearestResult:
     """Walking distance from each demand point to the nearest facility (metres), and its index.
 
     Parameters
     ----------
     net : the walking network (metric CRS).
-    fac, dem : snapped facilities and demand points.
+    fac, dem : snapped facilities and demand points; a point with two attachments (its own street on a small
+        network piece, and the main network) uses the shorter way.
     limit_m : stop the search beyond this distance (metres); farther points get ``inf``.
     """
     n_dem = len(dem)
     dist = np.full(n_dem, np.nan)
     best = np.full(n_dem, -1, dtype=np.int64)
-    dok = np.flatnonzero(dem.ok)
-    dist[dok] = np.inf
-    if not fac.ok.any() or len(dok) == 0:
+    fat, fown = fac.attachments()
+    dat, down = dem.attachments()
+    dok = np.flatnonzero(dat.ok)
+    dist[dem.ok] = np.inf
+    if not fat.ok.any() or len(dok) == 0:
         return NearestResult(dist, best)
 
-    nodes, cost, which = _source_row(net, fac)
+    nodes, cost, which = _source_row(net, fat)
     src = net.n_nodes
     g = _with_source(net.graph, nodes, cost)
     d, pred = csgraph.dijkstra(g, directed=True, indices=src, limit=limit_m, return_predecessors=True)
     d, pred = d[:src], pred[:src]
     root = _roots(pred, src)
     node_fac = np.full(src, -1, dtype=np.int64)
-    node_fac[nodes] = which
+    node_fac[nodes] = fown[which]
     node_fac_all = np.where(root >= 0, node_fac[np.maximum(root, 0)], -1)
 
-    e = dem.edge[dok]
+    e = dat.edge[dok]
     u, v = net.edge_u[e], net.edge_v[e]
-    via_u = d[u] + dem.offset_m[dok]
-    via_v = d[v] + (net.edge_length[e] - dem.offset_m[dok])
+    via_u = d[u] + dat.offset_m[dok]
+    via_v = d[v] + (net.edge_length[e] - dat.offset_m[dok])
     use_v = via_v < via_u
     total = np.where(use_v, via_v, via_u)
     who = np.where(use_v, node_fac_all[v], node_fac_all[u])
 
     # a facility on the same edge may be closer directly along the edge
-    fok = np.flatnonzero(fac.ok)
-    same = pd.DataFrame({"edge": e, "pos": np.arange(len(dok)), "t": dem.offset_m[dok]}).merge(
-        pd.DataFrame({"edge": fac.edge[fok], "f": fok, "tf": fac.offset_m[fok], "leg": fac.dist_m[fok]}),
+    fok = np.flatnonzero(fat.ok)
+    same = pd.DataFrame({"edge": e, "pos": np.arange(len(dok)), "t": dat.offset_m[dok]}).merge(
+        pd.DataFrame({"edge": fat.edge[fok], "f": fown[fok], "tf": fat.offset_m[fok], "leg": fat.dist_m[fok]}),
         on="edge")
     if len(same):
         same["direct"] = np.abs(same["t"] - same["tf"]) + same["leg"]
@@ -122,10 +136,11 @@ def nearest_facility(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: floa
         total[pos[better]] = same["direct"].to_numpy()[better]
         who[pos[better]] = same["f"].to_numpy()[better]
 
-    total = total + dem.dist_m[dok]
+    total = total + dat.dist_m[dok]
     beyond = total > limit_m
     total[beyond] = np.inf
     who[beyond] = -1
-    dist[dok] = total
-    best[dok] = who
+    got, fac_of = _reduce(down[dok], total, who, n_dem)
+    reached = ~np.isnan(got)
+    dist[reached], best[reached] = got[reached], fac_of[reached]
     return NearestResult(dist, best)

@@ -77,16 +77,15 @@ def site_context(result: AnalysisResult | SiteContext, cache: AnalysisCache | No
     if ctx is not None and ctx.result is result:  # (a copied result carries its original's context)
         return ctx
     extra = cache.load_extra("siting") if cache is not None else None
-    if extra is not None:
-        snap = Snapped(extra["edge"], extra["offset"], extra["dist"], extra["xy"])
+    if extra is not None and "snap_edge" in extra:
+        snap = Snapped.from_arrays({k[5:]: v for k, v in extra.items() if k.startswith("snap_")})
         water = extra["water"]
     else:
         xy = shapely.get_coordinates(result.demand.geometry.values)
         snap = snap_points(result.network, xy, result.config.network.max_snap_m)
         water = _water(result)
         if cache is not None:
-            cache.save_extra("siting", {"edge": snap.edge, "offset": snap.offset_m, "dist": snap.dist_m,
-                                        "xy": snap.xy, "water": water})
+            cache.save_extra("siting", {**{f"snap_{k}": v for k, v in snap.arrays().items()}, "water": water})
     ctx = SiteContext(result, snap, water, _study_area(result))
     result._site_context = ctx  # one context per result object
     return ctx

@@ -121,7 +121,7 @@ def validate_sites(ctx: SiteContext, sites: gpd.GeoDataFrame) -> tuple[Snapped, 
         status[off] = OFF_NETWORK
         message[off] = [t(lang, "off", d=v, limit=max_snap) for v in d]
     bad = status != OK
-    snap.edge[bad] = -1
+    snap.detach(bad)
     return snap, status, message
 
 
