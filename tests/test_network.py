@@ -153,3 +153,16 @@ def test_childcare_from_kindergarten_tags_in_a_whole_analysis(tmp_path):
     r = analyze(cfg)
     row = r.coverage.set_index("category").loc["childcare"]
     assert row["facilities"] == 11 and 0 < row["share_covered"] < 1
+
+
+def test_walkable_way_filter_follows_osmnx_walk_on_trunk_links_and_motorroads():
+    """trunk_link is walked like trunk (as in OSMnx's walk network; it cut a 52-edge island out of a real
+    extract when it was excluded); motorroad=yes closes a way unless foot allows it."""
+    from access15.io.osm import load_tag_rules
+
+    rules = load_tag_rules()
+    assert rules.is_walkable({"highway": "trunk_link"}) and rules.is_walkable({"highway": "trunk"})
+    assert not rules.is_walkable({"highway": "trunk", "motorroad": "yes"})
+    assert rules.is_walkable({"highway": "trunk", "motorroad": "yes", "foot": "yes"})
+    assert not rules.is_walkable({"highway": "motorway"}) and not rules.is_walkable({"highway": "motorway_link"})
+    assert rules.is_walkable({"highway": "cycleway"})  # kept: see docs/inputs.md, "Which ways are walked"

@@ -48,6 +48,8 @@ class TagRules:
     access_forbidden: frozenset[str]
     foot_allowed: frozenset[str]
     categories: dict[str, list[dict[str, list[str]]]]
+    #: ``motorroad=yes`` closes a way to walkers (unless ``foot`` allows it)
+    motorroad_forbidden: bool = True
 
     def is_walkable(self, tags: Any) -> bool:
         """Whether an OSM way with these tags may be walked on."""
@@ -57,7 +59,7 @@ class TagRules:
         foot = tags.get("foot")
         if foot in self.foot_allowed:
             return True
-        if foot in self.foot_forbidden:
+        if foot in self.foot_forbidden or (self.motorroad_forbidden and tags.get("motorroad") == "yes"):
             return False
         return tags.get("access") not in self.access_forbidden
 
@@ -107,12 +109,15 @@ def load_tag_rules(path: str | Path | None = None) -> TagRules:
         access_forbidden=frozenset(walk.get("access_forbidden", ["private", "no"])),
         foot_allowed=frozenset(walk.get("foot_allowed", ["yes", "designated", "permissive"])),
         categories=cats,
+        motorroad_forbidden=bool(walk.get("motorroad_forbidden", True)),
     )
 
 
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError(path, "file not found", "check the network path in the config")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not an OSM file", "point the path at the .osm.pbf or .osm file inside it")
     if path.stat().st_size == 0:
         raise InputError(path, "file is empty", "re-export the OSM extract")
 
