@@ -122,6 +122,8 @@ def footer_lines(record: dict[str, Any]) -> list[str]:
     lines = [" · ".join(parts)]
     if files:
         lines.append("inputs: " + ", ".join(files))
+    if record.get("scenario"):  # access15 serve / run --scenario: what-if figures, not the inputs as they are
+        lines.append(str(record["scenario"]))
     return lines
 
 

@@ -1,10 +1,11 @@
 """The ``access15`` command line. Thin by design: every command calls the Python API and prints.
 
 :mod:`.app` holds the Typer application and the shared error path; :mod:`.analysis` registers ``run``,
-``demo``, ``validate``, ``map`` and ``batch``; :mod:`.siting` registers ``site-check`` and ``suggest``.
+``demo``, ``validate``, ``map`` and ``batch``; :mod:`.siting` registers ``site-check`` and ``suggest``;
+:mod:`.serve` registers ``serve`` (the planner workbench).
 """
 
-from . import analysis, siting  # noqa: F401  (each module registers its commands on the app)
+from . import analysis, serve, siting  # noqa: F401  (each module registers its commands on the app)
 from .app import app
 
 

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import Access15Error
+from ..scenario import Scenario, scenario_context
 from ..siting import (
     SiteContext,
     as_sites,
@@ -49,12 +50,17 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
                capacity: float = typer.Option(None, "--capacity", help="Places of each candidate (beds, seats)."),
                out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: <output dir>/siting)."),
                html: bool = typer.Option(True, "--html/--no-html", help="Write the before/after map."),
-               cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse the cached analysis.")) -> None:
+               cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse the cached analysis."),
+               scenario: Path = typer.Option(None, "--scenario", help="Check against a scenario's facilities."),
+               year: int = typer.Option(None, "--year", help="Plan year of the scenario.")) -> None:
     """What proposed sites would add to a category's circle (each against the existing facilities)."""
     try:
         if not at and candidates is None:
             raise typer.BadParameter("give --at lon,lat (repeatable) or --candidates FILE")
         ctx = _context(config, cache)
+        if scenario is not None:
+            ctx = scenario_context(ctx, scenario, year)
+            err.print(f"[dim]  {escape(Scenario.load(scenario).describe(year))}[/dim]")
         frames = []
         if at:
             frames.append(as_sites([parse_lonlat(a) for a in at], "--at"))

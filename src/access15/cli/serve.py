@@ -1,0 +1,104 @@
+"""``access15 serve`` (the planner workbench) and the ``--scenario`` option of ``run`` and ``site-check``.
+
+Thin wrappers over :mod:`access15.serve` and :mod:`access15.scenario`.
+"""
+
+from __future__ import annotations
+
+import socket
+import warnings
+from pathlib import Path
+
+import typer
+import uvicorn
+from rich.markup import escape
+
+from ..errors import Access15Error
+from ..outputs import write_outputs
+from ..scenario import Scenario, ScenarioEngine
+from ..serve import Workbench, create_app, is_loopback
+from ..siting import SiteContext, load_site_context
+from .analysis import print_coverage, print_extra
+from .app import app, console, err, fail, print_written
+
+#: What ``--host 0.0.0.0`` (or any non-loopback address) prints.
+EXPOSED_WARNING = ("warning: the workbench is reachable from other machines on {host}:{port}; it has no login. "
+                   "Use the default 127.0.0.1 unless you trust the network.")
+
+
+def _progress(stage: str, seconds: float) -> None:
+    err.print(f"[dim]  {stage:<16} {seconds:6.2f} s[/dim]")
+
+
+def load_context(config: Path, cache: bool = True) -> SiteContext:
+    """The analysis + siting context through the disk cache, with a progress display on a first build."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with console.status("loading the analysis (the first run builds the cache)"):
+            ctx = load_site_context(config, use_cache=cache, progress=_progress)
+    if "load cache" in ctx.result.timings:
+        err.print(f"[dim]  analysis loaded from cache in {ctx.result.timings['load cache']:.2f} s[/dim]")
+    return ctx
+
+
+def run_scenario(config: Path, out: Path | None, html: bool, scenario: Path, year: int | None) -> None:
+    """``access15 run CONFIG --scenario FILE``: the scenario's tables, GeoPackage and map from the cached
+    analysis (exactly a re-run's figures), into ``<output dir>/scenarios/<file stem>[-year]`` by default."""
+
+    try:
+        sc = Scenario.load(scenario)
+        ctx = load_context(config)
+        result, sr = ScenarioEngine(ctx).scenario_result(sc, year)
+        for msg in result.warnings:
+            err.print(f"[yellow]note:[/yellow] {escape(msg)}")
+        print_coverage(result)
+        print_extra(result)
+        bad = sr.sites[sr.sites["status"] != "ok"]
+        for row in bad.itertuples():
+            err.print(f"[yellow]not counted:[/yellow] {escape(row.id)} ({escape(row.category)}): {escape(row.message)}")
+        cfg = result.config
+        target = out or cfg.resolve(cfg.output.dir) / "scenarios" / (scenario.stem + (f"-{year}" if year else ""))
+        with console.status("writing outputs"):
+            written = write_outputs(result, target, html=html)
+    except Access15Error as exc:
+        fail(exc)
+    print_written(written)
+
+
+@app.command()
+def serve(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
+          port: int = typer.Option(8015, "--port", "-p", help="TCP port (0: any free port)."),
+          host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
+          open_browser: bool = typer.Option(False, "--open", help="Open the page in the default browser."),
+          out: Path = typer.Option(None, "--out", "-o", help="Folder for scenarios and exports (default: the config's output dir)."),
+          cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse the cached analysis.")) -> None:
+    """Start the planner workbench: try added, moved and closed facilities in the browser."""
+    if not 0 <= port <= 65535:
+        err.print(f"[bold red]error:[/bold red] --port {port} is not a TCP port (0-65535)")
+        raise typer.Exit(2)
+    try:
+        ctx = load_context(config, cache)
+        bench = Workbench(ctx, out)
+        app_ = create_app(bench)
+    except Access15Error as exc:
+        fail(exc)
+    if not is_loopback(host):
+        err.print(f"[bold yellow]{escape(EXPOSED_WARNING.format(host=host, port=port))}[/bold yellow]")
+    try:
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        err.print(f"[bold red]error:[/bold red] cannot listen on {escape(host)}:{port} ({escape(exc.strerror or str(exc))}); "
+                  "choose another --port")
+        raise typer.Exit(2) from None
+    bound = sock.getsockname()[1]
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{bound}/"
+    console.print(f"access15 workbench: [bold]{url}[/bold]  (scenarios in {escape(str(bench.scenario_dir))}; Ctrl+C stops)")
+    if open_browser:
+        import webbrowser  # only with --open (a cold path)
+
+        webbrowser.open(url)
+    server = uvicorn.Server(uvicorn.Config(app_, log_level="warning", access_log=False))
+    server.run(sockets=[sock])

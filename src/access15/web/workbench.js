@@ -1,0 +1,342 @@
+// access15 workbench: vanilla JavaScript over the local JSON API (see access15/serve.py).
+(function () {
+  "use strict";
+  const COLORS = ["#1f77b4", "#9467bd", "#ff7f0e", "#2ca02c", "#8c564b", "#e377c2", "#17becf", "#bcbd22"];
+  const $ = (id) => document.getElementById(id);
+  const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+  const fmt = (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US"));
+  const pct = (v) => (v == null ? "–" : (100 * v).toFixed(1) + "%");
+  const wb = { ready: false, figures: null, init: null, requests: 0, errors: [] };
+  window.access15wb = wb;
+
+  function status(text, isError) {
+    const el = $("status");
+    el.textContent = text;
+    el.className = isError ? "error" : "";
+  }
+
+  function query() {
+    const p = new URLSearchParams();
+    if ($("year").value) p.set("year", $("year").value);
+    p.set("layer", $("layer").value || "combined");
+    return "?" + p.toString();
+  }
+
+  async function api(method, path, body) {
+    wb.requests += 1;
+    const opts = { method: method, headers: {} };
+    if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
+    const t0 = performance.now();
+    const r = await fetch(path + (path.indexOf("?") < 0 ? query() : ""), opts);
+    const data = await r.json();
+    if (!r.ok) {
+      const msg = data && data.error ? data.error : r.status + " " + r.statusText;
+      wb.errors.push(msg);
+      status(msg, true);
+      throw new Error(msg);
+    }
+    if (data.figures) show(data.figures, performance.now() - t0);
+    return data;
+  }
+
+  // --- map ---------------------------------------------------------------------------------------
+  const map = L.map("map", { zoomAnimation: false, preferCanvas: true });
+  wb.map = map;
+  L.control.scale({ imperial: false }).addTo(map);
+
+  const GapLayer = L.Layer.extend({
+    onAdd: function (m) {
+      this._c = L.DomUtil.create("canvas", "gap-canvas");
+      m.getPanes().overlayPane.appendChild(this._c);
+      m.on("moveend zoomend resize", this._redraw, this);
+      this._redraw();
+    },
+    onRemove: function (m) { this._c.remove(); m.off("moveend zoomend resize", this._redraw, this); },
+    setIdx: function (idx) { this._idx = idx; if (this._map) this._redraw(); },
+    _redraw: function () {
+      const m = this._map, c = this._c, cells = wb.init && wb.init.cells;
+      if (!m || !cells) return;
+      const size = m.getSize();
+      L.DomUtil.setPosition(c, m.containerPointToLayerPoint([0, 0]));
+      c.width = size.x; c.height = size.y;
+      const g = c.getContext("2d");
+      g.clearRect(0, 0, size.x, size.y);
+      const idx = this._idx || [], half = cells.half || [0.0003, 0.0003], top = wb.weightTop || 1;
+      for (let k = 0; k < idx.length; k++) {
+        const i = idx[k];
+        const a = m.latLngToContainerPoint([cells.lat[i] + half[1], cells.lon[i] - half[0]]);
+        const b = m.latLngToContainerPoint([cells.lat[i] - half[1], cells.lon[i] + half[0]]);
+        if (b.x < 0 || a.x > size.x || b.y < 0 || a.y > size.y) continue;
+        const w = Math.min(1, cells.weight[i] / top);
+        g.fillStyle = "rgba(214,39,40," + (0.18 + 0.6 * w).toFixed(2) + ")";
+        g.fillRect(a.x, a.y, Math.max(1, b.x - a.x), Math.max(1, b.y - a.y));
+      }
+    }
+  });
+  const gaps = new GapLayer().addTo(map);
+  const facLayer = L.layerGroup().addTo(map);
+  const siteLayer = L.layerGroup().addTo(map);
+  const suggLayer = L.layerGroup().addTo(map);
+  const facMarkers = {};
+  let catColor = {};
+
+  function siteIcon(color, text, sugg) {
+    return L.divIcon({ className: "", iconSize: [18, 18], iconAnchor: [9, 18], popupAnchor: [0, -16],
+      html: '<div class="wb-site' + (sugg ? " sugg" : "") + '" style="background:' + color + '"><span>' + esc(text) + "</span></div>" });
+  }
+
+  function drawFacilities() {
+    facLayer.clearLayers();
+    for (const f of wb.init.facilities) {
+      const m = L.circleMarker([f.lat, f.lon], { radius: 5, weight: 1.5, color: "#222", fillColor: catColor[f.category],
+        fillOpacity: 0.9, bubblingMouseEvents: false });
+      m.on("click", () => facilityPopup(f, m));
+      m.addTo(facLayer);
+      facMarkers[f.id] = m;
+    }
+  }
+
+  function closedIds() { return new Set((wb.figures ? wb.figures.scenario.closed : []).map((c) => c.facility_id)); }
+
+  function facilityPopup(f, m) {
+    const closed = closedIds().has(f.id);
+    const div = document.createElement("div");
+    div.innerHTML = "<b>" + esc(f.name || f.id) + "</b><br>" + esc(f.category) + " · id " + esc(f.id) +
+      (f.on_network ? "" : "<br><i>off the network</i>") + "<br>";
+    const yr = document.createElement("input");
+    yr.type = "number"; yr.placeholder = "from year"; yr.style.width = "80px";
+    const btn = document.createElement("button");
+    btn.className = "fac-toggle";
+    btn.textContent = closed ? "Reopen" : "Close";
+    btn.onclick = async () => {
+      map.closePopup();
+      try {
+        if (closed) await api("DELETE", "/api/closures/" + encodeURIComponent(f.id));
+        else await api("POST", "/api/closures", { facility_id: f.id, year: yr.value ? Number(yr.value) : null });
+      } catch (e) { /* shown in the status line */ }
+    };
+    if (!closed) div.appendChild(yr);
+    div.appendChild(btn);
+    m.bindPopup(div).openPopup();
+  }
+
+  function drawSites(fig) {
+    siteLayer.clearLayers();
+    const st = {};
+    for (const s of fig.sites) st[s.id] = s;
+    fig.scenario.added.forEach((p) => {
+      const active = st[p.id];
+      const mk = L.marker([p.lat, p.lon], { draggable: true, icon: siteIcon(catColor[p.category], p.id.replace("p", ""), false),
+        opacity: active ? 1 : 0.45, title: p.name || p.id });
+      mk.on("dragend", async () => {
+        const ll = mk.getLatLng();
+        try { await api("PATCH", "/api/sites/" + encodeURIComponent(p.id), { lon: ll.lng, lat: ll.lat }); } catch (e) { /* shown */ }
+      });
+      const div = document.createElement("div");
+      div.innerHTML = "<b>" + esc(p.name || "proposed " + p.id) + "</b><br>" + esc(p.category) +
+        (p.capacity != null ? " · " + esc(p.capacity) + " places" : "") + (p.year ? " · opens " + esc(p.year) : "") +
+        (active && active.status !== "ok" ? '<br><span class="bad">' + esc(active.message) + "</span>" : "") +
+        (active ? "" : "<br><i>not open in this plan year</i>") + "<br>";
+      const del = document.createElement("button");
+      del.textContent = "Delete";
+      del.onclick = async () => { map.closePopup(); try { await api("DELETE", "/api/sites/" + encodeURIComponent(p.id)); } catch (e) { /* shown */ } };
+      div.appendChild(del);
+      mk.bindPopup(div);
+      mk.addTo(siteLayer);
+    });
+  }
+
+  function styleFacilities(fig) {
+    const closed = closedIds();
+    for (const id in facMarkers) {
+      const c = closed.has(id);
+      facMarkers[id].setStyle({ fillColor: c ? "#fff" : catColor[facMarkers[id]._cat || ""] || facMarkers[id].options.fillColor,
+        dashArray: c ? "2 2" : null, color: c ? "#b00020" : "#222" });
+    }
+  }
+
+  // --- panel -------------------------------------------------------------------------------------
+  function show(fig, ms) {
+    wb.figures = fig;
+    gaps.setIdx(fig.gaps);
+    const tb = $("coverage").querySelector("tbody");
+    tb.innerHTML = "";
+    for (const r of fig.coverage) {
+      const tr = document.createElement("tr");
+      tr.id = "cov-" + r.category;
+      const d = r.delta || 0;
+      tr.innerHTML = "<td>" + esc(r.label) + (r.minutes ? " <span class='hint'>" + esc(r.minutes) + " min</span>" : "") + "</td>" +
+        "<td>" + r.facilities + "</td><td class='covered'>" + fmt(r.covered) + "</td><td class='share'>" + pct(r.share) + "</td>" +
+        "<td class='delta " + (d > 0.5 ? "up" : d < -0.5 ? "down" : "") + "'>" + (d > 0 ? "+" : "") + fmt(d) +
+        " <span class='hint'>" + (r.share - r.base_share >= 0 ? "+" : "") + (100 * (r.share - r.base_share)).toFixed(2) + " pt</span></td>";
+      tb.appendChild(tr);
+    }
+    $("cov-note").textContent = wb.init.demand_label;
+    const tg = $("targets");
+    if (!fig.has_targets) tg.innerHTML = "<span class='hint'>No plan targets in this config ([targets]).</span>";
+    else {
+      tg.innerHTML = "<table><thead><tr><th>target</th><th>scope</th><th>figure</th><th>target</th><th></th></tr></thead><tbody>" +
+        fig.targets.map((t) => "<tr><td>" + esc(t.target) + "</td><td>" + esc(t.unit || t.level) + "</td><td>" +
+          (t.measure === "coverage" || t.measure === "unit_share" ? pct(t.figure) : esc(t.figure == null ? "–" : Number(t.figure).toFixed(2))) +
+          "</td><td>" + (t.measure === "coverage" || t.measure === "unit_share" ? pct(t.target_value) : esc(t.target_value)) + "</td><td class='" +
+          (t.met === true ? "met" : t.met === false ? "notmet" : "") + "'>" + esc(t.met === true ? "met" : t.met === false ? "not met" : t.status) +
+          "</td></tr>").join("") + "</tbody></table>";
+    }
+    const un = $("units");
+    if (!fig.has_units) un.innerHTML = "<span class='hint'>No boundaries in this config ([boundaries]).</span>";
+    else {
+      const cats = wb.init.categories.map((c) => c.key);
+      un.innerHTML = "<table><thead><tr><th>unit</th><th>all req.</th>" + cats.map((c) => "<th>" + esc(c) + "</th>").join("") +
+        "</tr></thead><tbody>" + fig.units.map((u) => "<tr><td>" + esc(u.unit) + "</td><td>" + pct(u.share) + "</td>" +
+          cats.map((c) => "<td>" + pct(u.shares ? u.shares[c] : null) + "</td>").join("") + "</tr>").join("") + "</tbody></table>" +
+        (fig.units_total > fig.units.length ? "<span class='hint'>" + fig.units.length + " of " + fig.units_total + " units</span>" : "");
+    }
+    const ed = $("edits");
+    ed.innerHTML = "";
+    const st = {};
+    for (const s of fig.sites) st[s.id] = s;
+    for (const p of fig.scenario.added) {
+      const li = document.createElement("li");
+      const s = st[p.id];
+      li.innerHTML = "+ " + esc(p.category) + " " + esc(p.name || p.id) + (p.year ? " (" + esc(p.year) + ")" : "") +
+        (s && s.status !== "ok" ? " <span class='bad'>" + esc(s.message) + "</span>" : "") + (s ? "" : " <span class='hint'>not yet open</span>");
+      ed.appendChild(li);
+    }
+    for (const c of fig.scenario.closed) {
+      const li = document.createElement("li");
+      li.textContent = "− closed " + c.facility_id + (c.year ? " (from " + c.year + ")" : "");
+      ed.appendChild(li);
+    }
+    $("notes").textContent = fig.notes.join(" ");
+    if (document.activeElement !== $("sc-name")) $("sc-name").value = fig.scenario.name;
+    fillYears(fig.years);
+    drawSites(fig);
+    styleFacilities(fig);
+    status(fig.description + " · server " + fig.server_ms + " ms" + (ms ? " · round trip " + Math.round(ms) + " ms" : ""), false);
+  }
+
+  function fillYears(years) {
+    const sel = $("year"), cur = sel.value;
+    const now = new Date().getFullYear();
+    const all = new Set(years.concat([now, now + 2, now + 5]));
+    if (cur) all.add(Number(cur));
+    const want = [""].concat(Array.from(all).sort());
+    const have = Array.from(sel.options).map((o) => o.value);
+    if (want.join() === have.join()) return;
+    sel.innerHTML = "";
+    for (const y of want) {
+      const o = document.createElement("option");
+      o.value = y; o.textContent = y === "" ? "all edits" : String(y);
+      sel.appendChild(o);
+    }
+    sel.value = cur;
+  }
+
+  // --- suggestions -------------------------------------------------------------------------------
+  let suggested = [];
+  function drawSuggested() {
+    suggLayer.clearLayers();
+    $("keep-all").hidden = $("drop-all").hidden = !suggested.length;
+    suggested.forEach((s, i) => {
+      const mk = L.marker([s.lat, s.lon], { icon: siteIcon(catColor[s.category], "S" + s.rank, true) });
+      const div = document.createElement("div");
+      div.innerHTML = "<b>suggested #" + s.rank + "</b> " + esc(s.category) + "<br>adds " + fmt(s.newly_covered) + " (" + pct(s.share_after) + " after)<br>";
+      const keep = document.createElement("button"), drop = document.createElement("button");
+      keep.textContent = "Keep"; drop.textContent = "Drop";
+      keep.onclick = () => { map.closePopup(); keepSuggested([i]); };
+      drop.onclick = () => { map.closePopup(); suggested.splice(i, 1); drawSuggested(); };
+      div.appendChild(keep); div.appendChild(drop);
+      mk.bindPopup(div).addTo(suggLayer);
+    });
+  }
+  async function keepSuggested(which) {
+    const keep = which.map((i) => suggested[i]);
+    suggested = suggested.filter((_, i) => which.indexOf(i) < 0);
+    drawSuggested();
+    for (const s of keep) {
+      try { await api("POST", "/api/sites", { category: s.category, lon: s.lon, lat: s.lat, name: "suggested " + s.site }); } catch (e) { return; }
+    }
+  }
+
+  // --- wiring ------------------------------------------------------------------------------------
+  function addFromForm(latlng) {
+    const body = { category: $("add-cat").value, lon: latlng.lng, lat: latlng.lat };
+    if ($("add-name").value.trim()) body.name = $("add-name").value.trim();
+    if ($("add-cap").value !== "") body.capacity = Number($("add-cap").value);
+    if ($("add-year").value !== "") body.year = Number($("add-year").value);
+    return api("POST", "/api/sites", body).catch(() => null);
+  }
+
+  async function refreshSaved() {
+    const d = await api("GET", "/api/scenarios");
+    const sel = $("saved");
+    sel.innerHTML = "";
+    for (const s of d.scenarios) {
+      const o = document.createElement("option");
+      o.value = s.file; o.textContent = s.name + " · " + s.file.slice(0, 15);
+      sel.appendChild(o);
+    }
+  }
+
+  async function start() {
+    const init = await api("GET", "/api/init");
+    wb.init = init;
+    init.categories.forEach((c, i) => { catColor[c.key] = COLORS[i % COLORS.length]; });
+    const w = init.cells.weight.slice().sort((a, b) => a - b);
+    wb.weightTop = w.length ? w[Math.floor(0.95 * (w.length - 1))] || 1 : 1;
+    for (const sel of [$("add-cat"), $("layer")]) {
+      if (sel === $("layer")) { const o = document.createElement("option"); o.value = "combined"; o.textContent = "all required (combined)"; sel.appendChild(o); }
+      for (const c of init.categories) { const o = document.createElement("option"); o.value = c.key; o.textContent = c.label + " (" + c.minutes + " min)"; sel.appendChild(o); }
+    }
+    map.fitBounds(init.bounds);
+    drawFacilities();
+    for (const f of init.facilities) facMarkers[f.id]._cat = f.category;
+    const legend = L.control({ position: "bottomleft" });
+    legend.onAdd = () => {
+      const d = L.DomUtil.create("div", "legend");
+      d.innerHTML = "<div><i style='background:rgba(214,39,40,.6)'></i>outside the circle (darker: more residents)</div>" +
+        init.categories.map((c) => "<div><i style='background:" + catColor[c.key] + ";border-radius:50%'></i>" + esc(c.label) + "</div>").join("") +
+        "<div><i style='background:#fff;border:1px dashed #b00020;border-radius:50%'></i>closed in the scenario</div>";
+      return d;
+    };
+    legend.addTo(map);
+    map.on("click", (e) => { if ($("add-mode").checked) addFromForm(e.latlng); });
+    $("add-mode").onchange = () => map.getContainer().classList.toggle("adding", $("add-mode").checked);
+    map.getContainer().classList.add("adding");
+    $("year").onchange = () => api("GET", "/api/figures").catch(() => null);
+    $("layer").onchange = () => api("GET", "/api/figures").catch(() => null);
+    $("suggest-btn").onclick = async () => {
+      status("suggesting…", false);
+      try {
+        const d = await api("POST", "/api/suggest", { category: $("add-cat").value, k: Number($("suggest-k").value) });
+        suggested = d.suggested.map((s) => Object.assign({ category: $("add-cat").value }, s));
+        drawSuggested();
+        status(suggested.length + " suggested sites: keep or drop each (click it), or all", false);
+      } catch (e) { /* shown */ }
+    };
+    $("keep-all").onclick = () => keepSuggested(suggested.map((_, i) => i));
+    $("drop-all").onclick = () => { suggested = []; drawSuggested(); };
+    $("save").onclick = async () => {
+      try {
+        const d = await api("POST", "/api/scenario/save", { name: $("sc-name").value });
+        $("files").textContent = "saved " + d.file + " in " + d.folder;
+        await refreshSaved();
+      } catch (e) { /* shown */ }
+    };
+    $("load").onclick = () => $("saved").value && api("POST", "/api/scenario/load", { file: $("saved").value }).catch(() => null);
+    $("new").onclick = () => api("POST", "/api/scenario/new", { name: "scenario" }).catch(() => null);
+    $("export").onclick = async () => {
+      status("exporting…", false);
+      try {
+        const d = await api("POST", "/api/export", {});
+        $("files").textContent = "exported " + d.files.join(", ") + " to " + d.folder;
+        status(d.description, false);
+      } catch (e) { /* shown */ }
+    };
+    await api("GET", "/api/figures");
+    await refreshSaved();
+    wb.ready = true;
+  }
+
+  start().catch((e) => status("could not start: " + e.message, true));
+})();
