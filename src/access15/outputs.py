@@ -246,6 +246,14 @@ def find_gpkg(path: str | Path) -> Path:
     if not gpkg.is_file():
         raise InputError(path, "no access15 GeoPackage here" if path.is_dir() else "file not found",
                          "pass the access15.gpkg written by 'access15 run', or its output folder")
+    with open(gpkg, "rb") as fh:
+        head = fh.read(16)
+    if head != b"SQLite format 3\x00":
+        kind = f"a {gpkg.suffix.lstrip('.').upper()} file" if gpkg.suffix else "another kind of file"
+        near = gpkg.parent / GPKG_NAME
+        where = f" ({near} is one)" if near.is_file() else ""
+        raise InputError(gpkg, f"not a GeoPackage ({kind})",
+                         f"pass the access15.gpkg written by 'access15 run', or its output folder{where}")
     return gpkg
 
 
