@@ -195,7 +195,8 @@ def footer_lines(record: dict[str, Any], lang: str = "en") -> list[str]:
     if record.get("osm_timestamp"):
         parts.append(f"OSM extract {record['osm_timestamp']}")
     elif record.get("osm_timestamp_note"):
-        parts.append(t(lang, "osm_date_unknown", note=record["osm_timestamp_note"]))
+        note = record["osm_timestamp_note"]
+        parts.append(t(lang, "osm_date_unknown", note=t(lang, "osm_no_timestamp") if note == NO_OSM_TIMESTAMP else note))
     files = [f"{r['name']} sha256:{r['sha256'][:12]}" for r in record.get("inputs", []) if r.get("sha256")]
     lines = [" · ".join(parts)]
     if files:

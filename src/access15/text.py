@@ -62,6 +62,7 @@ TEXT = {
         # siting reports (docs/siting.md)
         "outside": "outside the study area ({where}); it is not analysed here",
         "osm_date_unknown": "OSM extract date unknown ({note})",
+        "osm_no_timestamp": "the extract's header has no timestamp",
         "outside_swapped": "outside the study area ({where}), but the swapped pair is inside: it looks like "
                            "latitude,longitude; write --at={lon},{lat} (longitude first)",
         "where_bounds": "the boundaries",
@@ -146,6 +147,7 @@ TEXT = {
         # siting reports (docs/siting.md)
         "outside": "位于研究范围（{where}）之外，未作分析",
         "osm_date_unknown": "OSM 数据日期未知（{note}）",
+        "osm_no_timestamp": "数据文件头中没有时间戳",
         "outside_swapped": "位于研究范围（{where}）之外，但经纬度互换后在范围内：似乎写成了“纬度,经度”，"
                            "请写 --at={lon},{lat}（经度在前）",
         "where_bounds": "行政边界",

@@ -164,6 +164,12 @@ def suggest_sites(result: AnalysisResult | SiteContext, category: str, k: int | 
             notes.append(f"the integer program stopped early ({exact.status}) with a worse solution than greedy; "
                          "the greedy solution is used")
     ranked = mclp.rank(A, wc, best.chosen)
+    useless = ~(ranked.gains > 0)
+    if useless.any() and not useless.all():  # an integer program may pick sites that add nobody
+        notes.append(f"{int(useless.sum())} further sites chosen by the integer program would add no one; "
+                     "they are left out")
+        keep = ~useless
+        ranked = mclp.Solution(ranked.chosen[keep], ranked.gains[keep], ranked.method, ranked.optimal, ranked.status)
     chosen = ranked.chosen
 
     # per-rank gains for the combined circle, and the demand points newly covered by the whole set
