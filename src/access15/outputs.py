@@ -249,7 +249,10 @@ def find_gpkg(path: str | Path) -> Path:
     with open(gpkg, "rb") as fh:
         head = fh.read(16)
     if head != b"SQLite format 3\x00":
-        kind = f"a {gpkg.suffix.lstrip('.').upper()} file" if gpkg.suffix else "another kind of file"
+        if gpkg.suffix.lower() == ".gpkg":
+            raise InputError(gpkg, "cannot read the GeoPackage (the file is not an SQLite database: damaged or "
+                             "renamed)", "re-run 'access15 run' to write it again")
+        kind = f"a {gpkg.suffix.lstrip('.').upper()} file" if gpkg.suffix else "a file without an extension"
         near = gpkg.parent / GPKG_NAME
         where = f" ({near} is one)" if near.is_file() else ""
         raise InputError(gpkg, f"not a GeoPackage ({kind})",
