@@ -216,7 +216,7 @@ def _check_table(src, path: Path, cats: list[str], rep: _Report) -> None:
             text = df[src.capacity_column]
             _, bad = parse_numbers(text)
             rep.rows(path, bad, src.capacity_column, lambda i: f"'{text.iloc[i]}' is not a number",
-                     lambda i: number_fix(text.iloc[i], "the capacity"))
+                     lambda i: number_fix(text.iloc[i], "the capacity", "write"))
     if not src.category:
         col = resolve_column(list(df.columns), src.category_column, CATEGORY_HEADERS)
         if col is None:

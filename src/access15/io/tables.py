@@ -120,11 +120,11 @@ def suggest_number(text: str) -> float | None:
     return float(found) if found is not None else None
 
 
-def number_fix(text: str, what: str) -> str:
-    """The advice for a value that is not a plain number: "write the plain number 116.325310" (every digit
-    as typed, so nothing is rounded away) or "fill in ``what`` as a plain number"."""
+def number_fix(text: str, what: str, write: str = "write the plain number") -> str:
+    """The advice for a value that is not a plain number: "write the plain number 116.325310" (``write``
+    then every digit as typed, so nothing is rounded away) or "fill in ``what`` as a plain number"."""
     guess = suggest_number_text(text)
-    return f"write the plain number {guess}" if guess is not None else f"fill in {what} as a plain number"
+    return f"{write} {guess}" if guess is not None else f"fill in {what} as a plain number"
 
 
 def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
