@@ -38,7 +38,7 @@ from .cache import ensure_cached, load_cached
 from .config import BoundaryConfig, Config, load_config
 from .demand import GRID_LABEL, NODE_LABEL
 from .errors import InputError
-from .io.boundaries import load_units
+from .io.boundaries import REGIONS, load_units
 from .io.facilities import load_facilities
 from .io.osm import is_osm_file
 from .network import WalkNetwork, subnetwork
@@ -79,7 +79,7 @@ class BatchResult:
 
 def load_regions(path: str | Path, by: str, crs: str | None = None, layer: str | None = None) -> gpd.GeoDataFrame:
     """Regions (``region`` name, polygon geometry) in EPSG:4326, parts with the same ``by`` value dissolved."""
-    units = load_units(BoundaryConfig(path=str(path), name_column=by, crs=crs, layer=layer), Path, None)
+    units = load_units(BoundaryConfig(path=str(path), name_column=by, crs=crs, layer=layer), Path, None, REGIONS)
     if len(units) == 0:
         raise InputError(path, "the regions file holds no polygons", "check the file and the layer")
     out = units.dissolve(by="unit", sort=False).reset_index()
@@ -159,8 +159,17 @@ def run_batch(config: Config | str | Path, regions: gpd.GeoDataFrame | str | Pat
     -------
     BatchResult. Regions that failed after the retries are in ``failed`` with their error.
     """
+    if workers is not None and not workers >= 1:
+        raise InputError("--workers", f"{workers} worker processes", "give 1 or more, or leave --workers out "
+                         "for one per core")
+    if not retries >= 0:
+        raise InputError("--retries", f"{retries} re-runs", "give 0 or more")
     cfg = config if isinstance(config, Config) else load_config(config)
     if isinstance(regions, gpd.GeoDataFrame):
+        if by not in regions.columns:
+            cols = [str(c) for c in regions.columns if c != regions.geometry.name]
+            raise InputError("regions", f"no column '{by}' (columns: {', '.join(cols) or 'none'})",
+                             "name the column that names each region with by=...", field=by)
         regs = gpd.GeoDataFrame({"region": regions[by].astype(str).to_numpy()}, geometry=regions.geometry.values,
                                 crs=regions.crs).to_crs(4326).dissolve(by="region", sort=False).reset_index()
     else:

@@ -587,6 +587,15 @@ def check_bbox(bbox: Any, source: Path | str) -> list[float]:
 def load_config(path: str | Path) -> Config:
     """Read a TOML config file. Relative paths inside it are relative to the file."""
     path = Path(path)
+    if path.is_dir():
+        tomls = sorted(path.glob("*.toml"))
+        if len(tomls) == 1:
+            fix = f"pass the config file inside it: {tomls[0]}"
+        elif tomls:
+            fix = "pass one of its .toml files: " + ", ".join(t.name for t in tomls[:5]) + (" ..." * (len(tomls) > 5))
+        else:
+            fix = "pass a .toml config file (this folder has none), or run 'access15 demo'"
+        raise InputError(path, "this is a folder, not a config file", fix)
     if not path.is_file():
         raise InputError(path, "config file not found", "check the path, or run 'access15 demo'")
     try:

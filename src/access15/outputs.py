@@ -246,6 +246,17 @@ def find_gpkg(path: str | Path) -> Path:
     if not gpkg.is_file():
         raise InputError(path, "no access15 GeoPackage here" if path.is_dir() else "file not found",
                          "pass the access15.gpkg written by 'access15 run', or its output folder")
+    with open(gpkg, "rb") as fh:
+        head = fh.read(16)
+    if head != b"SQLite format 3\x00":
+        if gpkg.suffix.lower() == ".gpkg":
+            raise InputError(gpkg, "cannot read the GeoPackage (the file is not an SQLite database: damaged or "
+                             "renamed)", "re-run 'access15 run' to write it again")
+        kind = f"a {gpkg.suffix.lstrip('.').upper()} file" if gpkg.suffix else "a file without an extension"
+        near = gpkg.parent / GPKG_NAME
+        where = f" ({near} is one)" if near.is_file() else ""
+        raise InputError(gpkg, f"not a GeoPackage ({kind})",
+                         f"pass the access15.gpkg written by 'access15 run', or its output folder{where}")
     return gpkg
 
 

@@ -19,13 +19,24 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import sys
 from datetime import datetime, timezone
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ._version import __version__
-from .config import Config, config_to_json
+from .config import PRESETS, Config, config_to_json
 from .io.osm import is_osm_file, osm_header_info
+from .text import t
+
+#: Said in ``osm_timestamp_note`` (run.json, GeoPackage, map footer) when the OSM date is unknown.
+NO_OSM_TIMESTAMP = "the extract's header has no timestamp"
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 RUN_JSON = "run.json"
 
@@ -45,7 +56,8 @@ def _utc(t: datetime) -> str:
 
 def file_record(role: str, path: str | Path) -> dict[str, Any]:
     """One input file: role, name, absolute path, bytes and SHA-256 (None when the file is missing);
-    for OSM files also ``osm_timestamp``/``osm_bbox`` from the header when the header has them."""
+    for OSM files also ``osm_timestamp`` from the header (None, with ``osm_timestamp_note`` saying so, when
+    the header has none) and ``osm_bbox`` when the header has one."""
     path = Path(path)
     rec: dict[str, Any] = {"role": role, "name": path.name, "path": str(path.resolve())}
     if path.is_file():
@@ -53,8 +65,9 @@ def file_record(role: str, path: str | Path) -> dict[str, Any]:
         rec["sha256"] = sha256_file(path)
         if is_osm_file(path):
             head = osm_header_info(path)
-            if head.get("timestamp"):
-                rec["osm_timestamp"] = head["timestamp"]
+            rec["osm_timestamp"] = head.get("timestamp") or None
+            if not rec["osm_timestamp"]:
+                rec["osm_timestamp_note"] = NO_OSM_TIMESTAMP
             if head.get("bbox"):
                 rec["osm_bbox"] = head["bbox"]
     else:
@@ -62,24 +75,57 @@ def file_record(role: str, path: str | Path) -> dict[str, Any]:
     return rec
 
 
+def packaged_record(role: str, name: str) -> dict[str, Any]:
+    """One data file shipped inside the package (``access15/data/<name>``): role, name, its package path,
+    bytes and SHA-256, and ``packaged: true``."""
+    data = resources.files("access15").joinpath(f"data/{name}").read_bytes()
+    return {"role": role, "name": name, "path": f"access15/data/{name}", "packaged": True, "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def targets_preset(cfg: Config) -> str | None:
+    """The shipped targets preset the config uses (``[targets] preset``), read from its source file; None
+    when it uses none or was not read from a file."""
+    if cfg.source is None or not Path(cfg.source).is_file():
+        return None
+    try:
+        data = tomllib.loads(Path(cfg.source).read_text(encoding="utf-8-sig"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        return None
+    targets = data.get("targets")
+    preset = targets.get("preset") if isinstance(targets, dict) else None
+    return str(preset) if preset is not None else None
+
+
 def collect(cfg: Config, started: datetime | None = None, *, network_in_memory: str | None = None,
-            facilities_in_memory: bool = False) -> dict[str, Any]:
+            facilities_in_memory: bool = False,
+            extra_inputs: Sequence[tuple[str, str | Path]] = ()) -> dict[str, Any]:
     """The provenance record of a run of ``cfg`` starting at ``started`` (default: now, UTC).
 
     ``network_in_memory`` / ``facilities_in_memory`` say that the caller handed these in as objects
     instead of letting the config's files be read; the record then says so instead of hashing files
-    that were not used.
+    that were not used. ``extra_inputs`` are further (role, path) files that change a figure (e.g. candidate
+    sites of a siting run).
+
+    Every input that changes a figure is listed with its SHA-256: the config, the network and its tag
+    mapping, facility files, the population file, boundaries, packaged data files in use (the built-in tag
+    mapping, travel profiles, a targets preset) and ``extra_inputs``. ``osm_timestamp`` is the extract's
+    date; when it is unknown, ``osm_timestamp_note`` says why.
     """
     started = started or datetime.now(timezone.utc)
     inputs: list[dict[str, Any]] = []
+    builtin_tags = False
     if cfg.source is not None:
         inputs.append(file_record("config", cfg.source))
+    net_path = cfg.resolve(cfg.network.path)
+    osm_network = network_in_memory is None and is_osm_file(net_path)
     if network_in_memory is not None:
         inputs.append({"role": "network", "name": network_in_memory, "supplied": "in memory"})
     else:
-        inputs.append(file_record("network", cfg.resolve(cfg.network.path)))
+        inputs.append(file_record("network", net_path))
         if cfg.network.tags:
             inputs.append(file_record("network tags", cfg.resolve(cfg.network.tags)))
+        builtin_tags |= osm_network and not cfg.network.tags  # the walkable-way filter
     if facilities_in_memory:
         inputs.append({"role": "facilities", "supplied": "in memory"})
     else:
@@ -87,19 +133,49 @@ def collect(cfg: Config, started: datetime | None = None, *, network_in_memory: 
             if src.path.lower() == "osm":
                 if src.tags:
                     inputs.append(file_record(f"facilities #{i} tags", cfg.resolve(src.tags)))
+                else:
+                    builtin_tags = True
                 continue  # read from the network's OSM file, recorded above
             inputs.append(file_record(f"facilities #{i}", cfg.resolve(src.path)))
+    if builtin_tags:
+        inputs.append(packaged_record("tag mapping (built-in)", "osm_tags.toml"))
+    pc = cfg.population
+    if pc is not None:
+        if pc.path and pc.kind != "buildings":
+            inputs.append(file_record("population", cfg.resolve(pc.path)))
+        if pc.kind == "buildings" or pc.dasymetric:
+            inputs.append({"role": "population buildings", "name": Path(str(cfg.network.path)).name,
+                           "supplied": "OSM buildings of the network file, recorded above"})
     if cfg.boundaries is not None:
-        inputs.append(file_record("boundaries", cfg.resolve(cfg.boundaries.path)))
-    osm = [r for r in inputs if r.get("osm_timestamp")]
-    return {
+        if cfg.boundaries.path.lower() == "osm":
+            inputs.append({"role": "boundaries", "name": Path(str(cfg.network.path)).name,
+                           "supplied": "OSM administrative boundaries of the network file, recorded above"})
+        else:
+            inputs.append(file_record("boundaries", cfg.resolve(cfg.boundaries.path)))
+    if any(c.profile_by_class for c in cfg.categories.values()):
+        inputs.append(packaged_record("travel profiles (built-in)", "speeds.toml"))
+    preset = targets_preset(cfg)
+    if preset is not None and preset in PRESETS:
+        rec = packaged_record("targets preset", f"targets_{preset}.toml")
+        rec["preset"] = preset
+        inputs.append(rec)
+    for role, path in extra_inputs:
+        inputs.append(file_record(role, path))
+    osm = [r for r in inputs if "osm_timestamp" in r]
+    stamp = next((r["osm_timestamp"] for r in osm if r["osm_timestamp"]), None)
+    record = {
         "access15_version": __version__,
         "python": platform.python_version(),
         "run_started_utc": _utc(started),
-        "osm_timestamp": osm[0]["osm_timestamp"] if osm else None,
-        "inputs": inputs,
-        "config": config_to_json(cfg),
+        "osm_timestamp": stamp,
     }
+    if stamp is None:
+        record["osm_timestamp_note"] = (NO_OSM_TIMESTAMP if osm else "the network was supplied in memory: no OSM "
+                                        "extract header was read" if network_in_memory is not None else
+                                        "no OSM extract was read (the network is a road-line layer)")
+    record["inputs"] = inputs
+    record["config"] = config_to_json(cfg)
+    return record
 
 
 def finish(record: dict[str, Any], finished: datetime | None = None) -> dict[str, Any]:
@@ -111,13 +187,16 @@ def finish(record: dict[str, Any], finished: datetime | None = None) -> dict[str
     return record
 
 
-def footer_lines(record: dict[str, Any]) -> list[str]:
-    """Short provenance lines for the HTML map's footer."""
+def footer_lines(record: dict[str, Any], lang: str = "en") -> list[str]:
+    """Short provenance lines for the HTML map's footer (the OSM date, or why it is unknown)."""
     if not record:
         return []
     parts = [f"run {record.get('run_started_utc', '?')}"]  # the map's footer already names the version
     if record.get("osm_timestamp"):
         parts.append(f"OSM extract {record['osm_timestamp']}")
+    elif record.get("osm_timestamp_note"):
+        note = record["osm_timestamp_note"]
+        parts.append(t(lang, "osm_date_unknown", note=t(lang, "osm_no_timestamp") if note == NO_OSM_TIMESTAMP else note))
     files = [f"{r['name']} sha256:{r['sha256'][:12]}" for r in record.get("inputs", []) if r.get("sha256")]
     lines = [" · ".join(parts)]
     if files:
@@ -130,7 +209,7 @@ def footer_lines(record: dict[str, Any]) -> list[str]:
 def meta_items(record: dict[str, Any]) -> dict[str, Any]:
     """The provenance keys of the GeoPackage metadata table."""
     keys = ("access15_version", "python", "run_started_utc", "run_finished_utc", "run_seconds", "osm_timestamp",
-            "inputs")
+            "osm_timestamp_note", "inputs")
     return {k: record[k] for k in keys if k in record}  # "config" is written with the map tables
 
 

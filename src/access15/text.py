@@ -6,7 +6,9 @@ display string is scattered in the code that computes. Formatting only: every fi
 
 from __future__ import annotations
 
+import math
 import re
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 TEXT = {
@@ -59,6 +61,10 @@ TEXT = {
         "streets_legend": "Walkable streets",
         # siting reports (docs/siting.md)
         "outside": "outside the study area ({where}); it is not analysed here",
+        "osm_date_unknown": "OSM extract date unknown ({note})",
+        "osm_no_timestamp": "the extract's header has no timestamp",
+        "outside_swapped": "outside the study area ({where}), but the swapped pair is inside: it looks like "
+                           "latitude,longitude; write --at={lon},{lat} (longitude first)",
         "where_bounds": "the boundaries",
         "where_network": "the network extract",
         "water": "on water ({name}, OSM id {oid}); move the site onto land",
@@ -79,7 +85,7 @@ TEXT = {
         "sugg_remaining": "Gap remaining after the suggested sites",
         "pool": "Candidate sites ({n})",
         "sugg_layer": "Suggested sites ({n})",
-        "sugg_popup": "#{rank} {site}: adds {n} {noun} after the sites ranked above (coverage {share:.1%})",
+        "sugg_popup": "#{rank} {site}: adds {n} {noun} after the sites ranked above (coverage {share})",
         "key_title": "Siting",
         "key_site": "site (number: as in the table)",
         "key_catchment": "its catchment: everyone within {minutes:g} min",
@@ -140,6 +146,10 @@ TEXT = {
         "streets_legend": "步行路网",
         # siting reports (docs/siting.md)
         "outside": "位于研究范围（{where}）之外，未作分析",
+        "osm_date_unknown": "OSM 数据日期未知（{note}）",
+        "osm_no_timestamp": "数据文件头中没有时间戳",
+        "outside_swapped": "位于研究范围（{where}）之外，但经纬度互换后在范围内：似乎写成了“纬度,经度”，"
+                           "请写 --at={lon},{lat}（经度在前）",
         "where_bounds": "行政边界",
         "where_network": "路网数据范围",
         "water": "位于水域（{name}，OSM 编号 {oid}），请将选址移至陆地",
@@ -160,7 +170,7 @@ TEXT = {
         "sugg_remaining": "建议选址之后仍存在的空白",
         "pool": "候选选址（{n}）",
         "sugg_layer": "建议选址（{n}）",
-        "sugg_popup": "第 {rank} 名 {site}：在排名靠前的选址之后新增 {n} {noun}（覆盖率 {share:.1%}）",
+        "sugg_popup": "第 {rank} 名 {site}：在排名靠前的选址之后新增 {n} {noun}（覆盖率 {share}）",
         "key_title": "选址",
         "key_site": "选址（编号同表格）",
         "key_catchment": "服务范围：{minutes:g}分钟内可达",
@@ -229,3 +239,19 @@ def noun(lang: str, noun_en: str) -> str:
 def number(v: float) -> str:
     """A count with thousands separators; one decimal only for small fractional values."""
     return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 or abs(v) >= 100 else f"{v:,.1f}"
+
+
+def share(x: float) -> str:
+    """A share (0-1) as a percentage with one decimal at most ("90%", "83.6%"): the one rule for every share
+    in siting output (tables, sentences, maps).
+
+    Rounded half-to-even to 0.1 percentage point ("83.55%" -> "83.6%"), except that a share short of 1 is
+    never shown as 100% (it is then floored: 0.99996 -> "99.9%"); "–" when undefined.
+    """
+    if x is None or not math.isfinite(x):
+        return "–"
+    d = Decimal(repr(float(x))) * 100
+    v = d.quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    if x < 1 and v >= 100:
+        v = d.quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
+    return f"{v:.1f}".removesuffix(".0") + "%"

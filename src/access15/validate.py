@@ -43,11 +43,11 @@ from .io.tables import (
     BOUNDARY_FIX,
     CATEGORY_HEADERS,
     GIS_FIX,
+    number_fix,
     parse_numbers,
     read_layer,
     read_table,
     resolve_column,
-    suggest_number,
 )
 from .network import check_network_path
 from .pipeline import Prepared, prepare
@@ -191,8 +191,7 @@ def _check_table(src, path: Path, cats: list[str], rep: _Report) -> None:
         vals, bad = parse_numbers(df[col])
         text = df[col]
         rep.rows(path, bad, col, lambda i, t=text: f"'{t.iloc[i]}' is not a number",
-                 lambda i, t=text: (f"write the plain number {suggest_number(t.iloc[i]):g}"
-                                    if suggest_number(t.iloc[i]) is not None else "fill in a decimal coordinate"))
+                 lambda i, t=text: number_fix(t.iloc[i], "a decimal coordinate"))
         rep.rows(path, ~bad & np.isnan(vals), col, "empty coordinate", "fill it in or delete the row")
         xy.append(vals)
     x, y = xy
@@ -214,8 +213,7 @@ def _check_table(src, path: Path, cats: list[str], rep: _Report) -> None:
             text = df[src.capacity_column]
             _, bad = parse_numbers(text)
             rep.rows(path, bad, src.capacity_column, lambda i: f"'{text.iloc[i]}' is not a number",
-                     lambda i: (f"write {suggest_number(text.iloc[i]):g}" if suggest_number(text.iloc[i]) is not None
-                                else "write the capacity as a plain number"))
+                     lambda i: number_fix(text.iloc[i], "the capacity", "write"))
     if not src.category:
         col = resolve_column(list(df.columns), src.category_column, CATEGORY_HEADERS)
         if col is None:

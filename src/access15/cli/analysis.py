@@ -117,7 +117,7 @@ def _run(config_path: Path, out: Path | None, html: bool) -> None:
 
 @app.command()
 def run(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
-        out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: [output] dir)."),
+        out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: \\[output] dir)."),
         html: bool = typer.Option(True, "--html/--no-html", help="Write the HTML gap map."),
         scenario: Path = typer.Option(None, "--scenario", help="Scenario GeoJSON (access15 serve): its figures."),
         year: int = typer.Option(None, "--year", help="Plan year of the scenario (default: every edit).")) -> None:
@@ -197,7 +197,7 @@ def batch(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
           buffer_m: float = typer.Option(None, "--buffer-m", help="Reach beyond each region, metres "
                                          "(default: the largest circle)."),
           regions_crs: str = typer.Option(None, "--regions-crs", help="CRS of a regions file that declares none."),
-          out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: [output] dir + '/batch').")) -> None:
+          out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: \\[output] dir/batch).")) -> None:
     """Run CONFIG for every region of a regions file (on a Dask cluster) and merge the coverage tables."""
     try:
         with warnings.catch_warnings():

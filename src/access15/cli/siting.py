@@ -23,6 +23,8 @@ from ..siting import (
     write_site_check,
     write_suggestion,
 )
+from ..siting.sites import check_spacing
+from ..text import share
 from .app import app, console, err, fail, print_written
 
 
@@ -48,7 +50,7 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
                at: list[str] = typer.Option(None, "--at", help="Candidate site as lon,lat (WGS84); repeatable."),
                candidates: Path = typer.Option(None, "--candidates", help="CSV (lon/lat) or GIS file of sites."),
                capacity: float = typer.Option(None, "--capacity", help="Places of each candidate (beds, seats)."),
-               out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: <output dir>/siting)."),
+               out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: \\[output] dir/siting)."),
                html: bool = typer.Option(True, "--html/--no-html", help="Write the before/after map."),
                cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse the cached analysis."),
                scenario: Path = typer.Option(None, "--scenario", help="Check against a scenario's facilities."),
@@ -90,8 +92,8 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
         for col in ("site", "unit", "newly covered", "share before", "share after"):
             ut.add_column(col, justify="left" if col in ("site", "unit") else "right")
         for row in top.itertuples():
-            ut.add_row(row.site, str(row.unit), f"{row.newly_covered:,.0f}", f"{row.share_before:.1%}",
-                       f"{row.share_after:.1%}")
+            ut.add_row(row.site, str(row.unit), f"{row.newly_covered:,.0f}", share(row.share_before),
+                       share(row.share_after))
         console.print(ut)
     for v in check.verdicts():
         console.print(f"  {v}", highlight=False, soft_wrap=True)
@@ -109,14 +111,15 @@ def suggest(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
             budget: float = typer.Option(None, "--budget", help="Total cost allowed (candidates' 'cost' column; "
                                          "1 per site without one)."),
             target: float = typer.Option(None, "--target", help="Share (0-1) for the set-covering view "
-                                         "(default: the plan's coverage target in [targets], else 1.0)."),
+                                         "(default: the plan's coverage target in \\[targets], else 1.0)."),
             method: str = typer.Option("auto", "--method", help="greedy, exact or auto."),
             spacing: float = typer.Option(None, "--spacing", help="Spacing of generated candidates (m)."),
-            out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: <output dir>/siting)."),
+            out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: \\[output] dir/siting)."),
             html: bool = typer.Option(True, "--html/--no-html", help="Write the map."),
             cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse the cached analysis.")) -> None:
     """Choose new sites that bring the most uncovered demand inside a category's circle."""
     try:
+        check_spacing(spacing)
         ctx = _context(config, cache)
         cands = read_sites(candidates, category) if candidates is not None else None
         sugg = suggest_sites(ctx, category, k if k is not None or budget is not None else 5, cands, method=method,
@@ -127,10 +130,10 @@ def suggest(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
     table = Table(title=f"{category}: suggested sites ({sugg.method}), {sugg.noun}")
     for col in ("rank", "site", "lon", "lat", "newly covered", "cumulative", "coverage"):
         table.add_column(col, justify="left" if col == "site" else "right")
-    table.add_row("", "existing facilities", "", "", "", "", f"{sugg.share_before:.1%}")
+    table.add_row("", "existing facilities", "", "", "", "", share(sugg.share_before))
     for row in sugg.sites.itertuples():
         table.add_row(str(row.rank), row.site, f"{row.lon:.5f}", f"{row.lat:.5f}", f"{row.newly_covered:,.0f}",
-                      f"{row.cumulative_new:,.0f}", f"{row.share_after:.1%}")
+                      f"{row.cumulative_new:,.0f}", share(row.share_after))
     console.print(table)
     console.print(sugg.summary(), highlight=False, soft_wrap=True)
     for n in sugg.notes:

@@ -10,6 +10,7 @@ WGS84) or from the ``boundary=administrative`` relations of the network's OSM ex
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -24,8 +25,39 @@ from .osm import read_osm_admin
 from .tables import BOUNDARY_FIX, read_layer, require_geometry
 
 
-def load_units(bc: BoundaryConfig, resolve: Callable[[str], Path], network_path: Path | None) -> gpd.GeoDataFrame:
-    """The configured units in EPSG:4326 with ``unit``, ``level`` and ``class`` (None where not given)."""
+@dataclass(frozen=True)
+class UnitOptions:
+    """How messages about a units file name the file and the options that set it, so that the user is told
+    the option they can actually change (``[boundaries]`` keys of a config, or ``batch``'s command-line
+    options).
+
+    ``what``: the file in words; ``path``: where its path is set; ``columns``: advice for a missing column
+    (``{columns}`` lists the file's columns); ``crs``: how to declare the file's CRS.
+    """
+
+    what: str
+    path: str
+    columns: str
+    crs: str
+
+
+#: Messages for ``[boundaries]`` of a config.
+BOUNDARIES = UnitOptions("boundary file", "check [boundaries] path in the config",
+                         "set name_column / level_column / class_column in [boundaries] to one of the columns",
+                         "declare the file's real CRS with crs = \"EPSG:...\" in [boundaries]")
+
+#: Messages for ``access15 batch --regions`` (see :func:`access15.batch.load_regions`).
+REGIONS = UnitOptions("regions file", "check the path given to --regions",
+                      "name the column that names each region with --by, e.g. --by {first}",
+                      "declare the file's real CRS with --regions-crs, e.g. --regions-crs EPSG:3857")
+
+
+def load_units(bc: BoundaryConfig, resolve: Callable[[str], Path], network_path: Path | None,
+               options: UnitOptions = BOUNDARIES) -> gpd.GeoDataFrame:
+    """The configured units in EPSG:4326 with ``unit``, ``level`` and ``class`` (None where not given).
+
+    ``options`` words the messages for where the file was named (:data:`BOUNDARIES` or :data:`REGIONS`).
+    """
     if bc.path.lower() == "osm":
         if network_path is None:
             raise InputError("[boundaries]", "path = \"osm\" needs an OSM network file",
@@ -35,12 +67,14 @@ def load_units(bc: BoundaryConfig, resolve: Callable[[str], Path], network_path:
         return gdf
     path = resolve(bc.path)
     if not path.is_file():
-        raise InputError(path, "boundary file not found", "check [boundaries] path in the config")
+        raise InputError(path, f"{options.what} not found" if not path.is_dir() else
+                         f"this is a folder, not a {options.what}", options.path)
     raw = require_geometry(read_layer(path, bc.layer, "boundaries", BOUNDARY_FIX), path, "polygons")
     for col in (bc.name_column, bc.level_column, bc.class_column):
         if col and col not in raw.columns:
-            raise InputError(path, f"no column '{col}' (columns: {', '.join(map(str, raw.columns))})",
-                             "set name_column / level_column / class_column in [boundaries]", field=col)
+            cols = [str(c) for c in raw.columns if c != raw.geometry.name]
+            raise InputError(path, f"no column '{col}' (columns: {', '.join(cols) or 'none'})",
+                             options.columns.format(first=cols[0] if cols else "NAME"), field=col)
     geom = np.asarray(raw.geometry.values, dtype=object)
     empty = np.flatnonzero(shapely.is_missing(geom) | shapely.is_empty(geom))
     if len(empty):
@@ -48,7 +82,9 @@ def load_units(bc: BoundaryConfig, resolve: Callable[[str], Path], network_path:
                          field="geometry")
     if not np.isin(shapely.get_type_id(geom), [3, 6]).all():
         raise InputError(path, "boundaries must be polygons", "export the administrative areas as polygons")
-    crs = declared_crs(bc.crs, raw.crs, path, "boundary file", "[boundaries]")
+    if not bc.crs and raw.crs is None:
+        raise InputError(path, f"the {options.what} has no coordinate reference system", options.crs)
+    crs = declared_crs(bc.crs, raw.crs, path, options.what, "[boundaries]")
     if "gcj02" in path.name.lower() and crs != "gcj02":
         warnings.warn(f"{path.name}: the file name says GCJ-02 but [boundaries] does not declare it; add "
                       "crs = \"gcj02\" to [boundaries] if the coordinates come from AMap", AccessWarning, stacklevel=2)
@@ -61,7 +97,7 @@ def load_units(bc: BoundaryConfig, resolve: Callable[[str], Path], network_path:
         x0, y0, x1, y1 = shapely.total_bounds(geom)
         if min(x0, y0) < -180 or x1 > 180 or y1 > 90 or y0 < -90:
             raise InputError(path, f"coordinates ({x0:.0f}, {y0:.0f}) are not longitude/latitude but the CRS is "
-                             f"{crs.to_string()}", "declare the file's real CRS with crs = \"EPSG:...\" in [boundaries]")
+                             f"{crs.to_string()}", options.crs)
     invalid = np.flatnonzero(~shapely.is_valid(geom))
     if len(invalid):
         names = ", ".join(raw[bc.name_column].astype(str).iloc[invalid[:5]])

@@ -104,13 +104,29 @@ def read_table(path: Path) -> tuple[pd.DataFrame, TableInfo]:
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
 
 
-def suggest_number(text: str) -> float | None:
-    """The number a person most likely meant by ``text`` ("40张" -> 40, "1,200" -> 1200, "３５" -> 35)."""
+def suggest_number_text(text: str) -> str | None:
+    """The number a person most likely meant by ``text``, with every digit as typed ("116.325310°" ->
+    "116.325310", "40张" -> "40", "1,200" -> "1200", "３５" -> "35", "116,325310" -> "116.325310");
+    ``None`` when ``text`` holds no single number."""
     t = unicodedata.normalize("NFKC", str(text)).strip()
     t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)  # thousands separators: 1,200
     t = re.sub(r"^([-+]?\d+),(\d+)$", r"\1.\2", t)  # a decimal comma: 116,325310
     found = _NUMBER.findall(t)
-    return float(found[0]) if len(found) == 1 else None
+    return found[0].lstrip("+") if len(found) == 1 else None
+
+
+def suggest_number(text: str) -> float | None:
+    """The number a person most likely meant by ``text`` ("40张" -> 40, "1,200" -> 1200, "３５" -> 35) as a
+    float; see :func:`suggest_number_text` for the digits as typed (use that one in messages)."""
+    found = suggest_number_text(text)
+    return float(found) if found is not None else None
+
+
+def number_fix(text: str, what: str, write: str = "write the plain number") -> str:
+    """The advice for a value that is not a plain number: "write the plain number 116.325310" (``write``
+    then every digit as typed, so nothing is rounded away) or "fill in ``what`` as a plain number"."""
+    guess = suggest_number_text(text)
+    return f"{write} {guess}" if guess is not None else f"fill in {what} as a plain number"
 
 
 def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -132,8 +148,7 @@ def number_error(path: Path, values: pd.Series, bad: np.ndarray, field: str, wha
     """The :class:`InputError` for the first unparseable value of a column, with a suggested fix."""
     i = int(np.flatnonzero(bad)[0])
     text = values.iloc[i]
-    guess = suggest_number(text)
-    fix = (f"write the plain number {guess:g}" if guess is not None else f"fill in {what} as a plain number")
+    fix = number_fix(text, what)
     more = int(bad.sum()) - 1
     if more:
         fix += f" ({more} more rows like it; run 'access15 validate' to list them)"

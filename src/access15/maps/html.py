@@ -281,7 +281,7 @@ def footer_lines(data: MapData, lang: str, basemap: Basemap) -> list[str]:
         lines.append(t(lang, "gcj02_note", basemap=basemap.name))
     elif basemap.url is None:
         lines.append(t(lang, "basemap_none"))
-    lines += provenance_footer(data.provenance)
+    lines += provenance_footer(data.provenance, lang)
     lines.append(f"access15 {data.version}")
     return lines
 

@@ -15,7 +15,7 @@ from ..config import FacilitySource
 from ..coords import WGS84, transform_xy
 from ..errors import InputError
 from ..io.facilities import read_facility_file
-from ..io.tables import number_error, parse_numbers, read_table
+from ..io.tables import GIS_FIX, number_error, parse_numbers, read_layer, read_table
 from ..result import AnalysisResult
 from ..snap import Snapped, snap_points
 from ..text import t
@@ -70,9 +70,16 @@ def read_sites(path: str | Path, category: str) -> gpd.GeoDataFrame:
     facility file (encodings, coordinate systems and errors as for facilities); optional ``name``,
     ``capacity`` (places) and ``cost`` (any unit, for a budget) columns are kept."""
     path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "candidates file not found" if not path.is_dir() else "this is a folder, not a "
+                         "candidates file", "pass a CSV with lon/lat columns or a GIS file of candidate sites")
+    is_table = path.suffix.lower() in (".csv", ".txt")
+    raw = read_table(path)[0] if is_table else read_layer(path, None, "the candidates file", GIS_FIX)
+    if len(raw) == 0:
+        raise InputError(path, "the candidates file has no rows",
+                         "add candidate sites, one row per site" + (" with lon and lat" if is_table else ""))
     src = FacilitySource(path=str(path), category=category)
     gdf = read_facility_file(src, path)  # validates the file and its coordinates
-    raw = read_table(path)[0] if path.suffix.lower() in (".csv", ".txt") else gpd.read_file(path)
     if "capacity" in raw.columns:
         src.capacity_column = "capacity"
         gdf = read_facility_file(src, path)
@@ -103,6 +110,12 @@ def validate_sites(ctx: SiteContext, sites: gpd.GeoDataFrame) -> tuple[Snapped, 
     where = t(lang, "where_bounds" if ctx.result.boundaries is not None else "where_network")
     status[outside] = OUTSIDE
     message[outside] = t(lang, "outside", where=where)
+    lonlat = np.column_stack([sites["lon"].to_numpy(dtype=np.float64), sites["lat"].to_numpy(dtype=np.float64)]) \
+        if {"lon", "lat"} <= set(sites.columns) else shapely.get_coordinates(sites.geometry.values)
+    for i in np.flatnonzero(outside & (np.abs(lonlat[:, 0]) <= 90)):  # a lat,lon pair that would be inside
+        sx, sy = transform_xy(lonlat[i:i + 1, ::-1], WGS84, net.crs)[0]
+        if shapely.intersects_xy(ctx.area, sx, sy):
+            message[i] = t(lang, "outside_swapped", where=where, lon=float(lonlat[i, 1]), lat=float(lonlat[i, 0]))
     pts = shapely.points(xy)
     if len(ctx.water):
         pi, wi = ctx.water_tree.query(pts, predicate="within")
@@ -135,9 +148,8 @@ def gap_candidates(result: AnalysisResult | SiteContext, category: str, spacing_
     res = result.result if isinstance(result, SiteContext) else result
     check_category(res, category)
     net, dem, cfg = res.network, res.demand, res.config
-    spacing = float(spacing_m) if spacing_m else cfg.categories[category].minutes * cfg.speed_m_per_min / 4
-    if spacing <= 0:
-        raise InputError("--spacing", "candidate spacing must be positive", "give metres, e.g. 250")
+    check_spacing(spacing_m)
+    spacing = float(spacing_m) if spacing_m is not None else cfg.categories[category].minutes * cfg.speed_m_per_min / 4
     gap = ~dem[f"covered_{category}"].to_numpy(dtype=bool)
     if "on_network" in dem.columns:
         gap &= dem["on_network"].to_numpy(dtype=bool)
@@ -167,6 +179,13 @@ def gap_candidates(result: AnalysisResult | SiteContext, category: str, spacing_
     return as_sites(gdf)
 
 
+def check_spacing(spacing_m: float | None) -> None:
+    """Refuse a candidate spacing that is not a positive number of metres (None: the default)."""
+    if spacing_m is not None and not float(spacing_m) > 0:
+        raise InputError("--spacing", f"candidate spacing {spacing_m:g} m is not positive",
+                         "give metres greater than 0, e.g. --spacing 250, or leave it out for a quarter of the circle")
+
+
 def parse_lonlat(text: str) -> tuple[float, float]:
     """``"lon,lat"`` (WGS84 degrees) as a pair of floats; a clear error otherwise."""
     parts = [p.strip() for p in str(text).replace(";", ",").split(",")]
@@ -175,6 +194,9 @@ def parse_lonlat(text: str) -> tuple[float, float]:
     except ValueError:
         raise InputError("--at", f"'{text}' is not lon,lat", "write e.g. --at 121.55,29.87 (longitude first)") from None
     if not (abs(lon) <= 180 and abs(lat) <= 90):
+        if abs(lon) <= 90 and abs(lat) <= 180:
+            raise InputError("--at", f"'{text}' is not a longitude,latitude: it looks like latitude,longitude",
+                             f"write --at={lat},{lon} (longitude first)")
         raise InputError("--at", f"'{text}' is not a longitude,latitude",
                          "longitude within ±180, latitude within ±90 (longitude first)")
     return lon, lat

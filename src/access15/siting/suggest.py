@@ -8,7 +8,6 @@ added.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +18,14 @@ from scipy import sparse
 from ..coverage import COMBINED
 from ..errors import InputError
 from ..result import AnalysisResult
-from ..text import number
+from ..text import number, share
 from . import mclp
 from .check import SiteCheck, evaluate, others_covered
 from .context import SiteContext, category_weights, check_category, demand_noun, site_context
-from .sites import OK, as_sites, gap_candidates
+from .sites import OK, as_sites, check_spacing, gap_candidates
+
+#: Relative tolerance (of the total demand) when comparing covered demand of two solutions or a target.
+OBJECTIVE_RTOL = 1e-9
 
 #: Instances up to this many coverage-matrix nonzeros are solved exactly by ``method="auto"``.
 AUTO_EXACT_NNZ = 2_000_000
@@ -83,7 +85,7 @@ class Suggestion:
         """One sentence: what the suggested sites add, and the set-covering answer."""
         n = len(self.sites)
         s = (f"{n} new site{'s' if n != 1 else ''} add {number(self.objective)} {self.noun} to the "
-             f"{self.minutes:g}-minute {self.category} circle ({self.share_before:.1%} -> {self.share_after:.1%})")
+             f"{self.minutes:g}-minute {self.category} circle ({share(self.share_before)} -> {share(self.share_after)})")
         if self.gap is not None:
             s += f"; greedy reaches {1 - self.gap:.2%} of the proven optimum" if self.optimal else \
                  f"; greedy reaches {1 - self.gap:.2%} of the best integer solution found"
@@ -124,6 +126,7 @@ def suggest_sites(result: AnalysisResult | SiteContext, category: str, k: int | 
         raise InputError("--target", f"target share {target} is not within (0, 1]", "e.g. 0.9 for 90%")
     if budget is not None and not budget >= 0:
         raise InputError("--budget", f"budget {budget} is not a non-negative number", "give the total cost allowed")
+    check_spacing(spacing_m)
     ctx = site_context(result)
     sites = as_sites(candidates) if candidates is not None else gap_candidates(res, category, spacing_m)
     cost = sites["cost"].to_numpy(dtype=np.float64) if "cost" in sites.columns else None
@@ -152,10 +155,21 @@ def suggest_sites(result: AnalysisResult | SiteContext, category: str, k: int | 
     greedy = mclp.greedy_mclp(A, wc, k, cost, budget)
     use_exact = method == "exact" or (method == "auto" and A.nnz <= AUTO_EXACT_NNZ)
     exact = mclp.exact_mclp(A, wc, k, cost, budget, time_limit_s) if use_exact else None
-    if exact is not None and exact.objective < greedy.objective:
-        notes.append(f"the integer program stopped early ({exact.status}); the greedy solution is used")
-    best = exact if exact is not None and exact.objective >= greedy.objective else greedy
+    tol = OBJECTIVE_RTOL * max(total, 1.0)  # objectives are sums of float weights: compare with a tolerance
+    best = greedy
+    if exact is not None:
+        if exact.objective >= greedy.objective - tol:
+            best = exact
+        elif not exact.optimal:  # a proven optimum never falls short of greedy beyond rounding
+            notes.append(f"the integer program stopped early ({exact.status}) with a worse solution than greedy; "
+                         "the greedy solution is used")
     ranked = mclp.rank(A, wc, best.chosen)
+    useless = ~(ranked.gains > 0)
+    if useless.any() and not useless.all():  # an integer program may pick sites that add nobody
+        notes.append(f"{int(useless.sum())} further sites chosen by the integer program would add no one; "
+                     "they are left out")
+        keep = ~useless
+        ranked = mclp.Solution(ranked.chosen[keep], ranked.gains[keep], ranked.method, ranked.optimal, ranked.status)
     chosen = ranked.chosen
 
     # per-rank gains for the combined circle, and the demand points newly covered by the whole set
@@ -205,30 +219,23 @@ def plan_target(result: AnalysisResult, category: str) -> tuple[str, float] | No
     return name, float(value)
 
 
-def _pct(x: float, down: bool = False) -> str:
-    """A share as a percentage with one decimal at most ("90%", "95.5%"); ``down`` rounds down, so that a
-    share short of 100% never reads as 100%."""
-    v = math.floor(x * 1000 + 1e-9) / 10 if down else round(x * 100, 1)
-    return f"{v:.1f}".removesuffix(".0") + "%"
-
-
 def _set_cover(A: sparse.csr_matrix, wc: np.ndarray, total: float, cov0: float, target: float, sites: gpd.GeoDataFrame,
                exact: bool, time_limit_s: float, noun: str) -> dict:
     """The location-set-covering view: the fewest candidates that lift coverage to ``target``."""
     needed = target * total - cov0
-    tol = 1e-9 * max(total, 1.0)
+    tol = OBJECTIVE_RTOL * max(total, 1.0)
     reachable_w = float(wc[np.unique(A.indices)].sum()) if A.nnz else 0.0
     max_share = (cov0 + reachable_w) / total if total else float("nan")
     out = {"target": target, "needed": max(needed, 0.0), "max_share": max_share, "reachable": True,
            "sites_needed": 0, "sites": [], "method": "", "optimal": True}
     if needed <= tol:
-        out["message"] = (f"The target of {_pct(target)} is already met ({_pct(cov0 / total, down=True)} covered): "
+        out["message"] = (f"The target of {share(target)} is already met ({share(cov0 / total)} covered): "
                           "no new site needed.")
         return out
     if reachable_w < needed - tol:
         out.update(reachable=False, sites_needed=None, optimal=True,
-                   message=(f"A {_pct(target)} share is unreachable with these {len(sites)} candidates: all of "
-                            f"them together reach {_pct(max_share, down=True)}."))
+                   message=(f"A {share(target)} share is unreachable with these {len(sites)} candidates: all of "
+                            f"them together reach {share(max_share)}."))
         return out
     sol = mclp.greedy_mclp(A, wc, stop_at=needed - tol)
     method, optimal = "greedy (an upper bound)", False
@@ -238,7 +245,7 @@ def _set_cover(A: sparse.csr_matrix, wc: np.ndarray, total: float, cov0: float, 
             sol, method, optimal = ex, "exact", ex.optimal
     names = sites["site"].astype(str).to_numpy()[sol.chosen].tolist()
     out.update(sites_needed=len(sol.chosen), sites=names, method=method, optimal=optimal,
-               message=(f"Reaching {_pct(target)} takes {'' if optimal else 'at most '}"
+               message=(f"Reaching {share(target)} takes {'' if optimal else 'at most '}"
                         f"{len(sol.chosen)} new site{'s' if len(sol.chosen) != 1 else ''} of these candidates"
                         f"{' (proven minimum)' if optimal else ' (' + method + ')'}."))
     return out
