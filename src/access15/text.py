@@ -96,6 +96,50 @@ TEXT = {
         "key_sugg_closed": "gap they close together",
         "key_sugg_remaining": "gap remaining (layer, off at first)",
         "nouns": {"residents": "residents", "grid cells": "grid cells", "street nodes": "street nodes"},
+        # --- CLI console tables and summary lines (cli/siting.py, cli/analysis.py) -----------------------
+        "cli_check_title": "{category}: {minutes:g}-minute circle, {noun}",
+        "cli_site": "site",
+        "cli_status": "status",
+        "cli_status_ok": "ok",
+        "cli_newly": "newly covered",
+        "cli_points": "points",
+        "cli_combined_plus": "combined +",
+        "cli_catchment": "catchment",
+        "cli_served": "already served",
+        "cli_per1000_after": "per 1,000 after",
+        "cli_units_title": "newly covered by unit (top {n} of {total})",
+        "cli_unit": "unit",
+        "cli_share_before": "share before",
+        "cli_share_after": "share after",
+        "cli_sugg_title": "{category}: suggested sites ({method}), {noun}",
+        "cli_rank": "rank",
+        "cli_lon": "lon",
+        "cli_lat": "lat",
+        "cli_cumulative": "cumulative",
+        "cli_coverage": "coverage",
+        "cli_existing": "existing facilities",
+        # the English summary line is Suggestion.summary(); these are its parts for other languages
+        "cli_sugg_summary": "{n} new site(s) add {obj} {noun} to the {minutes:g}-minute {label} circle "
+                            "({before} -> {after})",
+        "cli_sugg_gap_optimal": "; greedy reaches {pct:.2%} of the proven optimum",
+        "cli_sugg_gap": "; greedy reaches {pct:.2%} of the best integer solution found",
+        "cli_cover_met": "The target of {target} is already met ({share} covered): no new site needed.",
+        "cli_cover_unreachable": "A {target} share is unreachable with these {n} candidates: all of them together "
+                                 "reach {share}.",
+        "cli_cover_needed": "Reaching {target} takes {k} new site(s) of these candidates (proven minimum).",
+        "cli_cover_needed_upper": "Reaching {target} takes at most {k} new site(s) of these candidates (greedy, an "
+                                  "upper bound).",
+        "cli_cache": "analysis loaded from cache in {s:.2f} s",
+        "cli_note": "note:",
+        "cli_warning": "warning:",
+        "cli_units_worst": "Units, worst first (combined circle)",
+        "cli_unit_check": "Boundary check (overlaps count residents twice, gaps not at all)",
+        "cli_supply": "Supply per resident",
+        "cli_targets": "Targets",
+        "cli_estimated": " (population ESTIMATED)",
+        "cli_first": "(first {limit} of {n})",
+        "methods": {"greedy": "greedy", "exact": "exact"},
+        "columns": {},
     },
     "zh": {
         "travel_time": "步行至最近{label}设施的时间（分钟）",
@@ -181,6 +225,54 @@ TEXT = {
         "key_sugg_closed": "共同填补的空白",
         "key_sugg_remaining": "剩余空白（图层，默认关闭）",
         "nouns": {"residents": "居民", "grid cells": "网格", "street nodes": "路网节点"},
+        # --- CLI console tables and summary lines (cli/siting.py, cli/analysis.py) -----------------------
+        "cli_check_title": "{label}：{minutes:g}分钟服务圈，{noun}",
+        "cli_site": "选址",
+        "cli_status": "状态",
+        "cli_status_ok": "可用",
+        "cli_newly": "新增覆盖",
+        "cli_points": "百分点",
+        "cli_combined_plus": "综合服务圈新增",
+        "cli_catchment": "服务范围内",
+        "cli_served": "其中已覆盖",
+        "cli_per1000_after": "建成后每千人",
+        "cli_units_title": "各单元新增覆盖（前 {n} 个，共 {total} 个）",
+        "cli_unit": "单元",
+        "cli_share_before": "原覆盖率",
+        "cli_share_after": "建成后覆盖率",
+        "cli_sugg_title": "{label}：建议选址（{method}），{noun}",
+        "cli_rank": "排序",
+        "cli_lon": "经度",
+        "cli_lat": "纬度",
+        "cli_cumulative": "累计新增",
+        "cli_coverage": "覆盖率",
+        "cli_existing": "现有设施",
+        "cli_sugg_summary": "{n} 个新选址使{minutes:g}分钟{label}圈新增 {obj} {noun}（覆盖率 {before} → {after}）",
+        "cli_sugg_gap_optimal": "；贪心解达到已证明最优解的 {pct:.2%}",
+        "cli_sugg_gap": "；贪心解达到已找到的最优整数解的 {pct:.2%}",
+        "cli_cover_met": "目标 {target} 已达到（已覆盖 {share}），无需新增选址。",
+        "cli_cover_unreachable": "这 {n} 个候选选址无法达到 {target}：全部建成也只能达到 {share}。",
+        "cli_cover_needed": "达到 {target} 需要从候选选址中新增 {k} 处（已证明为最少）。",
+        "cli_cover_needed_upper": "达到 {target} 最多需要从候选选址中新增 {k} 处（贪心解，为上界）。",
+        "cli_cache": "已从缓存载入分析结果，用时 {s:.2f} 秒",
+        "cli_note": "提示：",
+        "cli_warning": "警告：",
+        "cli_units_worst": "各单元综合服务圈覆盖（由低到高）",
+        "cli_unit_check": "边界检查（重叠处居民会被重复计数，空隙处居民不被计入）",
+        "cli_supply": "人均供给",
+        "cli_targets": "规划指标",
+        "cli_estimated": "（人口为估算值）",
+        "cli_first": "（前 {limit} 行，共 {n} 行）",
+        "methods": {"greedy": "贪心算法", "exact": "精确求解"},
+        "columns": {
+            "level": "层级", "unit": "单元", "demand": "居民", "covered": "覆盖", "share_covered": "覆盖率",
+            "median_min": "中位数(分钟)", "p90_min": "90%分位(分钟)", "unreachable": "不可达", "units": "单元数",
+            "residents": "居民", "residents_in_overlaps": "重叠区居民", "residents_in_gaps": "空隙区居民",
+            "category": "类别", "population": "人口口径", "basis": "计量", "facilities": "设施数",
+            "missing_capacity": "缺规模", "capacity": "规模", "per_1000": "每千人", "target": "指标",
+            "measure": "度量", "target_value": "目标值", "figure": "现状值", "status": "状态", "city": "城市",
+            "year": "年份",
+        },
     },
 }
 
@@ -209,6 +301,9 @@ _DEMAND_ZH = [
     (re.compile(r"^network coverage: share of street nodes, not population$"), "路网覆盖：路网节点的占比（非人口）"),
     (re.compile(r"^share of residents \(population raster (?P<a>.+), (?P<b>[\d,]+) persons in the study area\)$"),
      "居民覆盖率（人口栅格 {a}，研究区内 {b} 人）"),
+    (re.compile(r"^share of residents \(population: (?P<a>.+), (?P<b>[\d,]+) persons; spread by the floor area of "
+                r"(?P<c>[\d,]+) residential buildings\)$"),
+     "居民覆盖率（人口：{a}，{b} 人；按 {c} 栋住宅建筑的建筑面积分配）"),
     (re.compile(r"^share of residents \(population: (?P<a>.+), (?P<b>[\d,]+) persons(?P<c>.*)\)$"),
      "居民覆盖率（人口：{a}，{b} 人{c}）"),
     (re.compile(r"^ESTIMATED population: (?P<a>.*)$"), "估算人口（ESTIMATED）：{a}"),
@@ -234,6 +329,11 @@ def t(lang: str, key: str, **kw: Any) -> str:
 def noun(lang: str, noun_en: str) -> str:
     """The demand noun ("residents", "grid cells", "street nodes") in ``lang``."""
     return TEXT.get(lang, TEXT["en"])["nouns"].get(noun_en, noun_en)
+
+
+def word(lang: str, group: str, key: str) -> str:
+    """A word of a word group ("methods", "columns") in ``lang``; the key itself where none is defined."""
+    return TEXT.get(lang, TEXT["en"])[group].get(key, key)
 
 
 def number(v: float) -> str:

@@ -18,7 +18,7 @@ from ..errors import Access15Error
 from ..outputs import render_maps, write_outputs
 from ..pipeline import analyze
 from ..result import AnalysisResult
-from ..text import TABLE_HEADERS, demand_text, t
+from ..text import TABLE_HEADERS, demand_text, t, word
 from ..validate import Problem
 from ..validate import validate as check_inputs
 from .app import app, console, err, fail, fmt_min, print_written
@@ -61,36 +61,43 @@ def _fmt_cell(v: object) -> str:
     return escape(str(v))
 
 
-def print_frame(df: pd.DataFrame | None, title: str, columns: list[str], limit: int = 15) -> None:
-    """A results table (first ``limit`` rows of ``columns``) as a Rich table; nothing when empty."""
+def print_frame(df: pd.DataFrame | None, title: str, columns: list[str], limit: int = 15, lang: str = "en") -> None:
+    """A results table (first ``limit`` rows of ``columns``) as a Rich table, headers in ``lang``; nothing when
+    empty."""
     if df is None or not len(df):
         return
     cols = [c for c in columns if c in df.columns]
-    table = Table(title=title + (f" [dim](first {limit} of {len(df)})[/dim]" if len(df) > limit else ""))
+    more = f" [dim]{t(lang, 'cli_first', limit=limit, n=len(df))}[/dim]" if len(df) > limit else ""
+    table = Table(title=title + more)
     for c in cols:
-        table.add_column(c)
+        table.add_column(word(lang, "columns", c))
     for row in df[cols].head(limit).itertuples(index=False):
-        table.add_row(*[_fmt_cell(v) for v in row])
+        table.add_row(*[str(int(v)) if c == "year" and isinstance(v, float) and v == v else _fmt_cell(v)
+                        for c, v in zip(cols, row)])
     console.print(table)
 
 
 def print_extra(result: AnalysisResult) -> None:
     """Per-unit coverage (combined circle, worst first), unit checks, supply ratios and targets, if present."""
+    lang = result.config.output.lang  # titles and headers from text.TEXT ("cli_*", "columns")
     uc = getattr(result, "unit_coverage", None)
     if uc is not None and len(uc) and "level" in uc:
-        print_frame(uc[uc["category"] == "combined"], "Units, worst first (combined circle)",
-                    ["level", "unit", "demand", "covered", "share_covered", "median_min", "p90_min", "unreachable"])
-    print_frame(getattr(result, "unit_check", None), "Boundary check (overlaps count residents twice, gaps not at all)",
-                ["level", "units", "residents", "residents_in_overlaps", "residents_in_gaps"])
+        print_frame(uc[uc["category"] == "combined"], t(lang, "cli_units_worst"),
+                    ["level", "unit", "demand", "covered", "share_covered", "median_min", "p90_min", "unreachable"],
+                    lang=lang)
+    print_frame(getattr(result, "unit_check", None), t(lang, "cli_unit_check"),
+                ["level", "units", "residents", "residents_in_overlaps", "residents_in_gaps"], lang=lang)
     sup = getattr(result, "supply", None)
-    est = " [bold](population ESTIMATED)[/bold]" if "ESTIMATED" in result.demand_label else ""
+    est = f"[bold]{t(lang, 'cli_estimated')}[/bold]" if "ESTIMATED" in result.demand_label else ""
     if sup is not None and len(sup):
-        print_frame(sup[sup["level"] == "overall"], "Supply per resident" + est, ["category", "population", "basis",
-                    "residents", "facilities", "missing_capacity", "capacity", "per_1000"])
+        print_frame(sup[sup["level"] == "overall"], t(lang, "cli_supply") + est, ["category", "population", "basis",
+                    "residents", "facilities", "missing_capacity", "capacity", "per_1000"], lang=lang)
     tg = getattr(result, "targets", None)
     if tg is not None and len(tg):
-        print_frame(tg[tg["level"] == "overall"] if (tg["level"] == "overall").any() else tg, "Targets" + est,
-                    ["target", "category", "measure", "target_value", "figure", "status", "city", "year"], limit=30)
+        print_frame(tg[tg["level"] == "overall"] if (tg["level"] == "overall").any() else tg,
+                    t(lang, "cli_targets") + est,
+                    ["target", "category", "measure", "target_value", "figure", "status", "city", "year"], limit=30,
+                    lang=lang)
 
 
 def _run(config_path: Path, out: Path | None, html: bool) -> None:
@@ -102,9 +109,9 @@ def _run(config_path: Path, out: Path | None, html: bool) -> None:
             warnings.simplefilter("ignore")
             result = analyze(config_path, progress=progress)
             for msg in result.warnings:
-                err.print(f"[yellow]warning:[/yellow] {escape(msg)}")
+                err.print(f"[yellow]{t(result.config.output.lang, 'cli_warning')}[/yellow] {escape(msg)}")
             for msg in result.notes:
-                err.print(f"[dim]note: {escape(msg)}[/dim]")
+                err.print(f"[dim]{t(result.config.output.lang, 'cli_note')} {escape(msg)}[/dim]")
             print_coverage(result)
             print_extra(result)
             target = out or result.config.resolve(result.config.output.dir)

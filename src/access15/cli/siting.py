@@ -14,6 +14,7 @@ from ..errors import Access15Error
 from ..scenario import Scenario, scenario_context
 from ..siting import (
     SiteContext,
+    Suggestion,
     as_sites,
     check_sites,
     load_site_context,
@@ -24,7 +25,7 @@ from ..siting import (
     write_suggestion,
 )
 from ..siting.sites import check_spacing
-from ..text import share
+from ..text import noun, number, share, t, word
 from .app import app, console, err, fail, print_written
 
 
@@ -36,8 +37,42 @@ def _context(config: Path, cache: bool) -> SiteContext:
         warnings.simplefilter("ignore")
         ctx = load_site_context(config, use_cache=cache, progress=progress)
     if "load cache" in ctx.result.timings:
-        err.print(f"[dim]  analysis loaded from cache in {ctx.result.timings['load cache']:.2f} s[/dim]")
+        err.print(f"[dim]  {t(_lang(ctx), 'cli_cache', s=ctx.result.timings['load cache'])}[/dim]")
     return ctx
+
+
+# --- console words ([output] lang): every title, header and summary word comes from text.TEXT ----------------
+def _lang(ctx: SiteContext) -> str:
+    return ctx.result.config.output.lang
+
+
+def _label(ctx: SiteContext, category: str) -> str:
+    """The category's display name in the config's language (the key itself in English)."""
+    lang, ccfg = _lang(ctx), ctx.result.config.categories.get(category)
+    return ccfg.label(lang) if lang != "en" and ccfg is not None else category
+
+
+def _suggest_summary(ctx: SiteContext, sugg: Suggestion) -> str:
+    """The summary line: Suggestion.summary() in English, else composed from the same figures in text.TEXT."""
+    lang = _lang(ctx)
+    if lang == "en":
+        return sugg.summary()
+    nn = noun(lang, sugg.noun)
+    s = t(lang, "cli_sugg_summary", n=len(sugg.sites), obj=number(sugg.objective), noun=nn, minutes=sugg.minutes,
+          label=_label(ctx, sugg.category), before=share(sugg.share_before), after=share(sugg.share_after))
+    if sugg.gap is not None:
+        s += t(lang, "cli_sugg_gap_optimal" if sugg.optimal else "cli_sugg_gap", pct=1 - sugg.gap)
+    c = sugg.cover
+    target = share(c["target"])
+    if not c["reachable"]:
+        cover = t(lang, "cli_cover_unreachable", target=target, n=len(sugg.check.table),
+                  share=share(c["max_share"]))
+    elif not c["sites_needed"]:
+        cover = t(lang, "cli_cover_met", target=target, share=share(sugg.share_before))
+    else:
+        cover = t(lang, "cli_cover_needed" if c["optimal"] else "cli_cover_needed_upper", target=target,
+                  k=c["sites_needed"])
+    return s + "。" + (f"[{c['target_name']}] " if c.get("target_name") else "") + cover
 
 
 def _out_dir(ctx: SiteContext, out: Path | None) -> Path:
@@ -73,24 +108,25 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
         written = write_site_check(check, _out_dir(ctx, out), html=html)
     except Access15Error as exc:
         fail(exc)
-    t = check.table
-    table = Table(title=f"{category}: {check.minutes:g}-minute circle, {check.noun}")
-    for col in ("site", "status", "newly covered", "points", "combined +", "catchment", "already served",
-                "per 1,000 after"):
-        table.add_column(col, justify="left" if col in ("site", "status") else "right")
-    for row in t.itertuples():
+    lang = _lang(ctx)
+    table = Table(title=t(lang, "cli_check_title", category=category, label=_label(ctx, category),
+                          minutes=check.minutes, noun=noun(lang, check.noun)))
+    for i, key in enumerate(("cli_site", "cli_status", "cli_newly", "cli_points", "cli_combined_plus",
+                             "cli_catchment", "cli_served", "cli_per1000_after")):
+        table.add_column(t(lang, key), justify="left" if i < 2 else "right")
+    for row in check.table.itertuples():
         if row.status != "ok":
             table.add_row(row.site, f"[yellow]{row.status}[/yellow]", *["–"] * 6)
             continue
-        table.add_row(row.site, row.status, f"{row.newly_covered:,.0f}", f"{row.points:+.2f}",
+        table.add_row(row.site, t(lang, "cli_status_ok"), f"{row.newly_covered:,.0f}", f"{row.points:+.2f}",
                       f"{row.combined_newly_covered:,.0f}", f"{row.catchment:,.0f}", f"{row.already_served:,.0f}",
                       "–" if pd.isna(row.ratio_after) else f"{row.ratio_after:.2f}")
     console.print(table)
     if len(check.units):
         top = check.units.sort_values("newly_covered", ascending=False).head(12)
-        ut = Table(title=f"newly covered by unit (top {len(top)} of {len(check.units)})")
-        for col in ("site", "unit", "newly covered", "share before", "share after"):
-            ut.add_column(col, justify="left" if col in ("site", "unit") else "right")
+        ut = Table(title=t(lang, "cli_units_title", n=len(top), total=len(check.units)))
+        for i, key in enumerate(("cli_site", "cli_unit", "cli_newly", "cli_share_before", "cli_share_after")):
+            ut.add_column(t(lang, key), justify="left" if i < 2 else "right")
         for row in top.itertuples():
             ut.add_row(row.site, str(row.unit), f"{row.newly_covered:,.0f}", share(row.share_before),
                        share(row.share_after))
@@ -98,7 +134,7 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
     for v in check.verdicts():
         console.print(f"  {v}", highlight=False, soft_wrap=True)
     for n in check.notes:
-        err.print(f"[yellow]note:[/yellow] {escape(n)}")
+        err.print(f"[yellow]{t(lang, 'cli_note')}[/yellow] {escape(n)}")
     print_written(written)
 
 
@@ -127,15 +163,17 @@ def suggest(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
         written = write_suggestion(sugg, _out_dir(ctx, out), html=html)
     except Access15Error as exc:
         fail(exc)
-    table = Table(title=f"{category}: suggested sites ({sugg.method}), {sugg.noun}")
-    for col in ("rank", "site", "lon", "lat", "newly covered", "cumulative", "coverage"):
-        table.add_column(col, justify="left" if col == "site" else "right")
-    table.add_row("", "existing facilities", "", "", "", "", share(sugg.share_before))
+    lang = _lang(ctx)
+    table = Table(title=t(lang, "cli_sugg_title", category=category, label=_label(ctx, category),
+                          method=word(lang, "methods", sugg.method), noun=noun(lang, sugg.noun)))
+    for key in ("cli_rank", "cli_site", "cli_lon", "cli_lat", "cli_newly", "cli_cumulative", "cli_coverage"):
+        table.add_column(t(lang, key), justify="left" if key == "cli_site" else "right")
+    table.add_row("", t(lang, "cli_existing"), "", "", "", "", share(sugg.share_before))
     for row in sugg.sites.itertuples():
         table.add_row(str(row.rank), row.site, f"{row.lon:.5f}", f"{row.lat:.5f}", f"{row.newly_covered:,.0f}",
                       f"{row.cumulative_new:,.0f}", share(row.share_after))
     console.print(table)
-    console.print(sugg.summary(), highlight=False, soft_wrap=True)
+    console.print(escape(_suggest_summary(ctx, sugg)), highlight=False, soft_wrap=True)
     for n in sugg.notes:
-        err.print(f"[yellow]note:[/yellow] {escape(n)}")
+        err.print(f"[yellow]{t(lang, 'cli_note')}[/yellow] {escape(n)}")
     print_written(written)
