@@ -12,6 +12,7 @@ from ._version import __version__
 from .batch import BatchResult, run_batch
 from .config import Config, config_from_dict, load_config
 from .errors import Access15Error, AccessWarning, InputError
+from .graphs import to_networkx
 from .maps import MapData, build_map, write_map
 from .outputs import load_result, render_maps, write_outputs
 from .pipeline import analyze, cached_analyze
@@ -22,5 +23,5 @@ __all__ = [
     "Access15Error", "AccessWarning", "AnalysisResult", "BatchResult", "Config", "InputError", "MapData",
     "SiteCheck", "SiteContext", "Suggestion", "__version__", "analyze", "build_map", "cached_analyze",
     "check_sites", "config_from_dict", "load_config", "load_result", "load_site_context", "render_maps",
-    "run_batch", "site_context", "suggest_sites", "write_map", "write_outputs",
+    "run_batch", "site_context", "suggest_sites", "to_networkx", "write_map", "write_outputs",
 ]

@@ -46,6 +46,7 @@ import shapely
 from ._version import __version__
 from .config import Config, plain
 from .demand import Grid
+from .graphs import is_graphml, network_from_graphml
 from .io.osm import TagRules, load_tag_rules
 from .network import WalkNetwork, load_network
 from .provenance import sha256_file
@@ -216,6 +217,8 @@ def _configured(cfg: Config, rules: TagRules | None) -> tuple[Path, dict, Callab
     bbox = tuple(net_cfg.bbox) if net_cfg.bbox else None
 
     def build() -> WalkNetwork:
+        if is_graphml(path):  # an OSMnx graph saved as GraphML
+            return network_from_graphml(path)
         return load_network(path, rules, net_cfg.line_tolerance_m, net_cfg.layer, bbox)
 
     settings = {"rules": rules, "line_tolerance_m": net_cfg.line_tolerance_m, "layer": net_cfg.layer,

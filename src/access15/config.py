@@ -118,6 +118,8 @@ class NetworkConfig:
     ``bbox = [min_lon, min_lat, max_lon, max_lat]`` (WGS84) reads only the ways that meet that box.
     ``cache = true`` keeps the built network in ``cache_dir`` (relative to the config file), keyed by the
     file's SHA-256 and these settings, so the next run skips parsing (see :mod:`access15.cache`).
+    Without ``path``, ``place`` (a name Nominatim knows), ``polygon`` (a boundary file) or ``bbox`` name an area
+    downloaded once through OSMnx into ``cache_dir`` (see :mod:`access15.fetch`).
     """
 
     path: str = ""
@@ -128,6 +130,15 @@ class NetworkConfig:
     bbox: list[float] | None = None
     cache: bool = False
     cache_dir: str = ".access15-cache"
+    #: a place name Nominatim knows (e.g. "海曙区, 宁波市, 中国"): its area is downloaded through OSMnx
+    place: str | None = None
+    #: a boundary file (any CRS) whose area is downloaded
+    polygon: str | None = None
+    #: Overpass / Nominatim endpoints (mirrors); default: OSMnx's
+    overpass_url: str | None = None
+    nominatim_url: str | None = None
+    #: seconds per HTTP request of a download
+    timeout_s: float = 180.0
 
 
 @dataclass
@@ -430,8 +441,13 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
     cfg = Config(name=str(data.get("name", "access15 analysis")), base_dir=Path(base_dir),
                  source=Path(source) if source != "config" else None)
     cfg.network = build_dataclass(NetworkConfig, data["network"], "network", source)
-    if not cfg.network.path:
-        raise InputError(source, "[network] has no path", "set path to an .osm.pbf, .osm or road-line file")
+    online = cfg.network.place or cfg.network.polygon  # download through OSMnx (access15.fetch)
+    if not cfg.network.path and not online and not cfg.network.bbox:
+        raise InputError(source, "[network] has no path", "set path to an .osm.pbf, .osm or road-line file "
+                         "(or place = \"district, city\" to download one)")
+    if cfg.network.path and online:
+        raise InputError(source, "[network] has both path and place/polygon",
+                         "keep path for a local file, or remove it to download the place", field="path")
     for key in ("max_snap_m", "line_tolerance_m"):
         if getattr(cfg.network, key) <= 0:
             raise InputError(source, f"[network] {key} = {getattr(cfg.network, key):g} is not positive",

@@ -12,7 +12,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -33,6 +33,8 @@ from .config import Config, load_config
 from .coverage import combined_minutes, coverage_table
 from .demand import Demand, apply_population, grid_demand, node_demand, study_area
 from .errors import AccessNote, AccessWarning, InputError
+from .fetch import prepare as fetch_prepare
+from .graphs import network_from_networkx
 from .io.boundaries import load_units
 from .io.facilities import load_facilities
 from .io.osm import is_osm_file, load_tag_rules
@@ -248,7 +250,7 @@ def prepare(config: Config | str | Path, *, network: WalkNetwork | None = None,
                     capacity, notes)
 
 
-def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
+def analyze(config: Config | str | Path, *, network: WalkNetwork | Any | None = None,
             facilities: gpd.GeoDataFrame | None = None, progress: Progress | None = None,
             boundaries: gpd.GeoDataFrame | None = None) -> AnalysisResult:
     """Run a coverage analysis.
@@ -256,7 +258,8 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
     Parameters
     ----------
     config : a :class:`Config` or the path of a TOML config file.
-    network : a prebuilt network to use instead of loading ``config.network.path``.
+    network : a prebuilt network to use instead of loading ``config.network.path``: a :class:`WalkNetwork`, or
+        a networkx / OSMnx graph with node ``x``/``y`` and ``graph["crs"]`` (see :mod:`access15.graphs`).
     facilities : facilities (any CRS; columns ``category`` and geometry, optional ``name``,
         ``facility_id``, ``capacity``) to use instead of the configured sources.
     progress : called as ``progress(stage, seconds)`` after each stage.
@@ -268,8 +271,13 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
     AnalysisResult with tables and GeoDataFrames in the network's metric CRS; times in minutes.
     """
     cfg = config if isinstance(config, Config) else load_config(config)
+    cfg, fetched = fetch_prepare(cfg)  # [network] place/polygon/bbox: downloaded once, then the cached files
+    if network is not None and not isinstance(network, WalkNetwork):  # a networkx / OSMnx graph
+        network = network_from_networkx(network, source=str(network.graph.get("name") or "networkx graph"))
     record = provenance.collect(cfg, network_in_memory=None if network is None else (network.source or "network"),
                                 facilities_in_memory=facilities is not None)
+    if fetched:
+        record["download"] = fetched
     stage = _Stages(progress)
     with warnings.catch_warnings(record=True) as wlist:
         warnings.simplefilter("always", AccessWarning)

@@ -36,6 +36,8 @@ from .checks import duplicate_facilities
 from .config import TOP_KEYS, Config, closest_key, config_from_dict, dataclass_in
 from .coords import WGS84, find_lonlat_columns, looks_swapped, parse_crs, transform_xy, utm_crs_for
 from .errors import AccessNote, AccessWarning, InputError
+from .fetch import fetch_paths, is_online
+from .fetch import prepare as fetch_prepare
 from .io.facilities import read_facility_file
 from .io.osm import is_osm_file, load_tag_rules, osm_header_info, read_osm_facilities
 from .io.poi import load_poi_source
@@ -311,6 +313,12 @@ def validate(config: str | Path | Config) -> list[Problem]:
     cfg = config if isinstance(config, Config) else _load_config(Path(config), rep)
     if cfg is None:
         return _sorted(rep.items)
+    if is_online(cfg):  # [network] place/polygon/bbox: check the downloaded files
+        if not rep.guard(lambda: fetch_paths(cfg).complete()):
+            rep.add(cfg.source or "config", "the [network] area is not downloaded yet",
+                    f"run 'access15 fetch {cfg.source or 'CONFIG'}' (needs internet), then validate again")
+            return _sorted(rep.items)
+        cfg = fetch_prepare(cfg)[0]
     loaded = _check_files(cfg, rep)
     if has_errors(rep.items):
         return _sorted(rep.items)

@@ -2,10 +2,10 @@
 
 :mod:`.app` holds the Typer application and the shared error path; :mod:`.analysis` registers ``run``,
 ``demo``, ``validate``, ``map`` and ``batch``; :mod:`.siting` registers ``site-check`` and ``suggest``;
-:mod:`.serve` registers ``serve`` (the planner workbench).
+:mod:`.serve` registers ``serve`` (the planner workbench); :mod:`.fetch` registers ``fetch``.
 """
 
-from . import analysis, serve, siting  # noqa: F401  (each module registers its commands on the app)
+from . import analysis, fetch, serve, siting  # noqa: F401  (each module registers its commands on the app)
 from .app import app
 
 
