@@ -36,6 +36,7 @@ from .routing import nearest_facility
 from .snap import Snapped
 from .standards import compute_standards
 from .units import assign_units, class_thresholds, level_column, unit_tables
+from .walking import Walker, walkers
 
 Progress = Callable[[str, float], None]
 
@@ -132,9 +133,12 @@ def _snap(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, dem: Demand)
 
 
 def _route(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, fsnap: Snapped, dsnap: Snapped,
-           out: gpd.GeoDataFrame, classes: np.ndarray | None, thresholds: dict) -> pd.DataFrame:
+           out: gpd.GeoDataFrame, classes: np.ndarray | None, thresholds: dict,
+           walk: dict[str, Walker] | None = None) -> pd.DataFrame:
     """Minutes to the nearest facility of every category (one multi-source Dijkstra each); adds the
-    ``time_``, ``nearest_`` and ``covered_`` columns to ``out``."""
+    ``time_``, ``nearest_`` and ``covered_`` columns to ``out``. ``walk``: how each category's residents walk
+    (:func:`access15.walking.walkers`; slope, direction, profile), default the [speed] speed on the flat."""
+    walk = walk if walk is not None else walkers(cfg, network)
     speed = cfg.speed_m_per_min
     times = pd.DataFrame(index=out.index)
     for cat, kcfg in cfg.categories.items():
@@ -143,8 +147,9 @@ def _route(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, fsnap: Snap
             warnings.warn(f"category '{cat}' has no facilities on the network: 0% coverage", AccessWarning,
                           stacklevel=3)
         limit_min = max([cfg.max_minutes, *kcfg.minutes_by_class.values()])
-        res = nearest_facility(network, fsnap.take(sel), dsnap, limit_m=limit_min * speed)
-        times[cat] = res.dist_m / speed
+        wk = walk[cat]  # (the default walker without elevation: speed, no rates -- the flat engine, unchanged)
+        res = nearest_facility(network, fsnap.take(sel), dsnap, limit_m=wk.limit_m(limit_min), rates=wk.rates)
+        times[cat] = wk.minutes(res.dist_m)
         if kcfg.profile_by_class and classes is not None:
             class_profile_times(network, fsnap.take(sel), dsnap, kcfg, classes, speed, limit_min, times, res)
         out[f"time_{cat}"] = times[cat]
@@ -213,8 +218,14 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
                 thresholds = class_thresholds(cfg.categories, assign.cls)
         elif any(k.minutes_by_class or k.profile_by_class for k in cfg.categories.values()):
             class_thresholds(cfg.categories, np.full(len(out), None, dtype=object))  # warns: no classes
+        walk = None
+        if cfg.network.elevation:
+            with stage("elevation"):  # issue 15: the DEM sampled along every edge, per-direction costs
+                walk = walkers(cfg, network)
         with stage("route"):
-            times = _route(cfg, network, fac, fsnap, dsnap, out, None if assign is None else assign.cls, thresholds)
+            walk = walk if walk is not None else walkers(cfg, network)
+            times = _route(cfg, network, fac, fsnap, dsnap, out, None if assign is None else assign.cls, thresholds,
+                           walk)
         with stage("coverage"):
             covered, slowest = combined_minutes(times, cfg.categories, thresholds)
             out["time_combined"] = slowest
@@ -224,6 +235,7 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
             cat_w = {c: out[k.population].to_numpy() for c, k in cfg.categories.items()
                      if k.population and k.population in out.columns}
             table = coverage_table(times, out["weight"].to_numpy(), cfg.categories, counts, cat_w, thresholds)
+            table.insert(2, "profile", table["category"].map({c: w.label for c, w in walk.items()}).fillna(""))
             units, fac_units = pd.DataFrame(), None
             if assign is not None:
                 fac_units = assign_units(fac, bounds, np.ones(len(fac)), warn=False).unit
