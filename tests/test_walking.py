@@ -381,3 +381,71 @@ def test_config_profile_names_are_checked(tmp_path):
                    .replace("max_snap_m = 500", "max_snap_m = 500\nelevation_spacing_m = -1"), encoding="utf-8")
     with pytest.raises(InputError, match="elevation_spacing_m"):
         load_config(cfg)
+
+
+# --- the same directed, profiled times in 2SFCA and siting --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sloped(porto_alegre_network):
+    """The demo on its real DEM, clinics walked by older people (elderly profile)."""
+    from access15 import analyze
+
+    cfg = load_config(DEMO_CONFIG)
+    cfg.network.elevation = str(DEM)
+    cfg.categories["clinic"].profile = "elderly"
+    return analyze(cfg, network=porto_alegre_network)
+
+
+def test_travel_matrix_equals_nearest_facility_on_slope(sloped):
+    """The bounded facility x demand search (2SFCA, siting) gives the directed whole-network distances exactly,
+    with the box grown for downhill edges cheaper than their length."""
+    from access15.catchment import travel_matrix
+    from access15.walking import walkers
+
+    res = sloped
+    net = res.network
+    wk = walkers(res.config, net)["clinic"]
+    assert wk.rates is not None and wk.rates.cheapest <= 1.0
+    fac = res.facilities[res.facilities["category"] == "clinic"]
+    fs = snap_points(net, shapely.get_coordinates(fac.geometry.values), 500.0)
+    ds = snap_points(net, shapely.get_coordinates(res.demand.geometry.values), 500.0)
+    limit = wk.limit_m(15)
+    m = travel_matrix(net, fs, ds, limit, rates=wk.rates)
+    best = np.full(m.n_dem, np.inf)
+    np.minimum.at(best, m.dem, m.dist_m)
+    near = nearest_facility(net, fs, ds, limit, rates=wk.rates).dist_m
+    np.testing.assert_array_equal(np.isinf(best), np.isinf(near))
+    ok = np.isfinite(near)
+    assert ok.sum() > 1000
+    np.testing.assert_allclose(best[ok], near[ok], rtol=0, atol=1e-6)
+    # the default walker is slope-aware with Tobler's downhill gain: some edge is cheaper than its length
+    assert walkers(res.config, net)["school"].rates.cheapest < 1.0
+
+
+def test_site_check_on_slope_equals_full_rerun(sloped, porto_alegre_network):
+    """site-check on a sloped, directed, elderly-profiled network: the covered points equal a full re-run."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from access15 import analyze
+    from access15.coords import WGS84, transform_xy
+    from access15.siting import OK, as_sites, check_sites, site_context
+
+    res = sloped
+    ctx = site_context(res)
+    dem = res.demand
+    rng = np.random.default_rng(15)
+    gap = np.flatnonzero(~dem["covered_clinic"].to_numpy() & dem["on_network"].to_numpy())
+    xy = shapely.get_coordinates(dem.geometry.values[rng.choice(gap, 2, replace=False)])
+    sites = as_sites(transform_xy(xy, res.network.crs, WGS84))
+    check = check_sites(ctx, "clinic", sites)
+    assert (check.table["status"] == OK).all() and check.table["newly_covered"].max() > 0
+    fac = res.facilities[["category", "name", "facility_id", "capacity", "source", "geometry"]].to_crs(4326)
+    for i in range(len(sites)):
+        new = gpd.GeoDataFrame({"category": ["clinic"], "name": ["cand"], "facility_id": [f"cand{i}"],
+                                "capacity": [np.nan], "source": ["candidates"]}, geometry=sites.geometry.to_crs(4326).values[[i]], crs=4326)
+        full = analyze(res.config, network=porto_alegre_network,
+                       facilities=gpd.GeoDataFrame(pd.concat([fac, new], ignore_index=True), crs=4326))
+        np.testing.assert_array_equal(check.covered_after(i), full.demand["covered_clinic"].to_numpy())
+        cov = full.coverage.set_index("category")
+        assert check.table["share_after"].iat[i] == pytest.approx(cov.loc["clinic", "share_covered"], rel=1e-12)

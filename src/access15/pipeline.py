@@ -247,7 +247,8 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | None = None,
                     warnings.warn(msg, AccessWarning, stacklevel=2)
         with stage("standards"):
             std = compute_standards(cfg, network, fac, fsnap, dsnap, out, table, units, fac_units=fac_units,
-                                    bounds=bounds, estimated=pop_src.estimated if pop_src is not None else False)
+                                    bounds=bounds, estimated=pop_src.estimated if pop_src is not None else False,
+                                    walk=walk)
         caught = [str(w.message) for w in wlist if issubclass(w.category, AccessWarning)]
     return AnalysisResult(cfg, network, fac, out, dem.grid, dem.label, table, units, bounds,
                           stage.timings, list(dict.fromkeys(caught)),

@@ -21,7 +21,8 @@ reversed graph of a set of rates O(E log E), once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -43,10 +44,25 @@ class EdgeRates:
 
     fwd: np.ndarray
     bwd: np.ndarray
+    _graphs: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def cheapest(self) -> float:
+        """The smallest finite rate (1.0 when none is below 1): bounds cost below by ``cheapest x length``."""
+        both = np.concatenate([self.fwd, self.bwd])
+        return float(np.min(both[np.isfinite(both)], initial=1.0))
 
     def reversed_graph(self, net: WalkNetwork) -> sparse.csr_matrix:
         """The transposed directed graph (N x N): entry (a, b) is the cost of walking b -> a (flat metres).
-        Parallel edges keep the cheapest, self-loops and unusable directions are dropped. O(E log E)."""
+        Parallel edges keep the cheapest, self-loops and unusable directions are dropped. O(E log E), once per
+        network (kept on this object)."""
+        key = (id(net), net.n_edges)
+        if key not in self._graphs:
+            self._graphs.clear()
+            self._graphs[key] = self._reversed_graph(net)
+        return self._graphs[key]
+
+    def _reversed_graph(self, net: WalkNetwork) -> sparse.csr_matrix:
         keep = net.edge_u != net.edge_v
         u, v, length = net.edge_u[keep], net.edge_v[keep], net.edge_length[keep]
         a = np.concatenate([v, u])  # walking u -> v at fwd is the reversed edge v -> u
