@@ -21,7 +21,8 @@ Rules, stated:
 
 Complexity: O(V) for V densified vertices (about network length / spacing + original vertices): one
 segmentize, one coordinate transform, one window read of the raster's part under the network (memory
-O(cells in that window)), one vectorised gather of four cells per vertex; no Python loop over edges.
+O(cells in that window): a 30 m DEM of a 30 km city is 1,000 x 1,000 cells; a 1 m LiDAR DEM of a metro would need
+tiling, not done), one vectorised gather of four cells per vertex; no Python loop over edges.
 """
 
 from __future__ import annotations
@@ -104,8 +105,11 @@ def sample_points(path: str | Path, xy: np.ndarray, crs: pyproj.CRS) -> tuple[np
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     z = np.full(len(xy), np.nan)
     with _open(path) as src:
-        tr = pyproj.Transformer.from_crs(pyproj.CRS(crs), pyproj.CRS(src.crs), always_xy=True)
-        x, y = tr.transform(xy[:, 0], xy[:, 1])
+        if pyproj.CRS(crs) == pyproj.CRS(src.crs):
+            x, y = xy[:, 0], xy[:, 1]
+        else:
+            tr = pyproj.Transformer.from_crs(pyproj.CRS(crs), pyproj.CRS(src.crs), always_xy=True)
+            x, y = tr.transform(xy[:, 0], xy[:, 1])
         inv = ~src.transform
         col = inv.a * x + inv.b * y + inv.c  # fractional pixel coordinates (0 = the raster's left edge)
         row = inv.d * x + inv.e * y + inv.f
@@ -130,19 +134,27 @@ def sample_points(path: str | Path, xy: np.ndarray, crs: pyproj.CRS) -> tuple[np
     j0 = np.minimum(np.floor(fc).astype(np.int64), w - 1)
     i1, j1 = np.minimum(i0 + 1, h - 1), np.minimum(j0 + 1, w - 1)
     tr_, tc = fr - i0, fc - j0
-    # delta form around the first valid neighbour, so that equal neighbours give exactly their value (a flat
-    # raster gives rise 0.0 exactly) and nodata neighbours drop out with their weights renormalised
-    corners = ((i0, j0, (1 - tr_) * (1 - tc)), (i0, j1, (1 - tr_) * tc), (i1, j0, tr_ * (1 - tc)), (i1, j1, tr_ * tc))
-    ref = np.full(len(fc), np.nan)
-    for ii, jj, _ in reversed(corners):
-        ref = np.where(valid[ii, jj], data[ii, jj], ref)
-    num = np.zeros(len(fc))
-    den = np.zeros(len(fc))
-    for ii, jj, wt in corners:  # the four neighbours, each vectorised over all points
-        ok = valid[ii, jj]
-        num += np.where(ok, wt * (data[ii, jj] - np.nan_to_num(ref)), 0.0)
-        den += np.where(ok, wt, 0.0)
-    zi = ref + np.divide(num, den, out=np.zeros(len(fc)), where=den > 0)  # NaN where no neighbour is valid
+    flat_d, flat_v = data.ravel(), valid.ravel()
+    k00, k01, k10, k11 = i0 * w + j0, i0 * w + j1, i1 * w + j0, i1 * w + j1
+    v00, v01, v10, v11 = flat_d[k00], flat_d[k01], flat_d[k10], flat_d[k11]
+    if valid.all():
+        # delta form: equal neighbours give exactly their value (a flat raster gives rise 0.0 exactly)
+        zi = v00 + tc * (v01 - v00) + tr_ * ((v10 - v00) + tc * (v11 - v10 - v01 + v00))
+    else:
+        # nodata neighbours drop out with their weights renormalised, around the first valid neighbour
+        corners = ((k00, v00, (1 - tr_) * (1 - tc)), (k01, v01, (1 - tr_) * tc), (k10, v10, tr_ * (1 - tc)),
+                   (k11, v11, tr_ * tc))
+        ref = np.full(len(fc), np.nan)
+        for kk, vv, _ in reversed(corners):
+            ref = np.where(flat_v[kk], vv, ref)
+        base = np.nan_to_num(ref)
+        num = np.zeros(len(fc))
+        den = np.zeros(len(fc))
+        for kk, vv, wt in corners:  # the four neighbours, each vectorised over all points
+            ok = flat_v[kk]
+            num += np.where(ok, wt * (vv - base), 0.0)
+            den += np.where(ok, wt, 0.0)
+        zi = ref + np.divide(num, den, out=np.zeros(len(fc)), where=den > 0)  # NaN where no neighbour is valid
     z[inside] = zi
     return z, int(absurd.sum())
 

@@ -70,11 +70,16 @@ class EdgeRates:
         w = np.concatenate([length * self.fwd[keep], length * self.bwd[keep]])
         ok = np.isfinite(w)
         a, b, w = a[ok], b[ok], np.maximum(w[ok], 1e-9)  # csgraph ignores zeros
-        order = np.lexsort((w, b, a))
-        a, b, w = a[order], b[order], w[order]
-        first = np.ones(len(a), dtype=bool)
-        first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-        return sparse.csr_matrix((w[first], (a[first], b[first])), shape=(net.n_nodes, net.n_nodes))
+        n = net.n_nodes
+        key = a.astype(np.int64) * n + b  # one sort by (row, column); the cheapest of parallel edges kept
+        order = np.argsort(key, kind="stable")
+        key, w = key[order], w[order]
+        start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+        w = np.minimum.reduceat(w, start) if len(key) else w
+        key = key[start]
+        row, col = key // n, key % n
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n))])
+        return sparse.csr_matrix((w, col.astype(np.int32), indptr), shape=(n, n))
 
 
 def part(metres: np.ndarray, rate: np.ndarray) -> np.ndarray:
