@@ -346,6 +346,7 @@ def test_bad_elevation_inputs(tmp_path):
         sample_edges(net, wrong, spacing_m=0)
 
 
+@pytest.mark.filterwarnings("ignore:.*walked as flat:access15.errors.AccessWarning")
 def test_partial_cover_nodata_and_absurd_values_are_stated(tmp_path):
     net = _line_network()
     cell = 30.0
