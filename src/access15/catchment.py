@@ -42,6 +42,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from .network import WalkNetwork
+from .routing import EdgeRates, part, to_v_end
 from .snap import Snapped
 
 #: E2SFCA steps: (share of the circle, weight), after Luo & Qi (2009): 1.00, 0.68, 0.22.
@@ -97,7 +98,7 @@ def index_demand(net: WalkNetwork, dem: Snapped) -> DemandIndex:
 
 
 def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, chunk: int = 64,
-                  index: DemandIndex | None = None) -> TravelMatrix:
+                  index: DemandIndex | None = None, rates: EdgeRates | None = None) -> TravelMatrix:
     """All facility -> demand network distances up to ``limit_m`` metres (access legs included).
 
     Facilities are taken in Hilbert-curve order in compact chunks of at most ``chunk`` (see
@@ -113,6 +114,10 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
     limit_m : the catchment limit, metres of walking (access legs included).
     chunk : facilities per Dijkstra call (memory O(chunk x nodes in the chunk's box)).
     index : ``index_demand(net, dem)``, to reuse across calls with the same demand points.
+    rates : per-direction edge costs (slope, profiles; :class:`access15.routing.EdgeRates`): distances are then
+        flat metres walked from each demand point *to* the facility, searched over the reversed graph with the
+        floating-point operations of :func:`access15.routing.nearest_facility`; the box grows by the cheapest
+        rate (a downhill edge may cost less than its length).
     """
     F, N = len(fac), net.n_nodes
     fac, fown = fac.attachments()  # a facility with two attachments is searched from both (shorter kept)
@@ -123,14 +128,23 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
     if len(fok) and len(dok):
         e = fac.edge[fok]
         fu, fv = net.edge_u[e], net.edge_v[e]
-        cost_u = fac.dist_m[fok] + fac.offset_m[fok]
-        cost_v = fac.dist_m[fok] + net.edge_length[e] - fac.offset_m[fok]
+        if rates is None:
+            cost_u = fac.dist_m[fok] + fac.offset_m[fok]
+            cost_v = fac.dist_m[fok] + net.edge_length[e] - fac.offset_m[fok]
+        else:  # walking from the edge's ends to the facility (issue 15)
+            cost_u = fac.dist_m[fok] + part(fac.offset_m[fok], rates.fwd[e])
+            cost_v = to_v_end(fac.dist_m[fok], net.edge_length[e], fac.offset_m[fok], rates.bwd[e])
         # a facility on a self-loop edge reaches its one end node by the shorter way round (one link only:
         # two links to the same node would be summed by the sparse constructor)
         loop = fu == fv
         cost_u = np.where(loop, np.minimum(cost_u, cost_v), cost_u)
-        g = net.graph
-        radius = reach_radius(net, limit_m)
+        g = net.graph if rates is None else rates.reversed_graph(net)
+        radius = reach_radius(net, limit_m, rates)
+        if rates is not None:
+            de_all = ix.edge
+            r_off, r_rest = part(off, rates.bwd[de_all]), part(rest, rates.fwd[de_all])  # to u / to v
+        else:
+            r_off, r_rest = off, rest
         tree = net.node_tree
         dptr, by_node = ix.dptr, ix.by_node  # demand points by node (each listed under both edge ends)
         pos = np.full(N, -1, dtype=np.int64)  # node -> index in the chunk's subnetwork (-1: outside)
@@ -152,6 +166,7 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
             row = np.repeat(np.arange(n), np.diff(sub.indptr))[keep]
             src = n + 1 + np.arange(nk)
             link = np.column_stack([np.ones(nk, bool), ~loop[k]]).ravel()
+            link &= np.isfinite(np.column_stack([cost_u[k], cost_v[k]]).ravel())  # (unusable edge ends)
             big = sparse.csr_matrix(
                 (np.r_[sub.data[keep], np.maximum(np.column_stack([cost_u[k], cost_v[k]]).ravel()[link], 1e-9)],
                  (np.r_[row, np.repeat(src, 2)[link]],
@@ -165,7 +180,7 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
             sel = np.unique(by_node[at])
             pa, pb = pos[a[sel]], pos[b[sel]]
             pa[pa < 0], pb[pb < 0] = n, n
-            t = np.minimum(d[:, pa] + off[sel], d[:, pb] + rest[sel]) + leg[sel]
+            t = np.minimum(d[:, pa] + r_off[sel], d[:, pb] + r_rest[sel]) + leg[sel]
             fi, di = np.nonzero(t <= limit_m)
             out_f.append(fown[fok[k[fi]]])
             out_d.append(dok[sel[di]])
@@ -177,8 +192,13 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
         on = np.isin(de, e)
         same = pd.DataFrame({"edge": de[on], "d": dok[on], "t": off[on], "ld": leg[on]}).merge(
             pd.DataFrame({"edge": e, "f": fown[fok], "tf": fac.offset_m[fok], "lf": fac.dist_m[fok]}), on="edge")
-        if len(same):
+        if len(same) and rates is not None:
+            t_, tf_, se_ = same["t"].to_numpy(), same["tf"].to_numpy(), same["edge"].to_numpy()
+            direct = (np.where(tf_ >= t_, part(tf_ - t_, rates.fwd[se_]), part(t_ - tf_, rates.bwd[se_]))
+                      + same["lf"].to_numpy() + same["ld"].to_numpy())
+        elif len(same):
             direct = (np.abs(same["t"] - same["tf"]) + same["lf"] + same["ld"]).to_numpy()
+        if len(same):
             out_f.append(same["f"].to_numpy()[direct <= limit_m])
             out_d.append(same["d"].to_numpy()[direct <= limit_m])
             out_t.append(direct[direct <= limit_m])
@@ -190,16 +210,20 @@ def travel_matrix(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float, 
     return TravelMatrix(f[first], d[first], t[first], F, len(dem))
 
 
-def reach_radius(net: WalkNetwork, limit_m: float) -> float:
+def reach_radius(net: WalkNetwork, limit_m: float, rates: EdgeRates | None = None) -> float:
     """Euclidean radius (metres, network CRS) around a node that holds every node within ``limit_m`` metres
     of network distance from it, and every node on the shortest paths to them.
 
     An edge's length (its polyline) is at least the straight line between its end nodes, so network distance
     bounds Euclidean distance and the radius is ``limit_m``. Should some edge be shorter than that chord
     (rounded or user-supplied lengths), the radius grows by the worst ratio chord / length, so the bound
-    still holds. O(1) (the ratio is computed once per network, O(E)).
+    still holds. With per-direction ``rates`` an edge may cost less than its length (downhill); the radius
+    grows by the inverse of the cheapest rate. O(1) (the ratio is computed once per network, O(E)), O(E) with rates.
     """
-    return float(limit_m) * max(1.0, net.chord_ratio) * (1 + 1e-9) + 1e-6
+    scale = 1.0
+    if rates is not None:
+        scale = 1.0 / min(1.0, max(rates.cheapest, 1e-9))
+    return float(limit_m) * max(1.0, net.chord_ratio) * scale * (1 + 1e-9) + 1e-6
 
 
 def hilbert_key(xy: np.ndarray, bits: int = 16) -> tuple[np.ndarray, float]:
@@ -311,7 +335,7 @@ class Reach:
 
 
 def candidate_reach(net: WalkNetwork, cand: Snapped, dem: Snapped, limit_m: float, chunk: int = 64,
-                    index: DemandIndex | None = None) -> Reach:
+                    index: DemandIndex | None = None, rates: EdgeRates | None = None) -> Reach:
     """Walking distances (metres) from each candidate to every demand point within ``limit_m``.
 
     Parameters
@@ -322,10 +346,11 @@ def candidate_reach(net: WalkNetwork, cand: Snapped, dem: Snapped, limit_m: floa
     limit_m : search radius in metres (e.g. the circle's minutes x metres per minute).
     chunk : candidates per Dijkstra call.
     index : ``catchment.index_demand(net, dem)`` computed once, to reuse across calls with the same points.
+    rates : per-direction edge costs (see :func:`travel_matrix`); ``dist_m`` is then in flat metres.
 
     Returns
     -------
     Reach with one entry per (candidate, demand point) pair at most ``limit_m`` apart.
     """
-    m = travel_matrix(net, cand, dem, limit_m, chunk=chunk, index=index)
+    m = travel_matrix(net, cand, dem, limit_m, chunk=chunk, index=index, rates=rates)
     return Reach(m.fac, m.dem, m.dist_m, (len(cand), len(dem)))

@@ -66,6 +66,9 @@ class CategoryConfig:
     minutes_by_class: dict[str, float] = field(default_factory=dict)
     #: travel profile per unit class, e.g. {rural = "cycle"} (see ``data/speeds.toml``); default: walking
     profile_by_class: dict[str, str] = field(default_factory=dict)
+    #: walking profile of the people this circle is for (``data/walk_profiles.toml``: walk, elderly,
+    #: wheelchair, pram); default: the [speed] speed, walked like any way (slope-aware with [network] elevation)
+    profile: str | None = None
 
     def minutes_for(self, cls: str | None) -> float:
         """The circle (minutes) for a demand point of unit class ``cls`` (None: no class)."""
@@ -139,6 +142,10 @@ class NetworkConfig:
     nominatim_url: str | None = None
     #: seconds per HTTP request of a download
     timeout_s: float = 180.0
+    #: a DEM (any raster GDAL reads, any CRS, metres) for slope-aware walking times; see docs/walking.md
+    elevation: str | None = None
+    #: the DEM is sampled along every edge at most this many metres apart (bilinear interpolation)
+    elevation_spacing_m: float = 10.0
 
 
 @dataclass
@@ -560,6 +567,11 @@ def _check_population_columns(cfg: Config, source: Path | str) -> None:
                                  "give a positive number of minutes, e.g. {rural = 30}")
         for profile in cat.profile_by_class.values():
             check_profile(str(profile), source)
+        if cat.profile is not None:  # issue 15: walking profile per category
+            check_walk_profile(cat.profile, source, f"[categories.{name}] profile")
+    if not cfg.network.elevation_spacing_m > 0:
+        raise InputError(source, f"[network] elevation_spacing_m = {cfg.network.elevation_spacing_m!r}",
+                         "use a positive spacing in metres, e.g. 10")
     known = [] if cfg.population is None else [cfg.population.column, *cfg.population.columns]
     for name, cat in cfg.categories.items():
         if cat.population and cat.population not in known:
@@ -710,6 +722,56 @@ def check_profile(name: str, source: Path | str) -> dict:
     profiles = load_profiles()
     if name not in profiles:
         raise InputError(source, f"unknown travel profile '{name}'", "use one of " + ", ".join(profiles))
+    return profiles[name]
+
+
+@dataclass
+class WalkProfile:
+    """A walking profile (``data/walk_profiles.toml``; the model and sources in docs/walking.md).
+
+    ``kmh``: speed on flat ground, km/h. Slope: speed(s) = kmh * exp(-tobler_b * |s + tobler_c|) /
+    exp(-tobler_b * tobler_c) for slope s (rise / run), capped at ``max_speedup`` x kmh when given;
+    ``max_slope``: |s| beyond which a way is unusable. ``rest_share``: minutes of rest per minute walked.
+    Steps (highway=steps) take ``step_up_s`` / ``step_down_s`` seconds per step (``step_count``, else length /
+    ``step_tread_m``); ``no_steps`` forbids them unless a tag of ``steps_with`` is "yes"; ``no_wheelchair``
+    forbids ways tagged wheelchair=no.
+    """
+
+    name: str
+    label: str = ""
+    kmh: float = 4.0
+    tobler_b: float = 3.5
+    tobler_c: float = 0.05
+    max_speedup: float | None = None
+    max_slope: float | None = None
+    rest_share: float = 0.0
+    step_up_s: float | None = None
+    step_down_s: float | None = None
+    step_tread_m: float = 0.3
+    no_steps: bool = False
+    steps_with: list[str] = field(default_factory=list)
+    no_wheelchair: bool = False
+
+    @property
+    def m_per_min(self) -> float:
+        """Flat speed in metres per minute."""
+        return self.kmh * 1000.0 / 60.0
+
+
+def load_walk_profiles() -> dict[str, WalkProfile]:
+    """The built-in walking profiles of ``data/walk_profiles.toml`` by name."""
+    text = resources.files("access15").joinpath("data/walk_profiles.toml").read_text(encoding="utf-8")
+    return {name: build_dataclass(WalkProfile, table, name, "walk_profiles.toml", name=name)
+            for name, table in tomllib.loads(text).items()}
+
+
+def check_walk_profile(name: Any, source: Path | str, where: str = "profile") -> WalkProfile:
+    """The named walking profile, or a one-line error listing the known ones."""
+    profiles = load_walk_profiles()
+    if not isinstance(name, str) or name not in profiles:
+        raise InputError(source, f"{where} = {name!r} is not a walking profile",
+                         (closest_key(name, list(profiles)) + " " if isinstance(name, str) else "")
+                         + "(known: " + ", ".join(profiles) + ")")
     return profiles[name]
 
 

@@ -50,6 +50,9 @@ class WalkNetwork:
         Where the network came from (file name).
     edge_highway : (E,) object array or None
         OSM highway class of each edge's way (e.g. "footway"); None for road-line layers.
+    edge_wheelchair, edge_ramp, edge_ramp_stroller, edge_step_count, edge_incline : (E,) object arrays or None
+        The way's ``wheelchair``, ``ramp``, ``ramp:stroller``, ``step_count`` and ``incline`` tags (text, None
+        where untagged), for the walking profiles (:mod:`access15.walking`); None for road-line layers.
     """
 
     crs: pyproj.CRS
@@ -62,6 +65,11 @@ class WalkNetwork:
     source: str = ""
     info: dict = field(default_factory=dict)
     edge_highway: np.ndarray | None = None
+    edge_wheelchair: np.ndarray | None = None
+    edge_ramp: np.ndarray | None = None
+    edge_ramp_stroller: np.ndarray | None = None
+    edge_step_count: np.ndarray | None = None
+    edge_incline: np.ndarray | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -134,9 +142,21 @@ class WalkNetwork:
         return shapely.convex_hull(shapely.multipoints(self.node_xy))
 
 
+#: The per-edge OSM tag fields of :class:`WalkNetwork` (besides ``edge_highway``), by OSM key.
+TAG_FIELDS = {"wheelchair": "edge_wheelchair", "ramp": "edge_ramp", "ramp:stroller": "edge_ramp_stroller",
+              "step_count": "edge_step_count", "incline": "edge_incline"}
+
+
+def edge_fields(net: WalkNetwork, keep: np.ndarray) -> dict[str, np.ndarray | None]:
+    """The per-edge tag arrays of ``net`` (highway and :data:`TAG_FIELDS`) taken at edge indices ``keep``."""
+    return {f: (None if getattr(net, f) is None else getattr(net, f)[keep])
+            for f in ("edge_highway", *TAG_FIELDS.values())}
+
+
 def network_from_vertices(node_key: np.ndarray, xy: np.ndarray, offsets: np.ndarray, crs: pyproj.CRS,
                           source: str = "", node_label: np.ndarray | None = None,
-                          line_class: np.ndarray | None = None) -> WalkNetwork:
+                          line_class: np.ndarray | None = None,
+                          line_tags: dict[str, np.ndarray] | None = None) -> WalkNetwork:
     """Fold polylines into a network.
 
     Parameters
@@ -151,6 +171,8 @@ def network_from_vertices(node_key: np.ndarray, xy: np.ndarray, offsets: np.ndar
         Id to report per node (e.g. the OSM id); defaults to ``node_key``.
     line_class : optional (L,) array
         A class per polyline (the OSM highway tag), kept per edge as ``edge_highway``.
+    line_tags : optional {OSM key: (L,) object array}
+        Tags per polyline (keys of :data:`TAG_FIELDS`), kept per edge in the matching fields.
     """
     node_label = node_key if node_label is None else node_label
     lengths = np.diff(offsets)
@@ -198,6 +220,8 @@ def network_from_vertices(node_key: np.ndarray, xy: np.ndarray, offsets: np.ndar
         edge_geometry=geoms,
         source=source,
         edge_highway=None if line_class is None else np.asarray(line_class, dtype=object)[line_of[start_pos]],
+        **{f: np.asarray(line_tags[k], dtype=object)[line_of[start_pos]]
+           for k, f in TAG_FIELDS.items() if line_tags is not None and k in line_tags},
     )
 
 
@@ -211,6 +235,7 @@ def subnetwork(net: WalkNetwork, area: shapely.Geometry) -> WalkNetwork:
     return WalkNetwork(crs=net.crs, node_xy=net.node_xy[nodes], node_id=net.node_id[nodes],
                        edge_u=inv[:len(keep)].astype(np.int64), edge_v=inv[len(keep):].astype(np.int64),
                        edge_length=net.edge_length[keep], edge_geometry=net.edge_geometry[keep],
+                       **edge_fields(net, keep),
                        source=net.source, info={**{k: v for k, v in net.info.items() if k not in ("cache", "cache_key")},
                                                 "clipped_from_edges": net.n_edges})  # not the cached network
 
@@ -228,7 +253,8 @@ def network_from_osm(path: str | Path, rules: TagRules | None = None,
         lo, hi = ways.lonlat.min(axis=0), ways.lonlat.max(axis=0)
         crs = utm_crs_for(*(lo + hi) / 2)
     xy = transform_xy(ways.lonlat, WGS84, crs)
-    net = network_from_vertices(ways.node_id, xy, ways.offsets, crs, source=path.name, line_class=ways.highway)
+    net = network_from_vertices(ways.node_id, xy, ways.offsets, crs, source=path.name, line_class=ways.highway,
+                                line_tags=ways.tags)
     net.info["ways"] = int(len(ways.way_id))
     return net
 

@@ -46,6 +46,7 @@ from .routing import nearest_facility
 from .snap import Snapped
 from .standards import SCALE, compute_standards, missing_capacity
 from .units import UnitAssignment, assign_units, class_thresholds, level_column, unit_tables
+from .walking import Walker, walkers
 
 Progress = Callable[[str, float], None]
 
@@ -148,16 +149,20 @@ def _snap(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, dem: Demand)
 
 
 def _route(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, fsnap: Snapped, dsnap: Snapped,
-           out: gpd.GeoDataFrame, classes: np.ndarray | None, thresholds: dict) -> pd.DataFrame:
+           out: gpd.GeoDataFrame, classes: np.ndarray | None, thresholds: dict,
+           walk: dict[str, Walker] | None = None) -> pd.DataFrame:
     """Minutes to the nearest facility of every category (one multi-source Dijkstra each); adds the
-    ``time_``, ``nearest_`` and ``covered_`` columns to ``out``."""
+    ``time_``, ``nearest_`` and ``covered_`` columns to ``out``. ``walk``: how each category's residents walk
+    (:func:`access15.walking.walkers`; slope, direction, profile), default the [speed] speed on the flat."""
+    walk = walk if walk is not None else walkers(cfg, network)
     speed = cfg.speed_m_per_min
     times = pd.DataFrame(index=out.index)
     for cat, kcfg in cfg.categories.items():
         sel = np.flatnonzero((fac["category"] == cat).to_numpy())
         limit_min = max([cfg.max_minutes, *kcfg.minutes_by_class.values()])
-        res = nearest_facility(network, fsnap.take(sel), dsnap, limit_m=limit_min * speed)
-        times[cat] = res.dist_m / speed
+        wk = walk[cat]  # (the default walker without elevation: speed, no rates -- the flat engine, unchanged)
+        res = nearest_facility(network, fsnap.take(sel), dsnap, limit_m=wk.limit_m(limit_min), rates=wk.rates)
+        times[cat] = wk.minutes(res.dist_m)
         if kcfg.profile_by_class and classes is not None:
             class_profile_times(network, fsnap.take(sel), dsnap, kcfg, classes, speed, limit_min, times, res)
         out[f"time_{cat}"] = times[cat]
@@ -191,6 +196,8 @@ class Prepared:
     fac_units: pd.DataFrame | None
     capacity: pd.DataFrame
     notes: dict[str, str] = field(default_factory=dict)
+    #: per category, the walker its circle is measured for (profile, slope; see :mod:`access15.walking`)
+    walk: dict[str, Walker] = field(default_factory=dict)
 
 
 def prepare(config: Config | str | Path, *, network: WalkNetwork | None = None,
@@ -246,8 +253,10 @@ def prepare(config: Config | str | Path, *, network: WalkNetwork | None = None,
         class_thresholds(cfg.categories, np.full(len(out), None, dtype=object))  # warns: no classes
     needed = {t.category for t in cfg.targets.values() if t.measure in SCALE}
     capacity = missing_capacity(fac, list(cfg.categories), needed)
+    with stage("elevation" if cfg.network.elevation else "walkers"):  # the DEM along every edge, per direction
+        walk = walkers(cfg, network)
     return Prepared(cfg, network, fac, bounds, dem, pop_src, fsnap, dsnap, out, assign, thresholds, fac_units,
-                    capacity, notes)
+                    capacity, notes, walk)
 
 
 def analyze(config: Config | str | Path, *, network: WalkNetwork | Any | None = None,
@@ -283,10 +292,10 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | Any | None = 
         warnings.simplefilter("always", AccessWarning)
         warnings.simplefilter("always", AccessNote)
         p = prepare(cfg, network=network, facilities=facilities, boundaries=boundaries, stage=stage)
-        fac, out, dsnap, thresholds, assign = p.facilities, p.points, p.dsnap, p.thresholds, p.assign
+        fac, out, dsnap, thresholds, assign, walk = p.facilities, p.points, p.dsnap, p.thresholds, p.assign, p.walk
         with stage("route"):
             times = _route(cfg, p.network, fac, p.fsnap, dsnap, out, None if assign is None else assign.cls,
-                           thresholds)
+                           thresholds, walk)
         with stage("coverage"):
             covered, slowest = combined_minutes(times, cfg.categories, thresholds)
             out["time_combined"] = slowest
@@ -297,6 +306,7 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | Any | None = 
                      if k.population and k.population in out.columns}
             table = coverage_table(times, out["weight"].to_numpy(), cfg.categories, counts, cat_w, thresholds,
                                    p.notes)
+            table.insert(2, "profile", table["category"].map({c: w.label for c, w in walk.items()}).fillna(""))
             units = pd.DataFrame()
             if assign is not None:
                 onf = fac["on_network"].to_numpy()
@@ -305,7 +315,8 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | Any | None = 
         with stage("standards"):
             std = compute_standards(cfg, p.network, fac, p.fsnap, dsnap, out, table, units, fac_units=p.fac_units,
                                     bounds=p.boundaries, capacity=p.capacity,
-                                    estimated=p.population.estimated if p.population is not None else False)
+                                    estimated=p.population.estimated if p.population is not None else False,
+                                    walk=walk)
         caught = list(dict.fromkeys(str(w.message) for w in wlist if issubclass(w.category, AccessWarning)))
         noted = list(dict.fromkeys(str(w.message) for w in wlist if issubclass(w.category, AccessNote)))
     record = provenance.finish(record)

@@ -249,7 +249,8 @@ class Standards:
 def compute_standards(cfg: Config, net: WalkNetwork, fac: gpd.GeoDataFrame, fsnap: Snapped, dsnap: Snapped,
                       demand: gpd.GeoDataFrame, coverage: pd.DataFrame, unit_coverage: pd.DataFrame, *,
                       fac_units: pd.DataFrame | None = None, bounds: gpd.GeoDataFrame | None = None,
-                      capacity: pd.DataFrame | None = None, estimated: bool = False) -> Standards:
+                      capacity: pd.DataFrame | None = None, estimated: bool = False,
+                      walk: dict | None = None) -> Standards:
     """The per-capita figures of one analysis.
 
     Parameters
@@ -261,6 +262,8 @@ def compute_standards(cfg: Config, net: WalkNetwork, fac: gpd.GeoDataFrame, fsna
     fac_units, bounds : each facility's unit per level, and the units (None without boundaries).
     capacity : the facilities missing a capacity, when already judged (:func:`missing_capacity`).
     estimated : the population is the dasymetric estimate (flagged in every table).
+    walk : how each category's residents walk (:func:`access15.walking.walkers`: slope, direction, profile);
+        2SFCA then uses the same directed, profiled times as the coverage. Default: the [speed] speed, flat.
 
     Adds ``sfca2_<cat>`` / ``e2sfca_<cat>`` (supply per resident) to ``demand`` when a population is given.
     """
@@ -278,9 +281,14 @@ def compute_standards(cfg: Config, net: WalkNetwork, fac: gpd.GeoDataFrame, fsna
         for cat, k in cfg.categories.items():
             sel = np.flatnonzero((fac["category"] == cat).to_numpy())
             s = cap[sel] if np.isfinite(cap[sel]).any() else np.ones(len(sel))  # no capacity: count facilities
-            m = travel_matrix(net, fsnap.take(sel), dsnap, k.minutes * speed)
+            wk = walk.get(cat) if walk else None
+            if wk is None:
+                m = travel_matrix(net, fsnap.take(sel), dsnap, k.minutes * speed)
+                minutes = m.dist_m / speed
+            else:
+                m = travel_matrix(net, fsnap.take(sel), dsnap, wk.limit_m(k.minutes), rates=wk.rates)
+                minutes = wk.minutes(m.dist_m)
             pop = demand[k.population or "weight"].to_numpy(dtype=np.float64)
-            minutes = m.dist_m / speed
             a2 = fca(m, minutes, s, pop, k.minutes)
             a3 = fca(m, minutes, s, pop, k.minutes, enhanced=True)
             a2[~dsnap.ok], a3[~dsnap.ok] = np.nan, np.nan

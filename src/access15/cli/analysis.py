@@ -41,6 +41,8 @@ def print_coverage(result: AnalysisResult) -> None:
             kcfg = cfg.categories.get(row.category)
             name = kcfg.label(lang) if lang == "zh" and kcfg is not None else row.category
             circle = circle_fmt.format(m=row.threshold_min)
+            if cfg.network.elevation or (kcfg is not None and kcfg.profile):  # who walks (issue 15)
+                circle += f"\n[dim]{escape(str(getattr(row, 'profile', '')))}[/dim]"
         table.add_row(escape(name), circle, str(row.facilities), f"{row.covered:,.0f} / {row.demand:,.0f}",
                       f"{row.share_covered:.1%}", fmt_min(row.median_min, limit), fmt_min(row.p90_min, limit),
                       f"{row.unreachable:,.0f}")

@@ -128,12 +128,18 @@ def _osm_failure(path: Path, exc: Exception) -> InputError:
                       "check that it is a complete .osm.pbf or .osm XML extract (re-download or re-export it)")
 
 
+#: Way tags kept per walkable way for the walking profiles (steps, ramps, wheelchair access, direction of an
+#: incline): see :mod:`access15.walking`.
+WALK_TAGS = ("wheelchair", "ramp", "ramp:stroller", "step_count", "incline")
+
+
 @dataclass
 class WayArrays:
     """Walkable ways as flat arrays: way ``i`` has vertices ``offsets[i]:offsets[i+1]``.
 
     ``node_id`` are OSM node ids; ``lonlat`` their WGS84 coordinates (degrees); ``highway`` the
-    highway class of each way (e.g. "footway", "residential").
+    highway class of each way (e.g. "footway", "residential"); ``tags`` the value (or None) of each key of
+    :data:`WALK_TAGS` per way.
     """
 
     node_id: np.ndarray
@@ -141,6 +147,7 @@ class WayArrays:
     offsets: np.ndarray
     way_id: np.ndarray
     highway: np.ndarray | None = None
+    tags: dict[str, np.ndarray] | None = None
 
 
 def read_walk_ways(path: str | Path, rules: TagRules | None = None,
@@ -159,6 +166,7 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None,
     lats: list[list[float]] = []
     way_ids: list[int] = []
     highways: list[str] = []
+    extra: list[tuple] = []
     try:
         fp = (osmium.FileProcessor(str(path))
               .with_locations()
@@ -178,6 +186,7 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None,
             lats.append(y)
             way_ids.append(way.id)
             highways.append(way.tags.get("highway"))
+            extra.append(tuple(way.tags.get(k) for k in WALK_TAGS))
     except (RuntimeError, ValueError, OSError) as exc:
         raise _osm_failure(path, exc) from None
     lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=len(ids))
@@ -189,6 +198,7 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None,
         offsets=offsets,
         way_id=np.asarray(way_ids, dtype=np.int64),
         highway=np.asarray(highways, dtype=object),
+        tags={k: np.array([t[i] for t in extra], dtype=object) for i, k in enumerate(WALK_TAGS)},
     )
 
 

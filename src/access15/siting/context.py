@@ -26,6 +26,7 @@ from ..pipeline import Progress, analyze, cached_analyze
 from ..profiles import profile_network
 from ..result import AnalysisResult
 from ..snap import Snapped, snap_points
+from ..walking import Walker, walkers
 
 
 @dataclass
@@ -43,12 +44,15 @@ class SiteContext:
     area: shapely.Geometry
     water_tree: shapely.STRtree = field(init=False, repr=False)
     demand_index: DemandIndex = field(init=False, repr=False)
+    walk: dict[str, Walker] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         shapely.prepare(self.area)
         self.water_tree = shapely.STRtree(self.water.geometry.values)
         # demand points grouped by network node, reused by every walking search (O(n log n) once)
         self.demand_index = index_demand(self.result.network, self.demand_snap)
+        # how each category's residents walk (slope, direction, profile), as the analysis routed them
+        self.walk = walkers(self.result.config, self.result.network)
 
 
 def _study_area(result: AnalysisResult) -> shapely.Geometry:
@@ -144,23 +148,25 @@ def circle_reach(ctx: SiteContext, category: str, sites: Snapped) -> Reach:
 
     One bounded search from every site at once, to the largest circle; a pair is kept when
     ``metres / (metres per minute) <= the point's circle``, the pipeline's own test, so the covered points
-    equal those of a full re-run with the site added. ``dist_m`` of the result is in metres.
+    equal those of a full re-run with the site added. ``dist_m`` of the result is in metres (flat metres of the
+    category's walker: with slope or a walking profile, walked from the point to the site, as the pipeline does).
     """
     result = ctx.result
     ccfg = result.config.categories[category]
     speed = result.config.speed_m_per_min
+    wk = ctx.walk[category]
     pm = point_minutes(result, category)
     limit = float(pm.max()) if len(pm) else ccfg.minutes
-    reach = candidate_reach(result.network, sites, ctx.demand_snap, limit * speed * (1 + 1e-9) + 1e-6,
-                            index=ctx.demand_index)
+    reach = candidate_reach(result.network, sites, ctx.demand_snap, wk.limit_m(limit) * (1 + 1e-9) + 1e-6,
+                            index=ctx.demand_index, rates=wk.rates)
     by_class = getattr(ccfg, "profile_by_class", None) or {}
     if not by_class or "unit_class" not in result.demand.columns:
-        return reach.select(reach.dist_m / speed <= pm[reach.dem])
+        return reach.select(wk.minutes(reach.dist_m) <= pm[reach.dem])
     # points of a class with its own travel profile (e.g. cycling for rural circles) are reached on the
     # profile's network, in minutes, exactly as the pipeline routes them (access15.profiles)
     cls = pd.Series(result.demand["unit_class"].to_numpy(), dtype=object)
     walked = ~cls.isin(list(by_class)).to_numpy()
-    keep = walked[reach.dem] & (reach.dist_m / speed <= pm[reach.dem])
+    keep = walked[reach.dem] & (wk.minutes(reach.dist_m) <= pm[reach.dem])
     parts = [(reach.cand[keep], reach.dem[keep], reach.dist_m[keep])]
     profiles = load_profiles()
     for cls_name, pname in by_class.items():
