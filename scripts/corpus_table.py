@@ -20,6 +20,7 @@ BEGIN, END = "<!-- corpus:begin -->", "<!-- corpus:end -->"
 def _corpus():
     spec = importlib.util.spec_from_file_location("access15_corpus", ROOT / "tests" / "test_corpus.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # (its dataclasses look themselves up there)
     spec.loader.exec_module(module)
     return module
 

@@ -47,7 +47,7 @@ class InputError(Access15Error):
                              None if field is None else f"field '{field}'") if p]
         msg = (", ".join(where) + ": " if where else "") + problem.rstrip(".")
         if fix:
-            msg += ". " + fix.rstrip(".") + "."
+            msg += ". " + (fix if fix.endswith(("?", "!")) else fix.rstrip(".") + ".")
         super().__init__(msg)
 
 
