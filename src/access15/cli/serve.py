@@ -18,8 +18,8 @@ from ..outputs import write_outputs
 from ..scenario import Scenario, ScenarioEngine
 from ..serve import Workbench, create_app, is_loopback
 from ..siting import SiteContext, load_site_context
-from .analysis import print_coverage, print_extra
 from .app import app, console, err, fail, print_written
+from .tables import print_coverage, print_extra
 
 #: What ``--host 0.0.0.0`` (or any non-loopback address) prints.
 EXPOSED_WARNING = ("warning: the workbench is reachable from other machines on {host}:{port}; it has no login. "
