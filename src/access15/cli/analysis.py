@@ -15,12 +15,11 @@ from ..config import load_config
 from ..errors import Access15Error
 from ..outputs import render_maps, write_outputs
 from ..pipeline import analyze
-from ..text import t
 from ..validate import Problem
 from ..validate import validate as check_inputs
 from .app import app, console, err, fail, fmt_min, print_written
 from .serve import run_scenario
-from .tables import print_coverage, print_extra
+from .tables import print_result
 
 
 def _run(config_path: Path, out: Path | None, html: bool) -> None:
@@ -31,12 +30,7 @@ def _run(config_path: Path, out: Path | None, html: bool) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = analyze(config_path, progress=progress)
-            for msg in result.warnings:
-                err.print(f"[yellow]{t(result.config.output.lang, 'cli_warning')}[/yellow] {escape(msg)}")
-            for msg in result.notes:
-                err.print(f"[dim]{t(result.config.output.lang, 'cli_note')} {escape(msg)}[/dim]")
-            print_coverage(result)
-            print_extra(result)
+            print_result(result)
             target = out or result.config.resolve(result.config.output.dir)
             with console.status("writing outputs"):
                 written = write_outputs(result, target, html=html)

@@ -19,7 +19,7 @@ from ..scenario import Scenario, ScenarioEngine
 from ..serve import Workbench, create_app, is_loopback
 from ..siting import SiteContext, load_site_context
 from .app import app, console, err, fail, print_written
-from .tables import print_coverage, print_extra
+from .tables import print_result
 
 #: What ``--host 0.0.0.0`` (or any non-loopback address) prints.
 EXPOSED_WARNING = ("warning: the workbench is reachable from other machines on {host}:{port}; it has no login. "
@@ -49,10 +49,7 @@ def run_scenario(config: Path, out: Path | None, html: bool, scenario: Path, yea
         sc = Scenario.load(scenario)
         ctx = load_context(config)
         result, sr = ScenarioEngine(ctx).scenario_result(sc, year)
-        for msg in result.warnings:
-            err.print(f"[yellow]note:[/yellow] {escape(msg)}")
-        print_coverage(result)
-        print_extra(result)
+        print_result(result)
         bad = sr.sites[sr.sites["status"] != "ok"]
         for row in bad.itertuples():
             err.print(f"[yellow]not counted:[/yellow] {escape(row.id)} ({escape(row.category)}): {escape(row.message)}")

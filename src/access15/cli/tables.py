@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..result import AnalysisResult
 from ..text import TABLE_HEADERS, demand_text, t, word
-from .app import console, fmt_min
+from .app import console, err, fmt_min
 
 
 def print_coverage(result: AnalysisResult) -> None:
@@ -92,3 +92,14 @@ def print_extra(result: AnalysisResult) -> None:
                     t(lang, "cli_targets") + est,
                     ["target", "category", "measure", "target_value", "figure", "status", "city", "year"], limit=30,
                     lang=lang)
+
+
+def print_result(result: AnalysisResult) -> None:
+    """An analysis as the commands show it: its warnings and notes (stderr), then its tables."""
+    lang = result.config.output.lang
+    for msg in result.warnings:
+        err.print(f"[yellow]{t(lang, 'cli_warning')}[/yellow] {escape(msg)}")
+    for msg in result.notes:
+        err.print(f"[dim]{t(lang, 'cli_note')} {escape(msg)}[/dim]")
+    print_coverage(result)
+    print_extra(result)
