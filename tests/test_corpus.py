@@ -413,3 +413,48 @@ def test_the_corpus_is_documented():
     rows = {line.split(" | ")[0].lstrip("| ").replace("\\|", "|"): line.split(" | ")[1]
             for line in block.splitlines()[3:] if line.startswith("| ")}
     assert {c.name: c.expect for c in CASES} == rows
+
+
+# --- CLI options of every command ---------------------------------------------------------------------------
+#: (command line, text the output must contain, exit code): 2 is a refusal in one line; 0 a site the check
+#: reports with a message instead of figures. The config is the clean analysis, with two boundary units.
+CLI_CASES = [
+    ("site-check {cfg} --category clinic --at=300,43.74", "--at"),
+    ("site-check {cfg} --category clinic --at=43.7383,7.4246", "looks like latitude,longitude", 0),
+    ("site-check {cfg} --category school --at=7.4246,43.7383", "'school' is not a category"),
+    ("site-check {cfg} --category clinic", "--at"),
+    ("site-check {cfg} --category clinic --at=7.4246,43.7383 --capacity -5", "capacity"),
+    ("site-check {cfg} --category clinic --candidates {dir}/nowhere.csv", "nowhere.csv"),
+    ("suggest {cfg} --category clinic --k 0", "--k"),
+    ("suggest {cfg} --category clinic --spacing 0", "--spacing"),
+    ("suggest {cfg} --category clinic --method best", "--method"),
+    ("suggest {cfg} --category clinic --target 1.5", "--target"),
+    ("suggest {cfg} --category clinic --budget -1", "--budget"),
+    ("map {dir}/clinics.csv", "not a GeoPackage"),
+    ("map {dir}/nowhere", "nowhere"),
+    ("run {dir}", "folder"),
+    ("run {dir}/nowhere.toml", "nowhere.toml"),
+    ("batch {cfg} --regions {dir}/nowhere.gpkg", "nowhere.gpkg"),
+    ("batch {cfg} --regions {dir}/units.geojson --by county", "--by"),
+    ("batch {cfg} --regions {dir}/units.geojson --by name --workers 0", "--workers"),
+    ("serve {cfg} --port 70000", "--port"),
+    ("fetch {cfg}", "nothing to download"),
+]
+
+
+@pytest.fixture(scope="module")
+def cli_project(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("cli")
+    path = _write(Case("cli", "ok", "", _boundaries([WEST, EAST], ["west", "east"])), folder)
+    return path
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[c[0].split(" {")[0] + ": " + c[1] for c in CLI_CASES])
+def test_cli_options_are_refused_with_one_line(case: tuple, cli_project: Path):
+    line, says, code = (*case, 2)[:3]
+    args = line.format(cfg=cli_project, dir=cli_project.parent).split()
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "400"})
+    assert res.exit_code == code, res.output
+    assert says in res.output, res.output
+    assert "Traceback" not in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
