@@ -210,6 +210,15 @@ def test_cli_suggest_from_a_candidate_file_with_costs(project, tmp_path):
     ranked = pd.read_csv(out / "suggest.csv")
     assert ranked["cost"].sum() <= 3 and set(ranked["site"]) <= {"A", "B", "C", "D"}
     assert not (out / "suggest.html").exists()
+    # run.json of the siting outputs: the analysis's inputs, the candidates file with its SHA-256, every output
+    import hashlib
+    import json
+
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    cand = [r for r in run["inputs"] if r["role"] == "candidates"]
+    assert len(cand) == 1 and cand[0]["sha256"] == hashlib.sha256(cands.read_bytes()).hexdigest()
+    assert any(r["role"] == "network" for r in run["inputs"])
+    assert {o["name"] for o in run["outputs"]} == {"suggest.csv", "suggest_candidates.csv"}
     cands.write_text("name,lon,lat,cost\nA,-51.19,-30.05,2\nB,-51.16,-30.10,free\n", encoding="utf-8")
     bad = CliRunner().invoke(app, ["suggest", str(project / "site.toml"), "--category", "clinic", "--candidates",
                                    str(cands), "--budget", "3", "-o", str(out)])

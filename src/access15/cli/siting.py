@@ -105,7 +105,8 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
             frames.append(read_sites(candidates, category))
         sites = as_sites(pd.concat(frames, ignore_index=True)) if len(frames) > 1 else frames[0]
         check = check_sites(ctx, category, sites, capacity)
-        written = write_site_check(check, _out_dir(ctx, out), html=html)
+        written = write_site_check(check, _out_dir(ctx, out), html=html,
+                                   inputs=[candidates] if candidates is not None else None)
     except Access15Error as exc:
         fail(exc)
     lang = _lang(ctx)
@@ -160,7 +161,8 @@ def suggest(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
         cands = read_sites(candidates, category) if candidates is not None else None
         sugg = suggest_sites(ctx, category, k if k is not None or budget is not None else 5, cands, method=method,
                              budget=budget, target_share=target, spacing_m=spacing)
-        written = write_suggestion(sugg, _out_dir(ctx, out), html=html)
+        written = write_suggestion(sugg, _out_dir(ctx, out), html=html,
+                                   inputs=[candidates] if candidates is not None else None)
     except Access15Error as exc:
         fail(exc)
     lang = _lang(ctx)

@@ -23,6 +23,7 @@ from branca.element import MacroElement, Template
 
 from ..maps.html import build_map, macro, map_layer
 from ..maps.offline import assert_offline
+from ..provenance import RUN_JSON, file_record, write_run_json
 from ..text import noun, number, t
 from .check import SiteCheck
 from .sites import OK
@@ -204,15 +205,20 @@ def save_map(fmap: folium.Map, path: Path) -> None:
     path.write_text(assert_offline(fmap.get_root().render()), encoding="utf-8")
 
 
-def _write_all(out_dir: Path, writers: dict[str, tuple[str, Callable[[Path], None]]]) -> dict[str, Path]:
-    """Run each writer into a staging folder, then move every file into ``out_dir`` (all or nothing)."""
+def _write_all(out_dir: Path, writers: dict[str, tuple[str, Callable[[Path], None]]], provenance: dict,
+               inputs: list[Path] | None = None) -> dict[str, Path]:
+    """Run each writer into a staging folder, add ``run.json`` (the analysis's provenance, the candidate files
+    with their SHA-256 and every output's), then move every file into ``out_dir`` (all or nothing)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".access15-siting-", dir=out_dir.parent))
     try:
         for name, write in writers.values():
             write(staging / name)
+        record = dict(provenance)
+        record["inputs"] = [*record.get("inputs", []), *(file_record("candidates", p) for p in inputs or [])]
+        write_run_json(staging / RUN_JSON, record, {k: staging / n for k, (n, _) in writers.items()})
         written = {}
-        for key, (name, _) in writers.items():
+        for key, (name, _) in [*writers.items(), ("run", (RUN_JSON, None))]:
             os.replace(staging / name, out_dir / name)
             written[key] = out_dir / name
         return written
@@ -220,22 +226,26 @@ def _write_all(out_dir: Path, writers: dict[str, tuple[str, Callable[[Path], Non
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_site_check(check: SiteCheck, out_dir: str | Path, html: bool = True) -> dict[str, Path]:
-    """``site_check.csv`` (+ ``site_check_units.csv`` with boundaries, ``site_check.html``) in ``out_dir``."""
+def write_site_check(check: SiteCheck, out_dir: str | Path, html: bool = True,
+                     inputs: list[Path] | None = None) -> dict[str, Path]:
+    """``site_check.csv`` (+ ``site_check_units.csv`` with boundaries, ``site_check.html``) and ``run.json`` in
+    ``out_dir``; ``inputs`` are the candidate files read (listed in ``run.json`` with their SHA-256)."""
     writers = {"table": ("site_check.csv", lambda p: check.table.to_csv(p, index=False, float_format="%.6g"))}
     if len(check.units):
         writers["units"] = ("site_check_units.csv", lambda p: check.units.to_csv(p, index=False, float_format="%.6g"))
     if html:
         writers["html"] = ("site_check.html", lambda p: save_map(site_check_map(check), p))
-    return _write_all(Path(out_dir), writers)
+    return _write_all(Path(out_dir), writers, check.context.result.provenance, inputs)
 
 
-def write_suggestion(sugg: Suggestion, out_dir: str | Path, html: bool = True) -> dict[str, Path]:
-    """``suggest.csv`` (ranked sites), ``suggest_candidates.csv`` (every candidate alone) and ``suggest.html``."""
+def write_suggestion(sugg: Suggestion, out_dir: str | Path, html: bool = True,
+                     inputs: list[Path] | None = None) -> dict[str, Path]:
+    """``suggest.csv`` (ranked sites), ``suggest_candidates.csv`` (every candidate alone), ``suggest.html`` and
+    ``run.json`` (with the candidate files read, ``inputs``)."""
     ranked = sugg.sites.drop(columns="geometry")
     writers = {"table": ("suggest.csv", lambda p: ranked.to_csv(p, index=False, float_format="%.6g")),
                "candidates": ("suggest_candidates.csv",
                               lambda p: sugg.check.table.to_csv(p, index=False, float_format="%.6g"))}
     if html:
         writers["html"] = ("suggest.html", lambda p: save_map(suggestion_map(sugg), p))
-    return _write_all(Path(out_dir), writers)
+    return _write_all(Path(out_dir), writers, sugg.check.context.result.provenance, inputs)
