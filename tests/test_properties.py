@@ -57,14 +57,24 @@ def test_snap_never_farther_than_reported(net, pts, max_snap):
     assert np.allclose(leg, s.dist_m[ok], atol=1e-6)
     on_edge = shapely.distance(net.edge_geometry[s.edge[ok]], shapely.points(s.xy[ok]))
     assert np.all(on_edge < 1e-6)
-    # it is the nearest point of the largest piece when that is within the limit, else of the whole
-    # network; the rest are truly out of reach
+    # it is the nearest point of the whole network (the street the point stands on); a point whose nearest
+    # edge is on a smaller piece is also joined to the nearest point of the largest piece within the limit;
+    # the rest are truly out of reach
     dist = shapely.distance(shapely.points(pts)[:, None], net.edge_geometry[None, :])
     nearest = dist.min(axis=1)
     nearest_main = dist[:, net.main_edges].min(axis=1)
-    expect = np.where(nearest_main <= max_snap, nearest_main, nearest)
-    assert np.allclose(s.dist_m[ok], expect[ok], atol=1e-6)
-    assert np.all(net.component[net.edge_u[s.edge[ok & (nearest_main <= max_snap)]]] == 0)
+    assert np.allclose(s.dist_m[ok], nearest[ok], atol=1e-6)
+    minor = np.zeros(len(pts), dtype=bool)
+    minor[ok] = net.component[net.edge_u[s.edge[ok]]] != 0
+    alt = s.alt_edge if s.alt_edge is not None else np.full(len(pts), -1)
+    want_alt = minor & (nearest_main <= max_snap)
+    assert np.array_equal(alt >= 0, want_alt)
+    if want_alt.any():
+        assert np.all(net.component[net.edge_u[alt[want_alt]]] == 0)
+        assert np.allclose(s.alt_dist_m[want_alt], nearest_main[want_alt], atol=1e-6)
+        on_alt = shapely.distance(net.edge_geometry[alt[want_alt]], shapely.points(s.alt_xy[want_alt]))
+        assert np.all(on_alt < 1e-6)
+        assert np.allclose(np.hypot(*(pts[want_alt] - s.alt_xy[want_alt]).T), s.alt_dist_m[want_alt], atol=1e-6)
     assert np.all(s.dist_m[ok] <= max_snap + 1e-9)
     assert np.all(nearest[~ok] > max_snap - 1e-9)
     assert np.all((s.offset_m[ok] >= 0) & (s.offset_m[ok] <= net.edge_length[s.edge[ok]] + 1e-9))
