@@ -59,7 +59,7 @@ def _row(t: np.ndarray, w: np.ndarray, minutes: float | np.ndarray) -> dict:
 def coverage_table(times: pd.DataFrame, weights: np.ndarray, categories: dict[str, CategoryConfig],
                    facility_counts: dict[str, int], category_weights: dict[str, np.ndarray] | None = None,
                    thresholds: dict[str, np.ndarray] | None = None,
-                   notes: dict[str, str] | None = None) -> pd.DataFrame:
+                   notes: dict[str, str] | None = None, profiles: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per category plus the combined circle.
 
     Columns: ``category``, ``threshold_min``, ``facilities``, ``demand`` (sum of weights), ``covered``,
@@ -71,7 +71,8 @@ def coverage_table(times: pd.DataFrame, weights: np.ndarray, categories: dict[st
     of ``weights``; ``thresholds`` gives each point its own circle per category (per-class circles, minutes).
     ``note`` says what a reader must know about a row (``notes`` per category, e.g. duplicates counted); the
     combined row names the required categories without a facility, which make it 0% (its ``facilities`` is
-    then 0, not the facilities of the other categories).
+    then 0, not the facilities of the other categories). ``profile`` names who each circle is measured for
+    (``profiles``: the walker's label per category, e.g. "elderly, slope"; empty for the combined row).
     """
     w = np.asarray(weights, dtype=np.float64)
     cw = category_weights or {}
@@ -92,7 +93,10 @@ def coverage_table(times: pd.DataFrame, weights: np.ndarray, categories: dict[st
                  "facilities": 0 if empty else sum(facility_counts.get(c, 0) for c in required), **comb,
                  "note": (f"0%: {', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no facilities"
                           if empty else "")})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if profiles is not None:
+        table.insert(2, "profile", table["category"].map(profiles).fillna(""))
+    return table
 
 
 def unit_coverage_table(times: pd.DataFrame, weights: np.ndarray, units: np.ndarray,

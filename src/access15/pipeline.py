@@ -305,8 +305,7 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | Any | None = 
             cat_w = {c: out[k.population].to_numpy() for c, k in cfg.categories.items()
                      if k.population and k.population in out.columns}
             table = coverage_table(times, out["weight"].to_numpy(), cfg.categories, counts, cat_w, thresholds,
-                                   p.notes)
-            table.insert(2, "profile", table["category"].map({c: w.label for c, w in walk.items()}).fillna(""))
+                                   p.notes, {c: w.label for c, w in walk.items()})
             units = pd.DataFrame()
             if assign is not None:
                 onf = fac["on_network"].to_numpy()

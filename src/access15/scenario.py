@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .catchment import candidate_reach
 from .coords import WGS84, transform_xy
 from .coverage import COMBINED, combined_minutes, coverage_table
 from .errors import InputError
@@ -410,11 +411,11 @@ class ScenarioEngine:
                                   "give longitude first")
             if status[0] != OK:
                 return str(status[0]), str(message[0]), float(snap.dist_m[0]), np.zeros(0, np.int64), np.zeros(0)
-            from .catchment import candidate_reach
-
-            limit_m = self.limit_min[category] * self.speed  # the pipeline's search limit, same float
-            r = candidate_reach(self.result.network, snap, self.ctx.demand_snap, limit_m, index=self.ctx.demand_index)
-            return OK, "", float(snap.dist_m[0]), r.dem, r.dist_m / self.speed
+            wk = self.ctx.walk[category]  # how this category's residents walk (slope, profile), as the pipeline
+            limit_m = wk.limit_m(self.limit_min[category])  # the pipeline's search limit, same float
+            r = candidate_reach(self.result.network, snap, self.ctx.demand_snap, limit_m, index=self.ctx.demand_index,
+                                rates=wk.rates)
+            return OK, "", float(snap.dist_m[0]), r.dem, wk.minutes(r.dist_m)
         return self._cached(self._reach, (category, p.lon, p.lat), make)
 
     def _closure_times(self, category: str, closed: frozenset) -> tuple[np.ndarray, np.ndarray]:
@@ -425,9 +426,10 @@ class ScenarioEngine:
             hit = np.flatnonzero(pd.Series(near).isin(closed).to_numpy())
             keep = np.flatnonzero((self.fac_cat == category) & ~np.isin(self.fac_ids, list(closed)))
             if len(hit):
+                wk = self.ctx.walk[category]
                 r = nearest_facility(self.result.network, self.fsnap.take(keep), self.ctx.demand_snap.take(hit),
-                                     limit_m=self.limit_min[category] * self.speed)
-                t[hit] = r.dist_m / self.speed
+                                     limit_m=wk.limit_m(self.limit_min[category]), rates=wk.rates)
+                t[hit] = wk.minutes(r.dist_m)
                 ids = self.fac_ids[keep]
                 near[hit] = np.where(r.facility >= 0, ids[np.maximum(r.facility, 0)] if len(keep) else "", "")
             return t, near
@@ -447,8 +449,9 @@ class ScenarioEngine:
             fs = fs.concat(s)
             ids += [p.id for p in sites]
         lim = self.limit_min[category]
-        r = nearest_facility(res.network, fs, self.ctx.demand_snap, limit_m=lim * self.speed)
-        times = pd.DataFrame({category: r.dist_m / self.speed})
+        wk = self.ctx.walk[category]
+        r = nearest_facility(res.network, fs, self.ctx.demand_snap, limit_m=wk.limit_m(lim), rates=wk.rates)
+        times = pd.DataFrame({category: wk.minutes(r.dist_m)})
         class_profile_times(res.network, fs, self.ctx.demand_snap, cfg.categories[category],
                             res.demand["unit_class"].to_numpy(dtype=object), self.speed, lim, times, r)
         ids = np.array(ids, dtype=object)
@@ -499,7 +502,11 @@ class ScenarioEngine:
         for p in site_ok:
             counts[p.category] = counts.get(p.category, 0) + 1
         facilities = _Lazy(lambda: self._facilities(closed, site_ok))
-        table = coverage_table(times, self.weight, cfg.categories, counts, self.cat_w, self.thresholds)
+        base = self.result.coverage  # the same notes (e.g. duplicates) and walkers as the analysis
+        per_cat = base[base["category"] != COMBINED].set_index("category")
+        table = coverage_table(times, self.weight, cfg.categories, counts, self.cat_w, self.thresholds,
+                               per_cat["note"].to_dict() if "note" in per_cat else None,
+                               per_cat["profile"].to_dict() if "profile" in per_cat else None)
         covered, _ = combined_minutes(times, cfg.categories, self.thresholds)
         cov = pd.DataFrame({c: times[c].to_numpy() <= self.thresholds.get(c, k.minutes)
                             for c, k in cfg.categories.items()})
