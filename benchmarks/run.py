@@ -37,8 +37,8 @@ sys.path[:0] = [str(HERE), str(ROOT / "src")]
 
 #: The stages in pipeline order; stages the analysis reports beyond these (population, units, standards,
 #: ...) are shown too, in the order they ran.
-STAGES = ["load", "build", "facilities", "demand", "population", "snap", "units", "route", "coverage", "standards",
-          "render"]
+STAGES = ["load", "build", "facilities", "demand", "population", "snap", "units", "elevation", "walkers", "route",
+          "coverage", "standards", "render"]
 
 
 class StageTimer:
@@ -245,7 +245,7 @@ def report(mach: dict, pipes: list[dict], peer_runs: list[dict], readers: list[d
              "Versions: " + ", ".join(f"{k} {v}" for k, v in mach["versions"].items()) + ".", ""]
     if pipes:
         seen = [s for s in STAGES if any(s in p["stages_s"] for p in pipes)]
-        seen += [s for p in pipes for s in p["stages_s"] if s not in seen]
+        seen += list(dict.fromkeys(s for p in pipes for s in p["stages_s"] if s not in seen))
         lines += ["### Stages (seconds) and peak memory", "",
                   "| size | nodes | edges | demand points | facilities | " + " | ".join(seen)
                   + " | end-to-end | peak RSS |",

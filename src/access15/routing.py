@@ -166,13 +166,18 @@ def _roots(pred: np.ndarray, source: int) -> np.ndarray:
 
 
 def _reduce(owner: np.ndarray, total: np.ndarray, who: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per point (``owner`` of each attachment), the shortest ``total`` of its attachments and its facility."""
-    order = np.lexsort((total, owner))
-    owner, total, who = owner[order], total[order], who[order]
-    first = np.r_[True, owner[1:] != owner[:-1]] if len(owner) else np.zeros(0, bool)
+    """Per point (``owner`` of each attachment), the shortest ``total`` of its attachments and its facility.
+
+    Attachments come as :meth:`Snapped.attachments` lists them: every point's own first (owners increasing), then
+    at most one second attachment per point; a tie keeps the first. O(n), no sort.
+    """
     dist, best = np.full(n, np.nan), np.full(n, -1, dtype=np.int64)
-    dist[owner[first]] = total[first]
-    best[owner[first]] = who[first]
+    second = np.r_[False, np.maximum.accumulate(owner[:-1]) >= owner[1:]] if len(owner) else np.zeros(0, bool)
+    first = ~second
+    dist[owner[first]], best[owner[first]] = total[first], who[first]
+    o, t, w = owner[second], total[second], who[second]
+    better = ~(dist[o] <= t)  # shorter, or the point's own street reaches nothing (NaN)
+    dist[o[better]], best[o[better]] = t[better], w[better]
     return dist, best
 
 
@@ -212,8 +217,12 @@ def nearest_facility(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: floa
 
     e = dat.edge[dok]
     u, v = net.edge_u[e], net.edge_v[e]
-    via_u = d[u] + part(dat.offset_m[dok], bwd[e])  # the point walks back to u, ...
-    via_v = d[v] + part(net.edge_length[e] - dat.offset_m[dok], fwd[e])  # ... or on to v
+    if rates is None:  # the flat engine: symmetric lengths
+        via_u = d[u] + dat.offset_m[dok]
+        via_v = d[v] + (net.edge_length[e] - dat.offset_m[dok])
+    else:
+        via_u = d[u] + part(dat.offset_m[dok], bwd[e])  # the point walks back to u, ...
+        via_v = d[v] + part(net.edge_length[e] - dat.offset_m[dok], fwd[e])  # ... or on to v
     use_v = via_v < via_u
     total = np.where(use_v, via_v, via_u)
     who = np.where(use_v, node_fac_all[v], node_fac_all[u])
