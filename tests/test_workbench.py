@@ -109,6 +109,8 @@ def test_every_endpoint(client, bench, ctx):
     exp = client.post("/api/export?year=2027", json={}).json()
     folder = Path(exp["folder"])
     assert folder.parent.parent == bench.scenario_dir and {"map.html", "coverage.csv", "scenario.geojson"} <= set(exp["files"])
+    assert {"gap_maps.pdf", "gap_clinic.png", "gap_combined.png"} <= set(exp["files"])  # the print maps too
+    assert (folder / "gap_maps.pdf").stat().st_size > 10_000
     html = (folder / "map.html").read_text(encoding="utf-8")
     assert "Scenario &#x27;../../etc/passwd&#x27; (plan year 2027): +1 clinic (New clinic)" in html or \
         "(plan year 2027): +1 clinic (New clinic)" in html

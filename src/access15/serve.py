@@ -370,12 +370,17 @@ class Workbench:
             self.version += 1
 
     def export(self, year: int | None) -> dict:
-
+        """The scenario in plan ``year`` as files for a briefing: tables, GeoPackage, the self-contained
+        ``map.html``, the print maps (PNG per category and the combined circle, ``gap_maps.pdf``) and the scenario
+        itself, in a new folder under the output folder."""
         sc, _ = self.snapshot()
         res2, sr = self.engine.scenario_result(sc, year)
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         target = self.scenario_dir / "exports" / f"{stamp}-{safe_stem(sc.name)}{'-' + str(year) if year else ''}"
         written = write_outputs(res2, target, html=True)
+        from .maps.static import write_static_maps  # matplotlib: heavy, and only for an export
+
+        written.update(write_static_maps(res2, target))  # the print maps, the scenario named on each page
         sc.save(target / "scenario.geojson", self.result.facilities)
         return {"folder": str(target), "files": sorted(Path(p).name for p in written.values()) + ["scenario.geojson"],
                 "description": sc.describe(year)}

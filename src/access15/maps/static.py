@@ -222,7 +222,9 @@ def _draw(data: MapData, category: str, lang: str) -> plt.Figure:
     fig.text(0.02, 0.905, head, fontsize=12.5, va="center")
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.015, 1.0), frameon=True, fontsize=9.5,
               borderaxespad=0, title=None)
-    fig.text(0.02, 0.045, demand_text(data.demand_label, lang), fontsize=8.5, color="#222")
+    scenario = (data.provenance or {}).get("scenario")  # a what-if (access15 serve): said on every page
+    fig.text(0.02, 0.045, demand_text(data.demand_label, lang) + (f" · {scenario}" if scenario else ""),
+             fontsize=8.5, color="#222")
     fig.text(0.02, 0.02, f"{sources_line(data, lang)} · © OpenStreetMap contributors (ODbL) · access15 {data.version}",
              fontsize=8.5, color="#222")
     ax.set_xlabel("")
