@@ -28,8 +28,8 @@ def main() -> None:
     from rasterio.transform import from_origin
     from run import StageTimer, _inputs
 
-    from access15.config import load_walk_profiles
     from access15.elevation import sample_edges
+    from access15.presets import load_walk_profiles
     from access15.routing import nearest_facility
     from access15.snap import snap_points
     from access15.walking import DEFAULT_MODEL, edge_rates

@@ -183,7 +183,7 @@ def test_network_round_trip_keeps_every_field(tmp_path, root, source):
 
 def test_the_network_cache_keeps_road_classes_for_travel_profiles(tmp_path, root):
     """A cached network gives the same per-edge minutes under a road-class profile as a freshly built one."""
-    from access15.config import load_profiles
+    from access15.presets import load_profiles
     from access15.profiles import edge_minutes
 
     pbf = tmp_path / "helsinki.osm.pbf"

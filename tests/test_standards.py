@@ -13,9 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from access15 import analyze
-from access15.config import config_from_dict, load_preset
+from access15.config import config_from_dict
 from access15.errors import InputError
 from access15.outputs import write_outputs
+from access15.presets import load_preset
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

@@ -118,7 +118,7 @@ def test_levels_classes_overlaps_and_per_class_circles(hel_units, helsinki_netwo
 
 
 def test_rural_profile_routes_on_minutes_by_road_class(hel_units, helsinki_network):
-    from access15.config import load_profiles
+    from access15.presets import load_profiles
     from access15.profiles import edge_minutes, profile_nearest
     from access15.routing import nearest_facility
     from access15.snap import snap_points

@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 from rasterio.transform import from_origin
 from scipy.interpolate import RegularGridInterpolator
 
-from access15.config import load_config, load_walk_profiles
+from access15.config import load_config
 from access15.elevation import sample_edges, sample_points
 from access15.errors import AccessWarning, InputError
 from access15.network import network_from_lines, subnetwork
+from access15.presets import load_walk_profiles
 from access15.routing import EdgeRates, nearest_facility
 from access15.snap import Snapped, snap_points
 from access15.walking import DEFAULT_MODEL, edge_rates, speed_ratio

@@ -44,13 +44,14 @@ import pyproj
 import shapely
 
 from ._version import __version__
-from .config import Config, plain
+from .config import Config
 from .demand import Grid
 from .graphs import is_graphml, network_from_graphml
 from .io.osm import TagRules, load_tag_rules
 from .network import WalkNetwork, load_network
 from .provenance import sha256_file
 from .result import AnalysisResult
+from .schema import plain
 from .snap import Snapped, snap_points
 
 #: Bump when the stored network layout or the network builder changes meaning, to invalidate old entries.

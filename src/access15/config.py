@@ -5,22 +5,17 @@ circles (thresholds in minutes), the walking speed, the demand model, population
 outputs. Relative paths are resolved against the directory of the config file. Unknown keys are refused with
 the closest valid key suggested, so a typo never silently falls back to a default.
 
-One typed builder (:func:`build_dataclass`) turns a TOML table or a stored JSON object into a config
-dataclass, so a config written into an output (``access15.gpkg``, ``run.json``) reads back as the same
-:class:`Config` (:func:`config_to_json` / :func:`config_from_json`). This module is data and parsing: it
-reads the package's own data files (target presets, travel profiles) to know the valid names, and imports
-nothing of the analysis.
+One typed builder (:func:`access15.schema.build_dataclass`) turns a TOML table or a stored JSON object into a
+config dataclass, so a config written into an output (``access15.gpkg``, ``run.json``) reads back as the same
+:class:`Config` (:func:`config_to_json` / :func:`config_from_json`). Valid preset and profile names come from
+the package's own data files (:mod:`access15.presets`). This module is data and parsing and imports nothing
+of the analysis.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import sys
-import types
-import typing
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +25,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import InputError
+from .presets import MEASURES, check_profile, check_walk_profile, load_preset
+from .schema import _value, build_dataclass, closest_key, plain
 
 #: Walking speeds in km/h. ``walk`` makes a 15-minute walk 1,000 m, the upper end of the 800-1,000 m that
 #: GB 50180-2018 relates to the 15-minute life circle; many studies use 4.5-5 km/h (``brisk``).
@@ -291,146 +288,6 @@ class Config:
         return p if p.is_absolute() else (self.base_dir / p).resolve()
 
 
-def closest_key(key: str, valid: list[str]) -> str:
-    """"did you mean 'x'?" for the closest of ``valid``, else the list of valid keys."""
-    match = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-    return f"did you mean '{match[0]}'?" if match else "valid keys: " + ", ".join(sorted(valid))
-
-
-def dataclass_in(tp: Any) -> type | None:
-    """The dataclass inside a type such as ``X``, ``X | None``, ``list[X]`` or ``dict[str, X]``."""
-    if dataclasses.is_dataclass(tp):
-        return tp
-    for arg in typing.get_args(tp):
-        found = dataclass_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _plain_type(tp: Any) -> Any:
-    """``X`` for ``X | None`` (the one non-None member of a union), else ``tp``."""
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return args[0] if len(args) == 1 else tp
-    return tp
-
-
-#: Example values for messages about fields whose default is no example.
-_EXAMPLES: dict[str, str] = {"total": "120000", "value": "0.9", "year": "2025", "kmh": "4.5", "crs": "\"EPSG:4326\"",
-                             "path": "\"facilities.csv\"", "category": "\"clinic\"", "level": "\"street\"",
-                             "population": "\"pop_65plus\"", "name_column": "\"name\"", "layer": "\"roads\"",
-                             "categories": "[\"clinic\", \"school\"]", "columns": "[\"pop_65plus\"]",
-                             "admin_levels": "[8, 10]", "building_values": "[\"residential\", \"apartments\"]"}
-
-
-def _example(name: str, default: Any) -> str:
-    """An example value of field ``name`` for a message: its default when that is an example, else a typical one."""
-    if name in _EXAMPLES:
-        return _EXAMPLES[name]
-    if "minutes" in name:
-        return "30" if "." in name else "15"
-    if isinstance(default, bool):
-        return "true" if default else "false"
-    if isinstance(default, (int, float)):
-        return f"{default:g}"
-    if isinstance(default, str) and default:
-        return f"\"{default}\""
-    return "\"...\""
-
-
-def _toml(value: Any) -> str:
-    """A value as it is written in TOML (``true``, ``"text"``), for messages."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace('"', '\\"') + '"'
-    return repr(value)
-
-
-def _unit(name: str) -> str:
-    """The unit of a numeric field, by its name, for messages."""
-    if name.endswith("_m"):
-        return " of metres"
-    if "minutes" in name:
-        return " of minutes"
-    return ""
-
-
-def _value(value: Any, tp: Any, where: str, name: str, source: Path | str, strict: bool, default: Any = None) -> Any:
-    """One field's value checked against and converted to its declared type: numbers are numbers (not
-    ``true``), booleans are ``true``/``false`` (not ``"false"``), text is text, lists and tables hold values of
-    their declared type; nested dataclasses are built and paths made ``Path``."""
-    if value is None:
-        return None
-    tp = _plain_type(tp)
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    what = f"[{where}] {name} = {_toml(value)}"
-    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
-        return build_dataclass(tp, value, f"{where}.{name}", source, strict=strict)
-    if origin is list:
-        if not isinstance(value, list):
-            raise InputError(source, f"{what} is not a list", f"write a list in brackets, e.g. {name} = "
-                             + (_example(name, None) if name in _EXAMPLES else "[...]"))
-        if args and dataclasses.is_dataclass(args[0]):
-            return [build_dataclass(args[0], v, f"{name} #{i}", source, strict=strict) for i, v in enumerate(value, 1)]
-        return [_value(v, args[0], where, f"{name}[{i}]", source, strict) for i, v in enumerate(value)] if args else value
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise InputError(source, f"{what} is not a table", f"write a table, e.g. {name} = {{rural = 30}}")
-        if len(args) == 2 and dataclasses.is_dataclass(args[1]):
-            return {k: build_dataclass(args[1], v, f"{name}.{k}", source, strict=strict) for k, v in value.items()}
-        return {k: _value(v, args[1], where, f"{name}.{k}", source, strict) for k, v in value.items()} if args else value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise InputError(source, f"{what} is not true or false",
-                             f"write {name} = true or {name} = false, without quotes")
-        return value
-    if tp is float or tp is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (tp is int and not float(value).is_integer()):
-            kind = "whole number" if tp is int else "number"
-            raise InputError(source, f"{what} is not a {kind}",
-                             f"write a plain {kind}{_unit(name)}, e.g. {name} = {_example(name, default)}")
-        return float(value) if tp is float else int(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise InputError(source, f"{what} is not text", f"write it in quotes, e.g. {name} = {_example(name, default)}")
-        return value
-    if tp is Path:
-        return Path(value)
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):  # e.g. str | int (a CRS may be an EPSG number)
-        kinds = [a for a in typing.get_args(tp) if a is not type(None)]
-        if not any(isinstance(value, k) and not (k is int and isinstance(value, bool)) for k in kinds):
-            raise InputError(source, f"{what} is not {' or '.join(k.__name__ for k in kinds)}",
-                             f"e.g. {name} = {_example(name, default)}")
-    return value
-
-
-def build_dataclass(cls: type, data: Any, where: str, source: Path | str, *, strict: bool = True,
-                    **fixed: Any) -> Any:
-    """Make dataclass ``cls`` from a TOML table or a stored JSON object.
-
-    Values are converted to the field types (numbers checked, nested dataclasses built, paths made ``Path``).
-    With ``strict`` (a config file) an unknown key is an error naming the closest valid key; without it
-    (JSON written by another version of access15) unknown keys are ignored and missing ones keep their
-    defaults. ``fixed`` sets fields that do not come from ``data`` (e.g. a category's ``name``).
-    """
-    if not isinstance(data, dict):
-        raise InputError(source, f"[{where}] must be a table", "see the config format in the README")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.name not in fixed]
-    defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
-    kwargs: dict[str, Any] = dict(fixed)
-    for key, value in data.items():
-        if key not in names:
-            if strict:
-                raise InputError(source, f"unknown key '{key}' in [{where}]", closest_key(key, names))
-            continue
-        default = defaults.get(key)
-        kwargs[key] = _value(value, hints[key], where, key, source, strict, default)
-    return cls(**kwargs)
-
-
 #: POI export formats of ``[[facilities]] format`` (see :mod:`access15.io.poi`).
 POI_FORMATS = ("amap", "baidu", "poi_csv")
 
@@ -668,22 +525,6 @@ def check_population_config(pc: PopulationConfig, source: Path | str) -> None:
                          "rename the age-group column")
 
 
-#: Target measures (see :class:`TargetConfig` and :mod:`access15.standards`).
-MEASURES = ("per_1000", "per_10000", "per_resident", "coverage", "min_per_unit", "unit_share")
-
-
-#: Target presets shipped in ``data/targets_<name>.toml``.
-PRESETS = ("china_plans",)
-
-
-def load_preset(name: str) -> dict[str, Any]:
-    """The targets table of a shipped preset."""
-    if name not in PRESETS:
-        raise InputError("[targets]", f"unknown preset '{name}'", "use one of " + ", ".join(PRESETS))
-    text = resources.files("access15").joinpath(f"data/targets_{name}.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)["targets"]
-
-
 def targets_from_dict(data: Any, cfg: Config, source: Path | str) -> dict[str, TargetConfig]:
     """Build the config's targets (preset first, then the config's own, which may override by name)."""
     if not isinstance(data, dict):
@@ -711,86 +552,7 @@ def targets_from_dict(data: Any, cfg: Config, source: Path | str) -> dict[str, T
     return out
 
 
-def load_profiles() -> dict[str, dict]:
-    """The built-in profiles: {name: {"default": km/h, "walk": km/h, "highway": {class: km/h}}}."""
-    text = resources.files("access15").joinpath("data/speeds.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)["profiles"]
-
-
-def check_profile(name: str, source: Path | str) -> dict:
-    """The named profile, or a one-line error listing the known ones."""
-    profiles = load_profiles()
-    if name not in profiles:
-        raise InputError(source, f"unknown travel profile '{name}'", "use one of " + ", ".join(profiles))
-    return profiles[name]
-
-
-@dataclass
-class WalkProfile:
-    """A walking profile (``data/walk_profiles.toml``; the model and sources in docs/walking.md).
-
-    ``kmh``: speed on flat ground, km/h. Slope: speed(s) = kmh * exp(-tobler_b * |s + tobler_c|) /
-    exp(-tobler_b * tobler_c) for slope s (rise / run), capped at ``max_speedup`` x kmh when given;
-    ``max_slope``: |s| beyond which a way is unusable. ``rest_share``: minutes of rest per minute walked.
-    Steps (highway=steps) take ``step_up_s`` / ``step_down_s`` seconds per step (``step_count``, else length /
-    ``step_tread_m``); ``no_steps`` forbids them unless a tag of ``steps_with`` is "yes"; ``no_wheelchair``
-    forbids ways tagged wheelchair=no.
-    """
-
-    name: str
-    label: str = ""
-    kmh: float = 4.0
-    tobler_b: float = 3.5
-    tobler_c: float = 0.05
-    max_speedup: float | None = None
-    max_slope: float | None = None
-    rest_share: float = 0.0
-    step_up_s: float | None = None
-    step_down_s: float | None = None
-    step_tread_m: float = 0.3
-    no_steps: bool = False
-    steps_with: list[str] = field(default_factory=list)
-    no_wheelchair: bool = False
-
-    @property
-    def m_per_min(self) -> float:
-        """Flat speed in metres per minute."""
-        return self.kmh * 1000.0 / 60.0
-
-
-def load_walk_profiles() -> dict[str, WalkProfile]:
-    """The built-in walking profiles of ``data/walk_profiles.toml`` by name."""
-    text = resources.files("access15").joinpath("data/walk_profiles.toml").read_text(encoding="utf-8")
-    return {name: build_dataclass(WalkProfile, table, name, "walk_profiles.toml", name=name)
-            for name, table in tomllib.loads(text).items()}
-
-
-def check_walk_profile(name: Any, source: Path | str, where: str = "profile") -> WalkProfile:
-    """The named walking profile, or a one-line error listing the known ones."""
-    profiles = load_walk_profiles()
-    if not isinstance(name, str) or name not in profiles:
-        raise InputError(source, f"{where} = {name!r} is not a walking profile",
-                         (closest_key(name, list(profiles)) + " " if isinstance(name, str) else "")
-                         + "(known: " + ", ".join(profiles) + ")")
-    return profiles[name]
-
-
 # --------------------------------------------------------------------------------------- config <-> JSON
-
-def plain(value: Any) -> Any:
-    """``value`` as JSON-ready data: dataclasses and dicts as dicts (key order kept), tuples and sets as lists,
-    paths as strings."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (set, frozenset)):
-        return sorted(plain(v) for v in value)
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def config_to_json(cfg: Config) -> dict:

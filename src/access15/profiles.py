@@ -18,8 +18,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .config import CategoryConfig, load_profiles
+from .config import CategoryConfig
 from .network import WalkNetwork
+from .presets import load_profiles
 from .routing import NearestResult, nearest_facility
 from .snap import Snapped
 

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ._version import __version__
-from .config import PRESETS, Config, config_to_json
+from .config import Config, config_to_json
 from .io.osm import is_osm_file, osm_header_info
+from .presets import PRESETS
 from .text import t
 
 #: Said in ``osm_timestamp_note`` (run.json, GeoPackage, map footer) when the OSM date is unknown.

@@ -33,7 +33,7 @@ import numpy as np
 import shapely
 
 from .checks import duplicate_facilities
-from .config import TOP_KEYS, Config, closest_key, config_from_dict, dataclass_in
+from .config import TOP_KEYS, Config, config_from_dict
 from .coords import WGS84, find_lonlat_columns, looks_swapped, parse_crs, transform_xy, utm_crs_for
 from .errors import AccessNote, AccessWarning, InputError
 from .fetch import fetch_paths, is_online
@@ -53,6 +53,7 @@ from .io.tables import (
 )
 from .network import check_network_path
 from .pipeline import Prepared, prepare
+from .schema import closest_key, dataclass_in
 
 if sys.version_info >= (3, 11):
     import tomllib

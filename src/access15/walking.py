@@ -1,6 +1,6 @@
 """How the people a circle is for walk: per-edge, per-direction walking costs from slope, steps and profiles.
 
-A walking profile (``data/walk_profiles.toml``, :class:`~access15.config.WalkProfile`) sets a flat speed and
+A walking profile (``data/walk_profiles.toml``, :class:`~access15.presets.WalkProfile`) sets a flat speed and
 how slope, steps and tagged ways change it. This module turns a profile, the network's per-edge OSM tags and
 (optionally) the edges' elevation profiles (:mod:`access15.elevation`) into :class:`~access15.routing.EdgeRates`:
 for every edge and each direction, the cost in metres of flat walking per metre of edge (1 on the flat).
@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import Config, WalkProfile, check_walk_profile
+from .config import Config
 from .elevation import EdgeProfile, sample_edges
 from .network import WalkNetwork
+from .presets import WalkProfile, check_walk_profile
 from .routing import EdgeRates
 
 #: The slope model when a category names no profile: Tobler's function at the [speed] speed, nothing else.

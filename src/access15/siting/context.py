@@ -19,10 +19,11 @@ import shapely
 
 from ..cache import AnalysisCache
 from ..catchment import DemandIndex, Reach, candidate_reach, index_demand
-from ..config import Config, load_profiles
+from ..config import Config
 from ..errors import InputError
 from ..io.osm import is_osm_file, read_water_areas
 from ..pipeline import Progress, analyze, cached_analyze
+from ..presets import load_profiles
 from ..profiles import profile_network
 from ..result import AnalysisResult
 from ..snap import Snapped, snap_points
