@@ -236,6 +236,25 @@ def test_load_on_loopback(bench, tmp_path):
     assert wall < 90
 
 
+def test_exported_map_opens_offline_in_chromium(client, ctx):
+    """The exported scenario map is a briefing file: it opens with the network blocked, draws without errors,
+    names the scenario in its legend and shows the proposed site beside the existing facilities."""
+    from .browser import open_offline, require_browser
+
+    exe = require_browser()
+    client.post("/api/sites", json={"category": "clinic", "lon": SITE[0], "lat": SITE[1], "name": "New clinic",
+                                    "year": 2027})
+    client.post("/api/scenario/save", json={"name": "Briefing"})
+    folder = Path(client.post("/api/export?year=2027", json={}).json()["folder"])
+    rep = open_offline(folder / "map.html", executable=exe)
+    assert rep.errors == [], rep.errors
+    assert rep.blocked == [], "the exported map asked for network resources: " + ", ".join(rep.blocked)
+    d = rep.data
+    assert "Scenario 'Briefing' (plan year 2027): +1 clinic (New clinic)" in d["legend"]
+    assert d["markers"] == int(ctx.result.facilities["on_network"].count()) + 1
+    assert d["images"] >= 2 and d["map_size"][0] > 1000
+
+
 def test_page_in_chromium(bench, ctx, tmp_path):
     """Add a site by clicking the map, close a clinic, save, reload: the panel's figures are check_sites' and
     a re-run's; nothing but the local server is requested; no console errors."""
