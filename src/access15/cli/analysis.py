@@ -17,19 +17,16 @@ from ..outputs import render_maps, write_outputs
 from ..pipeline import analyze
 from ..validate import Problem
 from ..validate import validate as check_inputs
-from .app import app, console, err, fail, fmt_min, print_written
+from .app import app, console, err, fail, fmt_min, print_stage, print_written
 from .serve import run_scenario
 from .tables import print_result
 
 
 def _run(config_path: Path, out: Path | None, html: bool) -> None:
-    def progress(stage: str, seconds: float) -> None:
-        err.print(f"[dim]  {stage:<16} {seconds:6.2f} s[/dim]")
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = analyze(config_path, progress=progress)
+            result = analyze(config_path, progress=print_stage)
             print_result(result)
             target = out or result.config.resolve(result.config.output.dir)
             with console.status("writing outputs"):

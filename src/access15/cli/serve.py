@@ -6,7 +6,6 @@ Thin wrappers over :mod:`access15.serve` and :mod:`access15.scenario`.
 from __future__ import annotations
 
 import socket
-import warnings
 from pathlib import Path
 
 import typer
@@ -17,28 +16,12 @@ from ..errors import Access15Error
 from ..outputs import write_outputs
 from ..scenario import Scenario, ScenarioEngine
 from ..serve import Workbench, create_app, is_loopback
-from ..siting import SiteContext, load_site_context
-from .app import app, console, err, fail, print_written
+from .app import app, console, err, fail, load_context, print_written
 from .tables import print_result
 
 #: What ``--host 0.0.0.0`` (or any non-loopback address) prints.
 EXPOSED_WARNING = ("warning: the workbench is reachable from other machines on {host}:{port}; it has no login. "
                    "Use the default 127.0.0.1 unless you trust the network.")
-
-
-def _progress(stage: str, seconds: float) -> None:
-    err.print(f"[dim]  {stage:<16} {seconds:6.2f} s[/dim]")
-
-
-def load_context(config: Path, cache: bool = True) -> SiteContext:
-    """The analysis + siting context through the disk cache, with a progress display on a first build."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with console.status("loading the analysis (the first run builds the cache)"):
-            ctx = load_site_context(config, use_cache=cache, progress=_progress)
-    if "load cache" in ctx.result.timings:
-        err.print(f"[dim]  analysis loaded from cache in {ctx.result.timings['load cache']:.2f} s[/dim]")
-    return ctx
 
 
 def run_scenario(config: Path, out: Path | None, html: bool, scenario: Path, year: int | None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +16,6 @@ from ..siting import (
     Suggestion,
     as_sites,
     check_sites,
-    load_site_context,
     parse_lonlat,
     read_sites,
     suggest_sites,
@@ -26,19 +24,7 @@ from ..siting import (
 )
 from ..siting.sites import check_spacing
 from ..text import noun, number, share, t, word
-from .app import app, console, err, fail, print_written
-
-
-def _context(config: Path, cache: bool) -> SiteContext:
-    def progress(stage: str, seconds: float) -> None:
-        err.print(f"[dim]  {stage:<16} {seconds:6.2f} s[/dim]")
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ctx = load_site_context(config, use_cache=cache, progress=progress)
-    if "load cache" in ctx.result.timings:
-        err.print(f"[dim]  {t(_lang(ctx), 'cli_cache', s=ctx.result.timings['load cache'])}[/dim]")
-    return ctx
+from .app import app, console, err, fail, load_context, print_written
 
 
 # --- console words ([output] lang): every title, header and summary word comes from text.TEXT ----------------
@@ -94,7 +80,7 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
     try:
         if not at and candidates is None:
             raise typer.BadParameter("give --at lon,lat (repeatable) or --candidates FILE")
-        ctx = _context(config, cache)
+        ctx = load_context(config, cache)
         if scenario is not None:
             ctx = scenario_context(ctx, scenario, year)
             err.print(f"[dim]  {escape(Scenario.load(scenario).describe(year))}[/dim]")
@@ -157,7 +143,7 @@ def suggest(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
     """Choose new sites that bring the most uncovered demand inside a category's circle."""
     try:
         check_spacing(spacing)
-        ctx = _context(config, cache)
+        ctx = load_context(config, cache)
         cands = read_sites(candidates, category) if candidates is not None else None
         sugg = suggest_sites(ctx, category, k if k is not None or budget is not None else 5, cands, method=method,
                              budget=budget, target_share=target, spacing_m=spacing)
