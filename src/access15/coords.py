@@ -291,22 +291,10 @@ def frame_to_wgs84(gdf: gpd.GeoDataFrame, declared: DeclaredCRS | None) -> gpd.G
     return gdf.set_crs(declared.crs, allow_override=True).to_crs(WGS84)
 
 
-def gcj02_shift_m(lon: float, lat: float) -> tuple[float, float]:
-    """The east/north displacement (metres) that GCJ-02 adds to a WGS84 point; (0, 0) outside China."""
-    glon, glat = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
-    k = np.pi / 180.0 * 6371008.8
-    return float((glon[0] - lon) * k * np.cos(np.radians(lat))), float((glat[0] - lat) * k)
-
-
 def looks_swapped(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Rows whose "latitude" is outside ±90 while swapping the pair gives valid longitude/latitude."""
     lon, lat = np.asarray(lon, float), np.asarray(lat, float)
     return (np.abs(lat) > 90) & (np.abs(lat) <= 180) & (np.abs(lon) <= 90)
-
-
-def any_in_china(lon: np.ndarray, lat: np.ndarray) -> bool:
-    """Whether any point lies where GCJ-02 differs from WGS84."""
-    return bool(np.any(in_china(lon, lat)))
 
 
 def declared_crs(crs_text: str | None, fallback: pyproj.CRS | None, path: str | PathLike, what: str,

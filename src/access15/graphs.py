@@ -18,7 +18,7 @@ where the data lives); everything else is vectorised NumPy/shapely/pyproj, O(V +
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -41,12 +41,6 @@ GRAPHML_SUFFIXES = (".graphml", ".graphml.xml")
 def is_graphml(path: str | Path) -> bool:
     """True when ``path`` is named like a GraphML file (``.graphml``)."""
     return str(path).lower().endswith(GRAPHML_SUFFIXES)
-
-
-def is_networkx_graph(obj: Any) -> bool:
-    """True for any networkx graph (without importing networkx when it is not installed)."""
-    return type(obj).__module__.startswith("networkx") or (hasattr(obj, "adj") and hasattr(obj, "graph")
-                                                         and hasattr(obj, "edges") and hasattr(obj, "nodes"))
 
 
 def _to_float(values: list, source: str, what: str) -> np.ndarray:
