@@ -36,7 +36,7 @@ def table() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         for i, case in enumerate(corpus.CASES):
             path = corpus._write(case, Path(tmp) / f"c{i}" / "case")
-            verdict, msgs = corpus._run(path)
+            verdict, msgs, _ = corpus._run(path)
             said = msgs[0] if msgs else (case.says or "nothing (notes only)")
             if case.says and msgs:
                 said += f" *({case.says})*"

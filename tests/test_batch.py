@@ -140,9 +140,10 @@ def test_cli_batch_on_gcj02_districts_reports_the_region_without_streets(root, t
     r = CliRunner().invoke(app, ["batch", str(cfg), "--regions",
                                  str(root / "data/boundaries/haidian_longgang_districts_gcj02.geojson"),
                                  "--by", "district", "--regions-crs", "gcj02", "--scheduler", "serial",
-                                 "--out", str(out)])
+                                 "--out", str(out)], env={"ACCESS15_LANG": ""})
     assert r.exit_code == 1, r.output
-    assert "龙岗区" in r.output and "no walkable street" in r.output
+    # the example's language ([output] lang = "zh"): the failed region's reason in Chinese
+    assert "区域运行失败" in r.output and "龙岗区" in r.output and "该区域可达范围内没有步行道路" in r.output
     table = pd.read_csv(out / "batch_coverage.csv")
     assert set(table["region"]) == {"海淀区"}
     failed = pd.read_csv(out / "batch_failed.csv")

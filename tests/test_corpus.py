@@ -31,6 +31,7 @@ from typer.testing import CliRunner
 from access15 import analyze
 from access15.cli import app
 from access15.errors import InputError
+from access15.text import translate
 from access15.validate import has_errors, validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -342,27 +343,30 @@ def _write(case: Case, folder: Path) -> Path:
     return path
 
 
-def _run(path: Path) -> tuple[str, list[str]]:
-    """``run``'s verdict (the analysis alone; outputs are checked separately)."""
+def _run(path: Path) -> tuple[str, list[str], list[str]]:
+    """``run``'s verdict (the analysis alone; outputs are checked separately), its messages, and the English
+    texts the Chinese CLI translates (problem and fix of an error, every warning)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = analyze(path)
     except InputError as exc:
-        return "error", [str(exc)]
-    return ("warning" if result.warnings else "ok"), result.warnings
+        return "error", [str(exc)], [exc.problem.rstrip("."), exc.fix.rstrip(".")]
+    return ("warning" if result.warnings else "ok"), result.warnings, result.warnings
 
 
-def _validate(path: Path) -> tuple[str, list[str]]:
+def _validate(path: Path) -> tuple[str, list[str], list[str]]:
     probs = validate(path)
 
     def line(p) -> str:  # as the error line of the analysis reads: file, row, field: problem. fix
         return str(InputError(p.file or None, p.problem, p.suggestion, row=p.row, field=p.field))
 
+    shown = [p for p in probs if p.severity == "error"] if has_errors(probs) else \
+        [p for p in probs if p.severity == "warning"]
+    texts = [s for p in shown for s in (p.problem, p.suggestion)]
     if has_errors(probs):
-        return "error", [line(p) for p in probs if p.severity == "error"]
-    warned = [line(p) for p in probs if p.severity == "warning"]
-    return ("warning" if warned else "ok"), warned
+        return "error", [line(p) for p in shown], texts
+    return ("warning" if shown else "ok"), [line(p) for p in shown], texts
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -387,13 +391,16 @@ def test_the_corpus_is_large_and_names_are_unique():
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_validate_and_run_give_the_same_verdict(case: Case, tmp_path: Path, previous_outputs: Path):
     path = _write(case, tmp_path / "case")
-    run_class, run_msgs = _run(path)
-    val_class, val_msgs = _validate(path)
+    run_class, run_msgs, run_texts = _run(path)
+    val_class, val_msgs, val_texts = _validate(path)
     assert run_class == case.expect, f"run said {run_class}: {run_msgs}"
     assert val_class == case.expect, f"validate said {val_class}: {val_msgs}"
     if case.expect != "ok":
         assert any(case.where in m for m in run_msgs), run_msgs
         assert any(case.where in m for m in val_msgs), val_msgs
+    # and in Chinese ([output] lang = "zh" or ACCESS15_LANG=zh): every part is in the message table
+    untranslated = [s for s in run_texts + val_texts if s and translate(s, "zh") is None]
+    assert not untranslated, untranslated
     if case.expect == "error":  # one line, and nothing written or damaged
         assert all("\n" not in m and "Traceback" not in m for m in run_msgs)
         out = tmp_path / "out"

@@ -55,10 +55,11 @@ dir = "out"
 """
 
 
-def _cli(*args: str) -> tuple[int, str]:
-    """Exit code and the whole output (stdout + stderr) of one CLI call, on a wide terminal, with the
-    table frames and runs of spaces folded so that a sentence can be searched as one line."""
-    res = CliRunner().invoke(app, list(args), env={"COLUMNS": "250", "NO_COLOR": "1"})
+def _cli(*args: str, lang: str = "en") -> tuple[int, str]:
+    """Exit code and the whole output (stdout + stderr) of one CLI call in ``lang`` (ACCESS15_LANG, over the
+    config's language), on a wide terminal, with the table frames and runs of spaces folded so that a sentence
+    can be searched as one line."""
+    res = CliRunner().invoke(app, list(args), env={"COLUMNS": "250", "NO_COLOR": "1", "ACCESS15_LANG": lang})
     text = re.sub(r"[│┃╭╮╰╯─━┏┓┗┛┡┩└┘┌┐]", " ", res.output)
     return res.exit_code, re.sub(r"\s+", " ", text)
 
@@ -242,6 +243,11 @@ def test_non_positive_spacing_and_workers_are_refused(project, value, demo_resul
         suggest_sites(demo_result, "clinic", k=1, spacing_m=float(value))
     code, out = _cli("batch", str(TSINGHUA), "--regions", str(DISTRICTS), "--by", "district", "--workers", value)
     assert code == 2 and f"--workers: {value} worker processes. give 1 or more" in out
+    # the Chinese example's own language ([output] lang = "zh"), with nothing set in the environment
+    code, out = _cli("batch", str(TSINGHUA), "--regions", str(DISTRICTS), "--by", "district", "--workers", value,
+                     lang="")
+    assert code == 2 and out.strip() == (f"错误： --workers：工作进程数 {value} 无效。请设为 1 或以上，或省略 --workers "
+                                         "以按每个 CPU 核心一个进程运行。")
     with pytest.raises(InputError, match="--workers"):
         run_batch(TSINGHUA, DISTRICTS, "district", workers=int(value))
 

@@ -212,20 +212,14 @@ def component_share(net: WalkNetwork, snapped: Snapped, weight: np.ndarray) -> t
     return (w / total if total > 0 else 0.0), w, pieces
 
 
-def component_problem(share: float, weight: float, pieces: int, label: str = "demand points"
-                      ) -> tuple[str, str] | None:
-    """(problem, fix) for :func:`component_share`, or None when all demand is on the largest piece."""
+def component_message(share: float, weight: float, pieces: int, label: str = "demand points") -> str | None:
+    """The warning for :func:`component_share` ("problem; what to do"), or None when all demand is on the
+    largest piece."""
     if weight <= 0:
         return None
     return (f"the walking network has {pieces} separate pieces; {share:.1%} of demand ({weight:,.0f} {label}) "
-            "is on pieces other than the largest, where it can reach only facilities on the same piece",
-            "they are kept, not dropped: check the extract for missing links (bridges, paths), or clip it")
-
-
-def component_message(share: float, weight: float, pieces: int, label: str = "demand points") -> str | None:
-    """:func:`component_problem` as one warning line."""
-    got = component_problem(share, weight, pieces, label)
-    return None if got is None else f"{got[0]} ({got[1]})"
+            "is on pieces other than the largest, where it can reach only facilities on the same piece; they are "
+            "kept, not dropped: check the extract for missing links (bridges, paths), or clip it")
 
 
 def facility_source_checks(cfg: Config, facilities: gpd.GeoDataFrame, net: WalkNetwork) -> list[tuple[str, str, str]]:

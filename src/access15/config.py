@@ -494,6 +494,17 @@ def load_config(path: str | Path) -> Config:
     return config_from_dict(data, base_dir=path.resolve().parent, source=path)
 
 
+def peek_lang(path: str | Path | None) -> str | None:
+    """The ``[output] lang`` of the config at ``path`` when it can be read as TOML, else None: the language of
+    the messages about a config that does not load (its own errors included)."""
+    try:
+        data = tomllib.loads(Path(path).read_bytes().decode("utf-8-sig"))
+    except (TypeError, OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    lang = data.get("output", {}).get("lang") if isinstance(data.get("output"), dict) else None
+    return lang if isinstance(lang, str) else None
+
+
 #: Population kinds (see :class:`PopulationConfig`).
 KINDS = ("raster", "polygons", "points", "buildings")
 

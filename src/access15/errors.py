@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from os import PathLike
 
+from .text import message
+
 
 class Access15Error(Exception):
     """Base class of every error access15 raises on purpose."""
+
+    def text(self, lang: str = "en") -> str:
+        """The message in ``lang`` (:func:`access15.text.message`)."""
+        return message(lang, str(self))
 
 
 class InputError(Access15Error):
@@ -49,6 +55,19 @@ class InputError(Access15Error):
         if fix:
             msg += ". " + (fix if fix.endswith(("?", "!")) else fix.rstrip(".") + ".")
         super().__init__(msg)
+
+    def text(self, lang: str = "en") -> str:
+        """The one-line message in ``lang`` ("en": ``str(self)``; "zh": the Chinese frame and the Chinese form of
+        the problem and the fix from the message table, :func:`access15.text.message`)."""
+        if lang != "zh":
+            return str(self)
+        where = [p for p in (self.source, None if self.row is None else f"第 {self.row} 行",
+                             None if self.field is None else f"字段 '{self.field}'") if p]
+        msg = ("，".join(where) + "：" if where else "") + message(lang, self.problem.rstrip("."))
+        if self.fix:
+            fix = message(lang, self.fix.rstrip(".?!"))
+            msg += "。" + fix + ("" if fix.endswith(("。", "？", "！", "?", "!")) else "。")
+        return msg
 
 
 class _Finding(UserWarning):

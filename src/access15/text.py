@@ -2,14 +2,28 @@
 
 Maps, the CLI's tables and the siting reports take their words from :data:`TEXT` through :func:`t`; no
 display string is scattered in the code that computes. Formatting only: every figure comes from elsewhere.
+
+Errors, warnings and notes are written in English where they are raised (they name the file, row and field,
+and are what the Python API and ``run.json`` carry); their Chinese forms are the table
+``data/messages_zh.toml``, keyed by the English template (see :func:`message`). A test holds the table
+complete: every message template in the package has a Chinese form with the same placeholders.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import re
+import sys
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from importlib import resources
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 TEXT = {
     "en": {
@@ -138,6 +152,30 @@ TEXT = {
         "cli_targets": "Targets",
         "cli_estimated": " (population ESTIMATED)",
         "cli_first": "(first {limit} of {n})",
+        "cli_error": "error:",
+        "cli_no_problems": "no problems found",
+        "cli_problem_counts": "{e} errors, {w} warnings, {n} notes",
+        "cli_loading": "loading the analysis (the first run builds the cache)",
+        "cli_writing": "writing outputs",
+        "cli_starting": "starting",
+        "cli_demo_missing": "bundled demo config not found; run from the repository root (configs/porto_alegre.toml)",
+        "cli_regions": "regions",
+        "cli_regions_last": "regions (last: {region})",
+        "cli_batch_title": "{name}: {n} regions",
+        "cli_region_failed": "region failed:",
+        "cli_not_counted": "not counted:",
+        "cli_bad_port": "--port {port} is not a TCP port (0-65535)",
+        "cli_cannot_listen": "cannot listen on {host}:{port} ({why}); choose another --port",
+        "cli_exposed": "warning: the workbench is reachable from other machines on {host}:{port}; it has no login. "
+                       "Use the default 127.0.0.1 unless you trust the network.",
+        "cli_workbench": "access15 workbench: {url}  (scenarios in {dir}; Ctrl+C stops)",
+        "cli_fetch_cached": "cached {nodes} nodes, {edges} edges",
+        "cli_fetch_downloaded": "downloaded {nodes} nodes, {edges} edges",
+        "cli_fetch_facilities": "; facilities {counts}",
+        "cli_at_or_candidates": "give --at lon,lat (repeatable) or --candidates FILE",
+        "stages": {},
+        "written": {},
+        "severities": {},
         "methods": {"greedy": "greedy", "exact": "exact"},
         "columns": {},
     },
@@ -263,6 +301,35 @@ TEXT = {
         "cli_targets": "规划指标",
         "cli_estimated": "（人口为估算值）",
         "cli_first": "（前 {limit} 行，共 {n} 行）",
+        "cli_error": "错误：",
+        "cli_no_problems": "未发现问题",
+        "cli_problem_counts": "{e} 个错误，{w} 个警告，{n} 条提示",
+        "cli_loading": "正在载入分析结果（首次运行会建立缓存）",
+        "cli_writing": "正在写出结果文件",
+        "cli_starting": "开始",
+        "cli_demo_missing": "找不到自带的示例配置文件；请在代码仓库根目录下运行（configs/porto_alegre.toml）",
+        "cli_regions": "区域",
+        "cli_regions_last": "区域（最近完成：{region}）",
+        "cli_batch_title": "{name}：{n} 个区域",
+        "cli_region_failed": "区域运行失败：",
+        "cli_not_counted": "未计入：",
+        "cli_bad_port": "--port {port} 不是有效的 TCP 端口（0-65535）",
+        "cli_cannot_listen": "无法在 {host}:{port} 上监听（{why}）；请换一个 --port",
+        "cli_exposed": "警告：工作台可从其他机器通过 {host}:{port} 访问，且没有登录保护。除非信任所在网络，"
+                       "请使用默认地址 127.0.0.1。",
+        "cli_workbench": "access15 工作台：{url}（方案保存在 {dir}；按 Ctrl+C 停止）",
+        "cli_fetch_cached": "使用缓存：{nodes} 个节点，{edges} 条路段",
+        "cli_fetch_downloaded": "已下载：{nodes} 个节点，{edges} 条路段",
+        "cli_fetch_facilities": "；设施 {counts}",
+        "cli_at_or_candidates": "请给出 --at 经度,纬度（可重复）或 --candidates 文件",
+        "stages": {"load network": "载入路网", "load facilities": "载入设施", "load boundaries": "载入行政边界",
+                   "population": "人口", "demand points": "需求点", "elevation": "高程", "snap": "接入道路",
+                   "units": "单元", "route": "路径计算", "coverage": "覆盖统计", "standards": "指标核算"},
+        "written": {"coverage": "覆盖率表", "unit_coverage": "各单元覆盖", "unit_check": "边界检查",
+                    "supply": "人均供给", "targets": "规划指标", "capacity": "缺规模设施", "gpkg": "GeoPackage",
+                    "html": "网页地图", "run": "运行记录", "table": "结果表", "units": "各单元结果",
+                    "candidates": "候选选址", "failed": "失败区域", "pdf": "PDF 地图"},
+        "severities": {"error": "错误", "warning": "警告", "note": "提示"},
         "methods": {"greedy": "贪心算法", "exact": "精确求解"},
         "columns": {
             "level": "层级", "unit": "单元", "demand": "居民", "covered": "覆盖", "share_covered": "覆盖率",
@@ -271,7 +338,8 @@ TEXT = {
             "category": "类别", "population": "人口口径", "basis": "计量", "facilities": "设施数",
             "missing_capacity": "缺规模", "capacity": "规模", "per_1000": "每千人", "target": "指标",
             "measure": "度量", "target_value": "目标值", "figure": "现状值", "status": "状态", "city": "城市",
-            "year": "年份",
+            "year": "年份", "severity": "级别", "file": "文件", "row": "行", "field": "字段", "problem": "问题",
+            "suggestion": "建议", "region": "区域", "share": "覆盖率", "median min": "中位数(分钟)",
         },
     },
 }
@@ -355,3 +423,115 @@ def share(x: float) -> str:
     if x < 1 and v >= 100:
         v = d.quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
     return f"{v:.1f}".removesuffix(".0") + "%"
+
+
+# --- messages: errors, warnings and notes in the reader's language ------------------------------------------
+
+#: Environment variable that sets the language of what the CLI shows ("zh" or "en"), over ``[output] lang``.
+LANG_ENV = "ACCESS15_LANG"
+
+
+def display_lang(config_lang: str | None = None) -> str:
+    """The language the CLI speaks: ``$ACCESS15_LANG`` when it is set to zh/en (``zh_CN.UTF-8`` counts as zh),
+    else the config's ``[output] lang``, else English."""
+    env = os.environ.get(LANG_ENV, "").strip().lower()
+    for lang in ("zh", "en"):
+        if env.startswith(lang):
+            return lang
+    return config_lang if config_lang in TEXT else "en"
+
+
+def template_parts(template: str) -> list[tuple[bool, str]]:
+    """A message template split into (is_placeholder, text) parts: ``{expr}`` is a placeholder named by its
+    text, ``{{``/``}}`` are literal braces (the syntax of Python format strings, expressions not evaluated)."""
+    parts: list[tuple[bool, str]] = []
+    lit, i, n = [], 0, len(template)
+    while i < n:
+        c = template[i]
+        if c in "{}" and template[i:i + 2] in ("{{", "}}"):
+            lit.append(c)
+            i += 2
+        elif c == "{":
+            depth, j = 1, i + 1
+            while j < n and depth:
+                depth += {"{": 1, "}": -1}.get(template[j], 0)
+                j += 1
+            if lit:
+                parts.append((False, "".join(lit)))
+                lit = []
+            parts.append((True, template[i + 1:j - 1]))
+            i = j
+        else:
+            lit.append(c)
+            i += 1
+    if lit:
+        parts.append((False, "".join(lit)))
+    return parts
+
+
+@functools.cache
+def _message_table(lang: str) -> list[tuple[re.Pattern, list[tuple[bool, str]], dict[str, str]]]:
+    """(pattern of the English message, parts of its translation, placeholder -> group) per template, the most
+    specific (longest literal text) first; templates with almost no words of their own are left out."""
+    text = resources.files("access15").joinpath(f"data/messages_{lang}.toml").read_text(encoding="utf-8")
+    table = []
+    for en, tr in tomllib.loads(text)["messages"].items():
+        parts = template_parts(en)
+        literal = "".join(p for is_ph, p in parts if not is_ph)
+        if sum(ch.isalpha() for ch in literal) < 4:
+            continue
+        groups: dict[str, str] = {}
+        rx = []
+        for is_ph, p in parts:
+            if not is_ph:
+                rx.append(re.escape(p))
+            elif p in groups:
+                rx.append(f"(?P={groups[p]})")
+            else:
+                groups[p] = f"g{len(groups)}"
+                rx.append(f"(?P<{groups[p]}>.*?)")
+        table.append((len(literal), re.compile("".join(rx), re.DOTALL), template_parts(tr), groups))
+    table.sort(key=lambda row: -row[0])
+    return [row[1:] for row in table]
+
+
+#: How composed messages join their parts ("source: problem; what to do."), English -> Chinese.
+_JOINS = ((": ", "："), ("; ", "；"), (". ", "。"))
+
+
+@functools.lru_cache(maxsize=4096)
+def translate(msg: str, lang: str) -> str | None:
+    """``msg`` in ``lang`` when every part of it is in the message table ``data/messages_<lang>.toml``, else None.
+    A message is a template of the table with its values filled in, or such messages joined by ": ", "; " or
+    ". " (a source name may stand before ": " as it is)."""
+    if msg.endswith(".") and not msg.endswith(".."):
+        body = translate(msg[:-1], lang)
+        return None if body is None else body + "。"
+    for pattern, parts, groups in _message_table(lang):
+        m = pattern.fullmatch(msg)
+        if m:  # a value that is itself a message (e.g. "did you mean 'x'?") is translated too
+            return "".join(_value(m.group(groups[p]), lang) if is_ph else p for is_ph, p in parts)
+    for sep, joined in _JOINS:  # a composed message: translate both sides of one separator
+        i = msg.find(sep)
+        while i > 0:
+            head, tail = msg[:i], msg[i + len(sep):]
+            zt = translate(tail, lang)
+            zh = translate(head, lang) or (head if sep == ": " and zt is not None else None)
+            if zh is not None and zt is not None:
+                return zh + joined + zt
+            i = msg.find(sep, i + 1)
+    return None
+
+
+def _value(value: str, lang: str) -> str:
+    """A value filled into a message: its translation when it is a message of the table, else as it is."""
+    return (translate(value, lang) or value) if len(value) > 8 and " " in value else value
+
+
+def message(lang: str, msg: str) -> str:
+    """An error, warning or note (written in English where it is raised) in ``lang``: its form in the message
+    table ``data/messages_<lang>.toml`` with the same values filled in; the English when ``lang`` is English or
+    the message is not in the table."""
+    if lang == "en" or not msg:
+        return msg
+    return translate(msg, lang) or msg

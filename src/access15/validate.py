@@ -45,6 +45,7 @@ from .io.tables import (
     BOUNDARY_FIX,
     CATEGORY_HEADERS,
     GIS_FIX,
+    is_table,
     number_fix,
     parse_numbers,
     read_layer,
@@ -174,9 +175,12 @@ def _check_table(src, path: Path, cats: list[str], rep: _Report) -> None:
     if got is None:
         return
     df, info = got
-    enc = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "gbk": "GBK"}[info.encoding]
-    sep = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[info.delimiter]
-    rep.add(path, f"read as {enc} text, {sep}-separated, {len(df)} rows", "", "note")
+    if info.encoding == "xlsx":
+        rep.add(path, f"read the first sheet of the Excel workbook, {len(df)} rows", "", "note")
+    else:
+        enc = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "gbk": "GBK"}[info.encoding]
+        sep = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[info.delimiter]
+        rep.add(path, f"read as {enc} text, {sep}-separated, {len(df)} rows", "", "note")
     if len(df) == 0:
         rep.add(path, "no data rows", "add facilities or remove this [[facilities]] entry")
         return
@@ -216,7 +220,7 @@ def _check_table(src, path: Path, cats: list[str], rep: _Report) -> None:
             text = df[src.capacity_column]
             _, bad = parse_numbers(text)
             rep.rows(path, bad, src.capacity_column, lambda i: f"'{text.iloc[i]}' is not a number",
-                     lambda i: number_fix(text.iloc[i], "the capacity", "write"))
+                     lambda i: number_fix(text.iloc[i], "the capacity", short=True))
     if not src.category:
         col = resolve_column(list(df.columns), src.category_column, CATEGORY_HEADERS)
         if col is None:
@@ -414,7 +418,7 @@ def _check_files(cfg: Config, rep: _Report) -> list[gpd.GeoDataFrame]:
                 fac.attrs["path"] = str(path)
                 loaded.append(fac)
             continue
-        if path.suffix.lower() in (".csv", ".txt"):
+        if is_table(path):
             _check_table(src, path, cats, rep)
         else:
             _check_gis(src, path, rep)

@@ -15,25 +15,27 @@ from ..config import load_config
 from ..errors import Access15Error
 from ..outputs import render_maps, write_outputs
 from ..pipeline import analyze
+from ..text import demand_text, message, t, word
 from ..validate import Problem
 from ..validate import validate as check_inputs
-from .app import app, console, err, fail, fmt_min, print_stage, print_written
+from .app import app, cli_lang, console, err, fail, fmt_min, print_written, refuse, stage_printer
 from .serve import run_scenario
 from .tables import print_result
 
 
 def _run(config_path: Path, out: Path | None, html: bool) -> None:
+    lang = cli_lang(config_path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = analyze(config_path, progress=print_stage)
-            print_result(result)
+            result = analyze(config_path, progress=stage_printer(lang))
+            print_result(result, lang)
             target = out or result.config.resolve(result.config.output.dir)
-            with console.status("writing outputs"):
+            with console.status(t(lang, "cli_writing")):
                 written = write_outputs(result, target, html=html)
     except Access15Error as exc:
-        fail(exc)
-    print_written(written)
+        fail(exc, lang)
+    print_written(written, lang)
 
 
 @app.command()
@@ -48,22 +50,22 @@ def run(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
     _run(config, out, html)
 
 
-def print_problems(problems: list[Problem]) -> None:
-    """The findings of ``access15 validate`` as a Rich table (errors, then warnings, then notes)."""
+def print_problems(problems: list[Problem], lang: str = "en") -> None:
+    """The findings of ``access15 validate`` as a Rich table (errors, then warnings, then notes), in ``lang``."""
     if not problems:
-        console.print("[green]no problems found[/green]")
+        console.print(f"[green]{t(lang, 'cli_no_problems')}[/green]")
         return
     colour = {"error": "bold red", "warning": "yellow", "note": "dim"}
     table = Table(title="access15 validate", show_lines=False)
     for col in ("severity", "file", "row", "field", "problem", "suggestion"):
-        table.add_column(col, overflow="fold")
+        table.add_column(word(lang, "columns", col), overflow="fold")
     for p in problems:
-        table.add_row(f"[{colour.get(p.severity, '')}]{p.severity}[/]", escape(Path(p.file).name if p.file else ""),
-                      "" if p.row is None else str(p.row), escape(p.field or ""), escape(p.problem),
-                      escape(p.suggestion))
+        table.add_row(f"[{colour.get(p.severity, '')}]{word(lang, 'severities', p.severity)}[/]",
+                      escape(Path(p.file).name if p.file else ""), "" if p.row is None else str(p.row),
+                      escape(p.field or ""), escape(message(lang, p.problem)), escape(message(lang, p.suggestion)))
     console.print(table)
     n = {s: sum(p.severity == s for p in problems) for s in colour}
-    console.print(f"{n['error']} errors, {n['warning']} warnings, {n['note']} notes")
+    console.print(t(lang, "cli_problem_counts", e=n["error"], w=n["warning"], n=n["note"]))
 
 
 @app.command()
@@ -73,7 +75,7 @@ def validate(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         problems = check_inputs(config)
-    print_problems(problems)
+    print_problems(problems, cli_lang(config))
     bad = {"error", "warning"} if strict else {"error"}
     raise typer.Exit(1 if any(p.severity in bad for p in problems) else 0)
 
@@ -83,9 +85,7 @@ def demo(out: Path = typer.Option(Path("maps/porto_alegre"), "--out", "-o", help
     """Run the bundled Porto Alegre example (real OSM network, real clinics and schools)."""
     cfg = demo_config_path()
     if cfg is None:
-        err.print("[bold red]error:[/bold red] bundled demo config not found; run from the repository root "
-                  "(configs/porto_alegre.toml)")
-        raise typer.Exit(2)
+        refuse(cli_lang(), "cli_demo_missing")
     _run(cfg, out, True)
 
 
@@ -98,11 +98,12 @@ def map_(source: Path = typer.Argument(..., help="access15.gpkg written by 'acce
          basemap_crs: str = typer.Option(None, "--basemap-crs", help="wgs84 or gcj02 (for a custom basemap)."),
          static: bool = typer.Option(False, "--static", help="Also write PNG maps and a PDF for print.")) -> None:
     """Render the maps of a finished analysis from its GeoPackage, without recomputing."""
+    shown = cli_lang()
     try:
         written = render_maps(source, out, lang, basemap, attribution, basemap_crs, static=static)
     except Access15Error as exc:
-        fail(exc)
-    print_written(written)
+        fail(exc, shown)
+    print_written(written, shown)
 
 
 @app.command()
@@ -118,33 +119,36 @@ def batch(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
           regions_crs: str = typer.Option(None, "--regions-crs", help="CRS of a regions file that declares none."),
           out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: \\[output] dir/batch).")) -> None:
     """Run CONFIG for every region of a regions file (on a Dask cluster) and merge the coverage tables."""
+    lang = cli_lang(config)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             cfg = load_config(config)
             with Progress(console=err, transient=True) as bar:
-                task = bar.add_task("regions", total=None)
+                task = bar.add_task(t(lang, "cli_regions"), total=None)
 
                 def progress(done: int, total: int, region: str) -> None:
-                    bar.update(task, completed=done, total=total, description=f"regions (last: {region})")
+                    bar.update(task, completed=done, total=total, description=t(lang, "cli_regions_last", region=region))
 
                 result = run_batch(cfg, regions, by, scheduler=scheduler, workers=workers, buffer_m=buffer_m,
                                    retries=retries, progress=progress, regions_crs=regions_crs)
             target = out or cfg.resolve(cfg.output.dir) / "batch"
             written = write_batch(result, target)
     except Access15Error as exc:
-        fail(exc)
-    table = Table(title=f"{cfg.name}: {len(result.regions)} regions\n[dim]{result.demand_label}[/dim]")
+        fail(exc, lang)
+    table = Table(title=t(lang, "cli_batch_title", name=cfg.name, n=len(result.regions))
+                  + f"\n[dim]{escape(demand_text(result.demand_label, lang))}[/dim]")
     for col in ("region", "category", "covered", "share", "median min"):
-        table.add_column(col, justify="left" if col in ("region", "category") else "right")
+        table.add_column(word(lang, "columns", col), justify="left" if col in ("region", "category") else "right")
     for row in result.coverage.itertuples():
         table.add_row(str(row.region), row.category, f"{row.covered:,.0f} / {row.demand:,.0f}",
                       f"{row.share_covered:.1%}", fmt_min(row.median_min, result.buffer_m / cfg.speed_m_per_min))
     console.print(table)
-    print_written(written)
+    print_written(written, lang)
     if result.failed:
         for name, msg in result.failed.items():
-            err.print(f"[bold red]region failed:[/bold red] {escape(name)}: {escape(msg)}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]{t(lang, 'cli_region_failed')}[/bold red] {escape(name)}: {escape(message(lang, msg))}",
+                      highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 

@@ -16,33 +16,32 @@ from ..errors import Access15Error
 from ..outputs import write_outputs
 from ..scenario import Scenario, ScenarioEngine
 from ..serve import Workbench, create_app, is_loopback
-from .app import app, console, err, fail, load_context, print_written
+from ..text import message, t
+from .app import app, cli_lang, console, err, fail, load_context, print_written, refuse
 from .tables import print_result
-
-#: What ``--host 0.0.0.0`` (or any non-loopback address) prints.
-EXPOSED_WARNING = ("warning: the workbench is reachable from other machines on {host}:{port}; it has no login. "
-                   "Use the default 127.0.0.1 unless you trust the network.")
 
 
 def run_scenario(config: Path, out: Path | None, html: bool, scenario: Path, year: int | None) -> None:
     """``access15 run CONFIG --scenario FILE``: the scenario's tables, GeoPackage and map from the cached
     analysis (exactly a re-run's figures), into ``<output dir>/scenarios/<file stem>[-year]`` by default."""
 
+    lang = cli_lang(config)
     try:
         sc = Scenario.load(scenario)
-        ctx = load_context(config)
+        ctx = load_context(config, lang=lang)
         result, sr = ScenarioEngine(ctx).scenario_result(sc, year)
-        print_result(result)
+        print_result(result, lang)
         bad = sr.sites[sr.sites["status"] != "ok"]
         for row in bad.itertuples():
-            err.print(f"[yellow]not counted:[/yellow] {escape(row.id)} ({escape(row.category)}): {escape(row.message)}")
+            err.print(f"[yellow]{t(lang, 'cli_not_counted')}[/yellow] {escape(row.id)} ({escape(row.category)}): "
+                      f"{escape(message(lang, row.message))}")
         cfg = result.config
         target = out or cfg.resolve(cfg.output.dir) / "scenarios" / (scenario.stem + (f"-{year}" if year else ""))
-        with console.status("writing outputs"):
+        with console.status(t(lang, "cli_writing")):
             written = write_outputs(result, target, html=html)
     except Access15Error as exc:
-        fail(exc)
-    print_written(written)
+        fail(exc, lang)
+    print_written(written, lang)
 
 
 @app.command()
@@ -53,29 +52,27 @@ def serve(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
           out: Path = typer.Option(None, "--out", "-o", help="Folder for scenarios and exports (default: the config's output dir)."),
           cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse the cached analysis.")) -> None:
     """Start the planner workbench: try added, moved and closed facilities in the browser."""
+    lang = cli_lang(config)
     if not 0 <= port <= 65535:
-        err.print(f"[bold red]error:[/bold red] --port {port} is not a TCP port (0-65535)")
-        raise typer.Exit(2)
+        refuse(lang, "cli_bad_port", port=port)
     try:
-        ctx = load_context(config, cache)
+        ctx = load_context(config, cache, lang)
         bench = Workbench(ctx, out)
         app_ = create_app(bench)
     except Access15Error as exc:
-        fail(exc)
+        fail(exc, lang)
     if not is_loopback(host):
-        err.print(f"[bold yellow]{escape(EXPOSED_WARNING.format(host=host, port=port))}[/bold yellow]")
+        err.print(f"[bold yellow]{escape(t(lang, 'cli_exposed', host=host, port=port))}[/bold yellow]")
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
     except OSError as exc:
-        err.print(f"[bold red]error:[/bold red] cannot listen on {escape(host)}:{port} ({escape(exc.strerror or str(exc))}); "
-                  "choose another --port")
-        raise typer.Exit(2) from None
+        refuse(lang, "cli_cannot_listen", host=host, port=port, why=exc.strerror or str(exc))
     bound = sock.getsockname()[1]
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{bound}/"
-    console.print(f"access15 workbench: [bold]{url}[/bold]  (scenarios in {escape(str(bench.scenario_dir))}; Ctrl+C stops)")
+    console.print(t(lang, "cli_workbench", url=f"[bold]{url}[/bold]", dir=escape(str(bench.scenario_dir))))
     if open_browser:
         import webbrowser  # only with --open (a cold path)
 

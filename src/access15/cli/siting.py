@@ -23,13 +23,13 @@ from ..siting import (
     write_suggestion,
 )
 from ..siting.sites import check_spacing
-from ..text import noun, number, share, t, word
-from .app import app, console, err, fail, load_context, print_written
+from ..text import display_lang, message, noun, number, share, t, word
+from .app import app, cli_lang, console, err, fail, load_context, print_messages, print_written
 
 
 # --- console words ([output] lang): every title, header and summary word comes from text.TEXT ----------------
 def _lang(ctx: SiteContext) -> str:
-    return ctx.result.config.output.lang
+    return display_lang(ctx.result.config.output.lang)
 
 
 def _label(ctx: SiteContext, category: str) -> str:
@@ -77,13 +77,14 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
                scenario: Path = typer.Option(None, "--scenario", help="Check against a scenario's facilities."),
                year: int = typer.Option(None, "--year", help="Plan year of the scenario.")) -> None:
     """What proposed sites would add to a category's circle (each against the existing facilities)."""
+    lang = cli_lang(config)
     try:
         if not at and candidates is None:
-            raise typer.BadParameter("give --at lon,lat (repeatable) or --candidates FILE")
-        ctx = load_context(config, cache)
+            raise typer.BadParameter(t(lang, "cli_at_or_candidates"))
+        ctx = load_context(config, cache, lang)
         if scenario is not None:
             ctx = scenario_context(ctx, scenario, year)
-            err.print(f"[dim]  {escape(Scenario.load(scenario).describe(year))}[/dim]")
+            err.print(f"[dim]  {escape(message(lang, Scenario.load(scenario).describe(year)))}[/dim]")
         frames = []
         if at:
             frames.append(as_sites([parse_lonlat(a) for a in at], "--at"))
@@ -94,8 +95,7 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
         written = write_site_check(check, _out_dir(ctx, out), html=html,
                                    inputs=[candidates] if candidates is not None else None)
     except Access15Error as exc:
-        fail(exc)
-    lang = _lang(ctx)
+        fail(exc, lang)
     table = Table(title=t(lang, "cli_check_title", category=category, label=_label(ctx, category),
                           minutes=check.minutes, noun=noun(lang, check.noun)))
     for i, key in enumerate(("cli_site", "cli_status", "cli_newly", "cli_points", "cli_combined_plus",
@@ -120,9 +120,8 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
         console.print(ut)
     for v in check.verdicts():
         console.print(f"  {v}", highlight=False, soft_wrap=True)
-    for n in check.notes:
-        err.print(f"[yellow]{t(lang, 'cli_note')}[/yellow] {escape(n)}")
-    print_written(written)
+    print_messages(lang, [], check.notes)
+    print_written(written, lang)
 
 
 @app.command()
@@ -141,17 +140,17 @@ def suggest(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
             html: bool = typer.Option(True, "--html/--no-html", help="Write the map."),
             cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse the cached analysis.")) -> None:
     """Choose new sites that bring the most uncovered demand inside a category's circle."""
+    lang = cli_lang(config)
     try:
         check_spacing(spacing)
-        ctx = load_context(config, cache)
+        ctx = load_context(config, cache, lang)
         cands = read_sites(candidates, category) if candidates is not None else None
         sugg = suggest_sites(ctx, category, k if k is not None or budget is not None else 5, cands, method=method,
                              budget=budget, target_share=target, spacing_m=spacing)
         written = write_suggestion(sugg, _out_dir(ctx, out), html=html,
                                    inputs=[candidates] if candidates is not None else None)
     except Access15Error as exc:
-        fail(exc)
-    lang = _lang(ctx)
+        fail(exc, lang)
     table = Table(title=t(lang, "cli_sugg_title", category=category, label=_label(ctx, category),
                           method=word(lang, "methods", sugg.method), noun=noun(lang, sugg.noun)))
     for key in ("cli_rank", "cli_site", "cli_lon", "cli_lat", "cli_newly", "cli_cumulative", "cli_coverage"):
@@ -162,6 +161,5 @@ def suggest(config: Path = typer.Argument(..., help="Analysis config (TOML)."),
                       f"{row.cumulative_new:,.0f}", share(row.share_after))
     console.print(table)
     console.print(escape(_suggest_summary(ctx, sugg)), highlight=False, soft_wrap=True)
-    for n in sugg.notes:
-        err.print(f"[yellow]{t(lang, 'cli_note')}[/yellow] {escape(n)}")
-    print_written(written)
+    print_messages(lang, [], sugg.notes)
+    print_written(written, lang)

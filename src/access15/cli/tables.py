@@ -1,4 +1,5 @@
-"""The result tables the commands print (Rich), in the config's language: coverage, units, supply, targets."""
+"""The result tables the commands print (Rich), in the CLI's language (:func:`access15.text.display_lang`): coverage,
+units, supply, targets."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..result import AnalysisResult
-from ..text import TABLE_HEADERS, demand_text, t, word
-from .app import console, err, fmt_min
+from ..text import TABLE_HEADERS, demand_text, message, t, word
+from .app import console, fmt_min, print_messages
 
 
-def print_coverage(result: AnalysisResult) -> None:
-    """The coverage table as a Rich table, in the config's language ([output] lang)."""
+def print_coverage(result: AnalysisResult, lang: str = "en") -> None:
+    """The coverage table as a Rich table, in ``lang``."""
     cfg = result.config
-    lang = cfg.output.lang if cfg.output.lang in TABLE_HEADERS else "en"
+    lang = lang if lang in TABLE_HEADERS else "en"
     *headers, circle_fmt, all_required = TABLE_HEADERS[lang]
     limit = cfg.max_minutes
     table = Table(title=f"{escape(cfg.name)}\n[dim]{escape(demand_text(result.demand_label, lang))}[/dim]")
@@ -38,7 +39,7 @@ def print_coverage(result: AnalysisResult) -> None:
     console.print(table)
     for row in result.coverage.itertuples():
         if getattr(row, "note", ""):
-            console.print(f"  [yellow]{escape(str(row.category))}:[/yellow] {escape(row.note)}", highlight=False)
+            console.print(f"  [yellow]{escape(str(row.category))}:[/yellow] {escape(message(lang, row.note))}", highlight=False)
 
 
 
@@ -71,9 +72,9 @@ def print_frame(df: pd.DataFrame | None, title: str, columns: list[str], limit: 
 
 
 
-def print_extra(result: AnalysisResult) -> None:
-    """Per-unit coverage (combined circle, worst first), unit checks, supply ratios and targets, if present."""
-    lang = result.config.output.lang  # titles and headers from text.TEXT ("cli_*", "columns")
+def print_extra(result: AnalysisResult, lang: str = "en") -> None:
+    """Per-unit coverage (combined circle, worst first), unit checks, supply ratios and targets, if present;
+    titles and headers in ``lang`` (text.TEXT "cli_*", "columns")."""
     uc = getattr(result, "unit_coverage", None)
     if uc is not None and len(uc) and "level" in uc:
         print_frame(uc[uc["category"] == "combined"], t(lang, "cli_units_worst"),
@@ -94,12 +95,8 @@ def print_extra(result: AnalysisResult) -> None:
                     lang=lang)
 
 
-def print_result(result: AnalysisResult) -> None:
-    """An analysis as the commands show it: its warnings and notes (stderr), then its tables."""
-    lang = result.config.output.lang
-    for msg in result.warnings:
-        err.print(f"[yellow]{t(lang, 'cli_warning')}[/yellow] {escape(msg)}")
-    for msg in result.notes:
-        err.print(f"[dim]{t(lang, 'cli_note')} {escape(msg)}[/dim]")
-    print_coverage(result)
-    print_extra(result)
+def print_result(result: AnalysisResult, lang: str = "en") -> None:
+    """An analysis as the commands show it, in ``lang``: its warnings and notes (stderr), then its tables."""
+    print_messages(lang, result.warnings, result.notes)
+    print_coverage(result, lang)
+    print_extra(result, lang)

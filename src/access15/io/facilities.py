@@ -25,6 +25,7 @@ from .tables import (
     CATEGORY_HEADERS,
     GIS_FIX,
     NAME_HEADERS,
+    is_table,
     number_error,
     parse_numbers,
     read_layer,
@@ -92,7 +93,7 @@ def read_facility_file(src: FacilitySource, path: Path) -> gpd.GeoDataFrame:
     """Read one facility file into the standard columns (EPSG:4326)."""
     if not path.is_file():
         raise InputError(path, "facility file not found", "check the path in [[facilities]]")
-    if path.suffix.lower() in (".csv", ".txt"):
+    if is_table(path):
         gdf = _points_from_csv(path, read_table(path)[0], src)
     else:
         gdf = read_layer(path, src.layer, "as a GIS layer", GIS_FIX)

@@ -465,23 +465,6 @@ def _num(v: Any) -> float:
         return np.nan
 
 
-def _read_sheet(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-        try:
-            import openpyxl  # noqa: F401
-        except ImportError:
-            raise InputError(path, "reading Excel needs the openpyxl package",
-                             "save the sheet as CSV (UTF-8), or pip install openpyxl") from None
-        try:
-            df = pd.read_excel(path, dtype=str)
-        except Exception as exc:  # noqa: BLE001 - openpyxl raises several types for broken workbooks
-            raise InputError(path, f"cannot read the workbook ({str(exc).splitlines()[0] if str(exc) else exc})",
-                             "save the sheet as CSV (UTF-8)") from None
-        df.columns = [str(c).strip() for c in df.columns]
-        return df
-    return read_table(path)[0]
-
-
 def _system_hint(text: str) -> str | None:
     t = text.lower()
     if re.search(r"bd-?09|百度|baidu", t):
@@ -498,7 +481,7 @@ def read_poi_table(path: Path, src: Any) -> tuple[pd.DataFrame, str | None, str,
 
     ``system`` is ``"gcj02"``, ``"bd09"``, ``"wgs84"`` or None when it was declared in ``src.crs``.
     """
-    df = _read_sheet(path)
+    df = read_table(path)[0]
     if not len(df):
         raise InputError(path, "no rows", "add POIs or remove this [[facilities]] entry")
     cols = list(df.columns)

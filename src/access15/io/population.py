@@ -39,7 +39,7 @@ from ..config import PopulationConfig
 from ..coords import WGS84, declared_crs, geometry_to
 from ..errors import AccessWarning, InputError
 from .osm import residential_buildings
-from .tables import read_layer, read_table
+from .tables import is_table, read_layer, read_table
 
 
 @dataclass
@@ -89,7 +89,7 @@ def _read_layer(pc: PopulationConfig, path: Path) -> tuple[np.ndarray, pd.DataFr
     """Geometries, attribute table and CRS of a vector population file (GIS layer, H3 CSV or lon/lat CSV)."""
     if not path.is_file():
         raise InputError(path, "population file not found", "check [population] path in the config")
-    if path.suffix.lower() in (".csv", ".txt"):
+    if is_table(path):
         df = read_table(path)[0]
         if pc.h3_column:
             return _h3_polygons(df, pc.h3_column, path), df, WGS84

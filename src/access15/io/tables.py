@@ -35,11 +35,44 @@ CATEGORY_HEADERS = ("category", "类别", "类型", "分类", "设施类别")
 
 @dataclass(frozen=True)
 class TableInfo:
-    """How a table was read: its text ``encoding`` (``"utf-8"``, ``"utf-8-sig"`` when it had a BOM, or
-    ``"gbk"``) and its ``delimiter``."""
+    """How a table was read: its text ``encoding`` (``"utf-8"``, ``"utf-8-sig"`` when it had a BOM, ``"gbk"``,
+    or ``"xlsx"`` for an Excel workbook) and its ``delimiter`` (``""`` for a workbook)."""
 
     encoding: str
     delimiter: str
+
+
+#: File name endings read as tables (text, or the first sheet of an Excel workbook) rather than GIS layers.
+TEXT_SUFFIXES = (".csv", ".txt")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def is_table(path: Path) -> bool:
+    """True for a file read by :func:`read_table` (CSV/TXT text or an Excel workbook), False for a GIS file."""
+    return path.suffix.lower() in TEXT_SUFFIXES + EXCEL_SUFFIXES + (".xls",)
+
+
+def _read_workbook(path: Path) -> tuple[pd.DataFrame, TableInfo]:
+    """The first sheet of an Excel workbook (openpyxl) as strings, empty cells NA, the first row the header."""
+    if path.suffix.lower() == ".xls":
+        raise InputError(path, "old Excel 97-2003 workbooks (.xls) are not read",
+                         "save it as .xlsx (Excel Workbook) or as CSV UTF-8")
+    try:
+        raw = pd.read_excel(path, sheet_name=0, header=None, dtype=str, engine="openpyxl")
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises several types for broken workbooks
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(path, f"cannot read the workbook ({first})", "save the sheet as CSV (UTF-8)") from None
+    raw = raw.dropna(axis=1, how="all")  # columns Excel keeps formatted but empty
+    if raw.empty:
+        raise InputError(path, "the first sheet is empty", "put a header row and data rows on the first sheet")
+    header = [str(c).strip() if pd.notna(c) else f"column {i + 1}" for i, c in enumerate(raw.iloc[0])]
+    if len(header) != len(set(header)):
+        dup = sorted({c for c in header if header.count(c) > 1})
+        raise InputError(path, f"duplicate column names {', '.join(dup)}", "give every column its own header")
+    df = raw.iloc[1:].reset_index(drop=True)
+    df.columns = header
+    df = df.apply(lambda col: col.str.strip())  # per column (a few), as read_csv's skipinitialspace
+    return df, TableInfo("xlsx", "")
 
 
 def sniff_encoding(raw: bytes) -> str | None:
@@ -62,12 +95,15 @@ def _sniff_delimiter(header: str) -> str:
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, TableInfo]:
-    """Read a delimited text file as strings (empty cells are NA).
+    """Read a delimited text file, or the first sheet of an Excel workbook (.xlsx), as strings (empty cells
+    are NA).
 
     Raises
     ------
     InputError : the file is empty, binary, in an encoding other than UTF-8/GBK, or not a table.
     """
+    if path.suffix.lower() in EXCEL_SUFFIXES + (".xls",):
+        return _read_workbook(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -122,11 +158,13 @@ def suggest_number(text: str) -> float | None:
     return float(found) if found is not None else None
 
 
-def number_fix(text: str, what: str, write: str = "write the plain number") -> str:
-    """The advice for a value that is not a plain number: "write the plain number 116.325310" (``write``
-    then every digit as typed, so nothing is rounded away) or "fill in ``what`` as a plain number"."""
+def number_fix(text: str, what: str, short: bool = False) -> str:
+    """The advice for a value that is not a plain number: "write the plain number 116.325310" ("write 40" when
+    ``short``; every digit as typed, so nothing is rounded away) or "fill in ``what`` as a plain number"."""
     guess = suggest_number_text(text)
-    return f"{write} {guess}" if guess is not None else f"fill in {what} as a plain number"
+    if guess is None:
+        return f"fill in {what} as a plain number"
+    return f"write {guess}" if short else f"write the plain number {guess}"
 
 
 def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:

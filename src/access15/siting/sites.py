@@ -15,7 +15,7 @@ from ..config import FacilitySource
 from ..coords import WGS84, transform_xy
 from ..errors import InputError
 from ..io.facilities import read_facility_file
-from ..io.tables import GIS_FIX, number_error, parse_numbers, read_layer, read_table
+from ..io.tables import GIS_FIX, is_table, number_error, parse_numbers, read_layer, read_table
 from ..result import AnalysisResult
 from ..snap import Snapped, snap_points
 from ..text import t
@@ -73,11 +73,11 @@ def read_sites(path: str | Path, category: str) -> gpd.GeoDataFrame:
     if not path.is_file():
         raise InputError(path, "candidates file not found" if not path.is_dir() else "this is a folder, not a "
                          "candidates file", "pass a CSV with lon/lat columns or a GIS file of candidate sites")
-    is_table = path.suffix.lower() in (".csv", ".txt")
-    raw = read_table(path)[0] if is_table else read_layer(path, None, "the candidates file", GIS_FIX)
+    table = is_table(path)
+    raw = read_table(path)[0] if table else read_layer(path, None, "the candidates file", GIS_FIX)
     if len(raw) == 0:
         raise InputError(path, "the candidates file has no rows",
-                         "add candidate sites, one row per site" + (" with lon and lat" if is_table else ""))
+                         "add candidate sites, one row per site" + (" with lon and lat" if table else ""))
     src = FacilitySource(path=str(path), category=category)
     gdf = read_facility_file(src, path)  # validates the file and its coordinates
     if "capacity" in raw.columns:
