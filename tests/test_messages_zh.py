@@ -34,8 +34,11 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 #: Calls whose arguments are messages, and which positional arguments (keyword: problem / fix / suggestion).
 MESSAGE_ARGS = {"InputError": (1, 2), "AccessWarning": (0, 1), "AccessNote": (0, 1), "warn": (0,), "add": (1, 2),
-                "rows": (3, 4), "Problem": (3, 4), "UnitOptions": (0, 1, 2, 3)}
+                "rows": (3, 4), "Problem": (3, 4), "UnitOptions": (0, 1, 2, 3),
+                "notes.append": (0,)}
 MESSAGE_KEYWORDS = {"problem", "fix", "suggestion"}
+#: Lists of notes a command prints (``notes.append(f"...")``).
+NOTE_LISTS = {"notes"}
 #: Calls whose string arguments are str.format templates, filled in later ("--by {first}").
 FORMAT_HOLDERS = {"UnitOptions"}
 
@@ -50,9 +53,9 @@ class _Reader:
 
     def __init__(self) -> None:
         self.trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in sorted(SRC.rglob("*.py"))}
-        self.functions: dict[str, list[ast.FunctionDef]] = {}
+        self.functions: dict[str, list[ast.FunctionDef]] = {}  # functions and methods, by name
         for tree in self.trees.values():
-            for node in tree.body:
+            for node in ast.walk(tree):
                 if isinstance(node, ast.FunctionDef):
                     self.functions.setdefault(node.name, []).append(node)
 
@@ -73,8 +76,16 @@ class _Reader:
         if isinstance(node, ast.Name) and node.id in scope:
             alts = [t for v in scope[node.id] for t in self.templates(v, scope, depth + 1) or []]
             return alts or None
-        if follow and isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in self.functions:
-            alts = [t for fn in self.functions[node.func.id] for r in ast.walk(fn)
+        if isinstance(node, ast.List):  # the parts of a message joined later ("; ".join(parts))
+            alts = [t for e in node.elts for t in self.templates(e, scope, depth + 1) or []]
+            return alts or None
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join"
+                and isinstance(node.func.value, ast.Constant) and node.args):
+            return self.templates(node.args[0], scope, depth + 1)
+        called = node.func.id if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) else \
+            node.func.attr if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
+        if follow and called in self.functions:  # a function or method that builds the message
+            alts = [t for fn in self.functions[called] for r in ast.walk(fn)
                     if isinstance(r, ast.Return) and r.value is not None
                     for t in self.templates(r.value, self.scope(fn), depth + 1) or []]
             return alts or None
@@ -107,6 +118,9 @@ class _Reader:
                     for t in n.targets:
                         if isinstance(t, ast.Name):
                             names.setdefault(t.id, []).append(n.value)
+                elif (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "append"
+                      and isinstance(n.func.value, ast.Name) and n.args):  # parts.append(f"...")
+                    names.setdefault(n.func.value.id, []).append(n.args[0])
         return names
 
     def messages(self) -> dict[str, str]:
@@ -126,6 +140,9 @@ class _Reader:
                     if not isinstance(node, ast.Call):
                         continue
                     name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+                    if (name == "append" and isinstance(node.func.value, ast.Name)
+                            and node.func.value.id in NOTE_LISTS):
+                        name = "notes.append"
                     if name not in MESSAGE_ARGS:
                         continue
                     args = [node.args[i] for i in MESSAGE_ARGS[name] if i < len(node.args)]
@@ -259,3 +276,29 @@ def test_run_warnings_and_tables_in_chinese(demo_result, capsys):
     for w in demo_result.warnings:
         assert translate(w, "zh") is not None, w
         assert translate(w, "zh") in text.replace("\n", "")
+
+
+def test_the_chinese_readme_shows_a_real_error(tmp_path, monkeypatch):
+    """README.zh-CN.md quotes the error for a config without [network]: it is what the CLI prints."""
+    quoted = next(line.strip() for line in (ROOT / "README.zh-CN.md").read_text(encoding="utf-8").splitlines()
+                  if line.strip().startswith("错误："))
+    (tmp_path / "access15.toml").write_text('name = "x"\n[output]\nlang = "zh"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["run", "access15.toml"], env={"ACCESS15_LANG": "", "COLUMNS": "300"})
+    assert res.exit_code == 2 and res.output.strip() == quoted
+
+
+def test_the_poi_report_line_in_chinese():
+    """The POI mapping report (a warning of every POI source) is translated part by part, values kept."""
+    import warnings
+
+    from access15.config import FacilitySource
+    from access15.io.poi import load_poi_source
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _fac, rep = load_poi_source(FacilitySource(path="p", format="amap"),
+                                    ROOT / "tests" / "data" / "tsinghua_amap_pois.json")
+    zh = translate(rep.summary(), "zh")
+    assert zh is not None and zh.startswith("tsinghua_amap_pois.json：") and "个未匹配" in zh
+    assert f"{rep.rows} 个 POI" in zh and f"→ {rep.kept} 个设施" in zh and "unmatched" not in zh

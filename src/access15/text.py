@@ -489,7 +489,7 @@ def _message_table(lang: str) -> list[tuple[re.Pattern, list[tuple[bool, str]], 
                 rx.append(f"(?P={groups[p]})")
             else:
                 groups[p] = f"g{len(groups)}"
-                rx.append(f"(?P<{groups[p]}>.*?)")
+                rx.append(f"(?P<{groups[p]}>(?:(?!; ).)*?)")  # a value never spans "; " (where parts join)
         table.append((len(literal), re.compile("".join(rx), re.DOTALL), template_parts(tr), groups))
     table.sort(key=lambda row: -row[0])
     return [row[1:] for row in table]

@@ -319,14 +319,15 @@ class PoiReport:
         cats = self.counts.groupby("category")["count"].sum() if len(self.counts) else pd.Series(dtype=int)
         top = ", ".join(f"{t or '(no type)'} ×{c}" for t, c in
                         zip(self.unmatched["type"].head(3), self.unmatched["count"].head(3)))
-        text = (f"{self.source}: {self.rows} POIs ({self.format}, {self.crs_note}) -> {self.kept} facilities ("
-                + (", ".join(f"{k} {v}" for k, v in cats.items()) or "none") + f"); {int(self.excluded['count'].sum())} "
-                f"excluded; {int(self.unmatched['count'].sum())} unmatched")
-        if top:
-            text += f" (most frequent unmatched types: {top}; add them to the preset {self.preset} to count them)"
+        kept = ", ".join(f"{k} {v}" for k, v in cats.items()) or "none"
+        unmatched = int(self.unmatched["count"].sum())
+        parts = [f"{self.source}: {self.rows} POIs ({self.format}, {self.crs_note}) -> {self.kept} facilities ({kept})",
+                 f"{int(self.excluded['count'].sum())} excluded",
+                 f"{unmatched} unmatched (most frequent unmatched types: {top}; add them to the preset {self.preset} "
+                 "to count them)" if top else f"{unmatched} unmatched"]
         if self.same_id_dropped:
-            text += f"; {self.same_id_dropped} repeated POI ids dropped"
-        return text
+            parts.append(f"{self.same_id_dropped} repeated POI ids dropped")
+        return "; ".join(parts)
 
     def table(self) -> str:
         """The report as plain text tables (for a terminal or a log)."""
