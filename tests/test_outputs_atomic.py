@@ -51,7 +51,8 @@ def test_sigkill_mid_write_keeps_previous_outputs(tmp_path):
     first = _run(cfg, out, seed=1)
     assert first.wait(timeout=120) == 0, first.stderr.read().decode()
     before = snapshot(out)
-    assert set(before) == {"coverage.csv", "access15.gpkg", "map.html", "run.json"}
+    assert set(before) == {"coverage.csv", "access15.gpkg", "map.html", "run.json", "travel_time.tif", "coverage.tif",
+                           "demand.parquet", "facilities.parquet"}
     assert verify_outputs(out) == []
 
     # second run: wait until it is writing into its staging folder, then kill it without warning

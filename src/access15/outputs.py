@@ -42,6 +42,8 @@ from .errors import InputError
 from .maps.html import write_map
 from .maps.mapdata import MapData
 from .provenance import RUN_JSON, meta_items, write_run_json
+from .rasters import NAMES as SCALABLE_NAMES
+from .rasters import write_scalable
 from .result import AnalysisResult
 
 #: The GeoPackage of a run, and its format (``format`` in its meta table).
@@ -88,7 +90,7 @@ def _write_tables(result: AnalysisResult, gpkg: Path) -> None:
 #: Every file :func:`write_outputs` may write; files of this list that a run does not write are removed
 #: from the output folder so a folder never mixes two runs.
 OUTPUT_NAMES = ("coverage.csv", "unit_coverage.csv", "unit_check.csv", "supply.csv", "targets.csv",
-                "capacity_missing.csv", "access15.gpkg", "map.html", RUN_JSON)
+                "capacity_missing.csv", "access15.gpkg", "map.html", RUN_JSON, *SCALABLE_NAMES)
 STAGING_PREFIX = ".access15-staging-"
 
 
@@ -118,7 +120,8 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
     ``targets.csv`` and ``capacity_missing.csv`` (when present), ``access15.gpkg`` (layers ``facilities``,
     ``demand``, ``gaps``, ``boundaries``, ``unit_coverage``, ``streets``, the same tables, and the tables
     ``coverage`` and ``access15_meta``: enough for ``access15 map`` to re-render without recomputing),
-    ``map.html`` and ``run.json`` into ``out_dir``; return the written paths.
+    ``travel_time.tif`` / ``coverage.tif`` (grid demand) and ``demand.parquet`` / ``facilities.parquet``
+(:mod:`access15.rasters`), ``map.html`` and ``run.json`` into ``out_dir``; return the written paths.
 
     Atomicity: everything is written and fsync'ed in a staging folder beside ``out_dir`` first; only then
     is each file moved into place with ``os.replace`` (atomic on POSIX and Windows), ``run.json`` last, and
@@ -159,6 +162,7 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
         fac.to_file(gpkg, layer="facilities", driver="GPKG", use_arrow=True)
         dem = demand_layer(result)
         dem.to_file(gpkg, layer="demand", driver="GPKG", use_arrow=True)
+        files.update(write_scalable(result, staging, dem, fac))
         dem[~dem[f"covered_{COMBINED}"]].to_file(gpkg, layer="gaps", driver="GPKG", use_arrow=True)
         if result.boundaries is not None:
             result.boundaries.to_crs(4326).to_file(gpkg, layer="boundaries", driver="GPKG", use_arrow=True)

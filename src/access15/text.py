@@ -328,7 +328,9 @@ TEXT = {
         "written": {"coverage": "覆盖率表", "unit_coverage": "各单元覆盖", "unit_check": "边界检查",
                     "supply": "人均供给", "targets": "规划指标", "capacity": "缺规模设施", "gpkg": "GeoPackage",
                     "html": "网页地图", "run": "运行记录", "table": "结果表", "units": "各单元结果",
-                    "candidates": "候选选址", "failed": "失败区域", "pdf": "PDF 地图"},
+                    "candidates": "候选选址", "failed": "失败区域", "pdf": "PDF 地图",
+                    "travel_time_tif": "步行时间栅格", "coverage_tif": "覆盖人口栅格",
+                    "demand_parquet": "需求点 GeoParquet", "facilities_parquet": "设施 GeoParquet"},
         "severities": {"error": "错误", "warning": "警告", "note": "提示"},
         "methods": {"greedy": "贪心算法", "exact": "精确求解"},
         "columns": {

@@ -1,0 +1,100 @@
+"""Outputs that scale with the data: grid demand as Cloud-Optimized GeoTIFFs, points as GeoParquet.
+
+A run on a square demand grid (``[demand] kind = "grid"``) is a raster: one value per cell. Besides the
+GeoPackage (one polygon per cell, slow to write and to draw at metro size), :func:`write_scalable` writes
+
+* ``travel_time.tif``: walking minutes to the nearest facility, one band per category and a last band
+  ``combined`` (the slowest required service), float32; ``NaN`` (the nodata value) where a cell holds no demand
+  point, ``+inf`` where no facility is within the search limit (``[routing] max_minutes``);
+* ``coverage.tif``: band ``demand`` (the weight of each cell: residents, or 1 per cell without population),
+  then ``uncovered_<category>`` and ``uncovered_combined`` (the weight outside the circle), float32, nodata
+  ``NaN``;
+
+both in the analysis's metric CRS (the grid's own: no resampling), as Cloud-Optimized GeoTIFFs (GDAL's COG
+driver: 512-pixel tiles, DEFLATE with the floating-point predictor, overviews by nearest neighbour, so a
+value seen at any zoom is a value of the table). The cell of demand point ``(ix, iy)`` is row ``ny - 1 - iy``,
+column ``ix``. Every run, grid or not, also writes
+
+* ``demand.parquet`` and ``facilities.parquet``: the GeoPackage's demand and facility rows as GeoParquet
+  (EPSG:4326; demand as the cell centres or nodes, not polygons), which pandas, DuckDB and QGIS read fast.
+
+Cost: O(cells) memory per band (float32: 4 bytes per cell of the grid's bounding box), written band by band;
+GDAL compresses the COG tiles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+from rasterio.shutil import copy as rio_copy
+from rasterio.transform import from_origin
+
+from .coverage import COMBINED
+from .demand import Grid
+from .result import AnalysisResult
+
+TRAVEL_TIME_TIF = "travel_time.tif"
+COVERAGE_TIF = "coverage.tif"
+DEMAND_PARQUET = "demand.parquet"
+FACILITIES_PARQUET = "facilities.parquet"
+#: The file names :func:`write_scalable` may write (an earlier run's are removed when this run writes none).
+NAMES = (TRAVEL_TIME_TIF, COVERAGE_TIF, DEMAND_PARQUET, FACILITIES_PARQUET)
+
+#: Creation options of the Cloud-Optimized GeoTIFFs.
+COG_OPTIONS = {"compress": "DEFLATE", "predictor": 3, "blocksize": 512, "overview_resampling": "nearest",
+               "bigtiff": "IF_SAFER"}
+
+
+def grid_bands(result: AnalysisResult) -> dict[str, dict[str, np.ndarray]]:
+    """Per file name, the bands (name -> per-demand-point float32 values) of the grid rasters."""
+    dem, cats = result.demand, list(result.config.categories)
+    weight = dem["weight"].to_numpy(np.float32)
+    times = {c: dem[f"time_{c}"].to_numpy(np.float32) for c in [*cats, COMBINED]}
+    uncovered = {f"uncovered_{c}": np.where(dem[f"covered_{c}"].to_numpy(bool), np.float32(0), weight)
+                 for c in [*cats, COMBINED]}
+    return {TRAVEL_TIME_TIF: times, COVERAGE_TIF: {"demand": weight, **uncovered}}
+
+
+def _write_cog(path: Path, grid: Grid, crs, ix: np.ndarray, iy: np.ndarray, bands: dict[str, np.ndarray],
+               tags: dict[str, str]) -> None:
+    """One COG at ``path``: each band a (ny, nx) float32 array, NaN where no demand point lies."""
+    tmp = path.with_suffix(".tmp.tif")
+    profile = {"driver": "GTiff", "width": grid.nx, "height": grid.ny, "count": len(bands), "dtype": "float32",
+               "crs": crs, "nodata": np.nan, "tiled": True, "blockxsize": 512, "blockysize": 512,
+               "transform": from_origin(grid.x0, grid.y0 + grid.ny * grid.cell, grid.cell, grid.cell)}
+    rows, cols = grid.ny - 1 - iy, ix
+    with rasterio.open(tmp, "w", **profile) as dst:
+        band = np.empty((grid.ny, grid.nx), dtype=np.float32)
+        for i, (name, values) in enumerate(bands.items(), start=1):
+            band.fill(np.nan)
+            band[rows, cols] = values
+            dst.write(band, i)
+            dst.set_band_description(i, name)
+        dst.update_tags(**tags)
+    rio_copy(tmp, path, driver="COG", **COG_OPTIONS)
+    tmp.unlink()
+
+
+def write_scalable(result: AnalysisResult, folder: Path, demand_layer: gpd.GeoDataFrame,
+                   facilities: gpd.GeoDataFrame) -> dict[str, str]:
+    """Write the COGs (grid demand only) and the GeoParquet files into ``folder``; return key -> file name.
+
+    ``demand_layer`` and ``facilities`` are the GeoPackage's layers (EPSG:4326), written here as points.
+    """
+    files = {}
+    if result.grid is not None and len(result.demand):
+        ix, iy = result.demand["ix"].to_numpy(), result.demand["iy"].to_numpy()
+        tags = {"demand_label": result.demand_label, "analysis": result.config.name,
+                "units": "travel_time.tif: minutes (NaN: no demand point, inf: none within the search limit); "
+                         "coverage.tif: demand weight per cell"}
+        for name, bands in grid_bands(result).items():
+            _write_cog(folder / name, result.grid, result.demand.crs, ix, iy, bands, tags)
+            files[Path(name).stem + "_tif"] = name
+    points = demand_layer.set_geometry(result.demand.geometry.to_crs(4326).values)  # cell centres or nodes
+    points.to_parquet(folder / DEMAND_PARQUET)
+    facilities.to_parquet(folder / FACILITIES_PARQUET)
+    files.update({"demand_parquet": DEMAND_PARQUET, "facilities_parquet": FACILITIES_PARQUET})
+    return files

@@ -1,0 +1,85 @@
+"""Outputs that scale: the grid rasters (COG) equal the table's minutes and weights; GeoParquet equals the
+GeoPackage."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+
+from access15.outputs import write_outputs
+from access15.provenance import verify_outputs
+
+
+@pytest.fixture(scope="module")
+def written(demo_result, tmp_path_factory):
+    out = tmp_path_factory.mktemp("scalable")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        files = write_outputs(demo_result, out, html=False)
+    return demo_result, out, files
+
+
+def _cells(src, dem):
+    """The raster row and column of each demand point, read from the raster's own transform."""
+    rows, cols = rasterio.transform.rowcol(src.transform, dem.geometry.x.to_numpy(), dem.geometry.y.to_numpy())
+    return np.asarray(rows), np.asarray(cols)
+
+
+def test_travel_time_raster_equals_the_table(written):
+    res, out, files = written
+    dem = res.demand
+    with rasterio.open(files["travel_time_tif"]) as src:
+        assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        assert src.crs == dem.crs and src.res == (res.grid.cell, res.grid.cell)
+        cats = [*res.config.categories, "combined"]
+        assert list(src.descriptions) == cats
+        rows, cols = _cells(src, dem)
+        for i, cat in enumerate(cats, start=1):
+            band = src.read(i)
+            want = dem[f"time_{cat}"].to_numpy(np.float32)
+            got = band[rows, cols]
+            assert np.array_equal(got, want), cat  # inf (none within the limit) included
+            empty = np.ones(band.shape, bool)
+            empty[rows, cols] = False
+            assert np.isnan(band[empty]).all()  # no demand point: nodata
+        assert np.isinf(src.read(3)[rows, cols]).any()  # the demo's fitness circle has unreachable cells
+
+
+def test_coverage_raster_sums_to_the_coverage_table(written):
+    res, out, files = written
+    with rasterio.open(files["coverage_tif"]) as src:
+        names = list(src.descriptions)
+        demand = src.read(names.index("demand") + 1)
+        assert np.nansum(demand, dtype=np.float64) == pytest.approx(res.demand["weight"].sum(), rel=1e-6)
+        cov = res.coverage.set_index("category")
+        for cat in [*res.config.categories, "combined"]:
+            unc = np.nansum(src.read(names.index(f"uncovered_{cat}") + 1), dtype=np.float64)
+            assert unc == pytest.approx(cov.loc[cat, "demand"] - cov.loc[cat, "covered"], rel=1e-5, abs=1e-3), cat
+
+
+def test_geoparquet_equals_the_geopackage(written):
+    res, out, files = written
+    fac_pq = gpd.read_parquet(files["facilities_parquet"])
+    fac_gpkg = gpd.read_file(files["gpkg"], layer="facilities")
+    assert fac_pq.crs.to_epsg() == 4326 and len(fac_pq) == len(fac_gpkg)
+    assert fac_pq.geometry.geom_equals_exact(fac_gpkg.geometry, 1e-9).all()
+    assert fac_pq["facility_id"].tolist() == fac_gpkg["facility_id"].tolist()
+    dem_pq = gpd.read_parquet(files["demand_parquet"])
+    dem_gpkg = gpd.read_file(files["gpkg"], layer="demand")
+    assert len(dem_pq) == len(dem_gpkg) and (dem_pq.geom_type == "Point").all()
+    assert dem_gpkg.geometry.contains(dem_pq.geometry).all()  # each point is its cell's centre
+    for col in ("weight", "time_clinic", "covered_combined", "missing"):
+        pd.testing.assert_series_equal(dem_pq[col], dem_gpkg[col], check_dtype=False, check_names=False)
+
+
+def test_the_new_files_are_in_run_json(written):
+    res, out, files = written
+    listed = {rec["name"] for rec in json.loads((out / "run.json").read_text(encoding="utf-8"))["outputs"]}
+    assert {"travel_time.tif", "coverage.tif", "demand.parquet", "facilities.parquet"} <= listed
+    assert not verify_outputs(out)  # every file listed with its SHA-256, none changed
