@@ -143,6 +143,8 @@ class NetworkConfig:
     elevation: str | None = None
     #: the DEM is sampled along every edge at most this many metres apart (bilinear interpolation)
     elevation_spacing_m: float = 10.0
+    #: wait at crossings of major roads (seconds per crossing from the walking profile; docs/walking.md)
+    crossing_waits: bool = False
 
 
 @dataclass
