@@ -173,15 +173,29 @@ def edge_profile(net: WalkNetwork, path: str | Path, spacing_m: float) -> EdgePr
     return memo[key]
 
 
-def walkers(cfg: Config, net: WalkNetwork) -> dict[str, Walker]:
-    """The :class:`Walker` of every category of ``cfg``: the default (no ``profile``) walks at the [speed]
-    speed, on the undirected lengths without ``[network] elevation`` (exactly as before issue 15) and with
-    Tobler's slope model with it; a named profile always routes directed. Rates are computed once per profile."""
+def _setting(cfg: Config, net: WalkNetwork) -> tuple[EdgeProfile | None, bool, str]:
+    """(the edges' elevation profile or None, crossing waits on, the label suffix such as ", slope")."""
     elev = None
     if cfg.network.elevation:
         elev = edge_profile(net, cfg.resolve(cfg.network.elevation), cfg.network.elevation_spacing_m)
     waits = cfg.network.crossing_waits
-    slope = (", slope" if elev is not None else "") + (", crossing waits" if waits else "")
+    return elev, waits, (", slope" if elev is not None else "") + (", crossing waits" if waits else "")
+
+
+def _named_walker(cfg: Config, net: WalkNetwork, name: str, where: str, rates: dict) -> Walker:
+    """The walker of the named profile under ``cfg``'s elevation and waits (rates kept in ``rates``)."""
+    elev, waits, suffix = _setting(cfg, net)
+    p = check_walk_profile(name, cfg.source or "config", where)
+    if name not in rates:
+        rates[name] = edge_rates(net, p, elev, waits)
+    return Walker(name, p.m_per_min, rates[name], p.rest_share, f"{name} {p.kmh:g} km/h{suffix}")
+
+
+def walkers(cfg: Config, net: WalkNetwork) -> dict[str, Walker]:
+    """The :class:`Walker` of every category of ``cfg``: the default (no ``profile``) walks at the [speed]
+    speed, on the undirected lengths without ``[network] elevation`` (exactly as before issue 15) and with
+    Tobler's slope model with it; a named profile always routes directed. Rates are computed once per profile."""
+    elev, waits, suffix = _setting(cfg, net)
     default_label = (f"{cfg.kmh:g} km/h" if cfg.speed_kmh is not None else f"{cfg.speed_profile} {cfg.kmh:g} km/h")
     rates: dict[str | None, EdgeRates | None] = {}
     out: dict[str, Walker] = {}
@@ -195,10 +209,14 @@ def walkers(cfg: Config, net: WalkNetwork) -> dict[str, Walker]:
                     model = replace(DEFAULT_MODEL, kmh=cfg.kmh, wait_signals_s=walk.wait_signals_s,
                                     wait_uncontrolled_s=walk.wait_uncontrolled_s, major_roads=walk.major_roads)
                 rates[None] = None if elev is None and not waits else edge_rates(net, model, elev, waits)
-            out[cat] = Walker(None, cfg.speed_m_per_min, rates[None], 0.0, default_label + slope)
+            out[cat] = Walker(None, cfg.speed_m_per_min, rates[None], 0.0, default_label + suffix)
             continue
-        p = check_walk_profile(name, cfg.source or "config", f"[categories.{cat}] profile")
-        if name not in rates:
-            rates[name] = edge_rates(net, p, elev, waits)
-        out[cat] = Walker(name, p.m_per_min, rates[name], p.rest_share, f"{name} {p.kmh:g} km/h{slope}")
+        out[cat] = _named_walker(cfg, net, name, f"[categories.{cat}] profile", rates)
     return out
+
+
+def map_walkers(cfg: Config, net: WalkNetwork) -> dict[str, Walker]:
+    """The walkers of ``[output] map_profiles`` by profile name (each routes every category for the map's
+    profile switch), under the run's elevation and crossing waits."""
+    rates: dict[str, EdgeRates] = {}
+    return {name: _named_walker(cfg, net, name, "[output] map_profiles", rates) for name in cfg.output.map_profiles}
