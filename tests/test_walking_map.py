@@ -142,3 +142,13 @@ def test_switching_profiles_in_chromium(switched, tmp_path):
     assert back.errors == [] and own in back.data["image_srcs"]
     over = _overlays(fmap)
     assert over[t("en", "travel_time", label="Primary health care")].url in back.data["image_srcs"]
+
+
+def test_a_scenario_map_has_no_stale_walkers(switched):
+    """A scenario's result keeps only its own times: the other walkers' columns are the base run's, so they are
+    dropped and its map has no switch."""
+    from access15.scenario import Proposed, Scenario, ScenarioEngine
+
+    res, _ = ScenarioEngine(switched).scenario_result(Scenario("s", [Proposed("p1", "clinic", -51.18057, -30.04147)]))
+    assert not any("@" in c for c in res.demand.columns)
+    assert map_variants(switched_map_data(res)) == [] and "access15-walker" not in render_map(res)
