@@ -80,14 +80,18 @@ PROBE = """() => {
     legend: vis(document.getElementById('access15-legend')) ? document.getElementById('access15-legend').innerText : null,
     title: vis(document.getElementById('access15-title')) ? document.getElementById('access15-title').innerText : null,
     scale: q('.leaflet-control-scale-line').map(e => e.innerText),
+    image_srcs: q('img.leaflet-image-layer').filter(vis).map(i => i.getAttribute('src')),
+    walkers: q('input[name="access15-walker"]').map(i => [i.value, i.checked]),
   };
 }"""
 
 
 def open_offline(html: str | Path, screenshot: str | Path | None = None, size: tuple[int, int] = (1400, 900),
-                 click_first_unchecked: bool = False, executable: str | None = None) -> PageReport:
+                 click_first_unchecked: bool = False, executable: str | None = None,
+                 check: tuple[str, ...] = ()) -> PageReport:
     """Load ``html`` (a file) in headless Chromium with all but ``file:``/``data:`` requests aborted,
-    wait for it to settle, probe the DOM (:data:`PROBE`) and optionally save a screenshot."""
+    wait for it to settle, check the inputs matched by each selector of ``check`` in turn (e.g. a radio
+    button), probe the DOM (:data:`PROBE`) and optionally save a screenshot."""
     from playwright.sync_api import sync_playwright
 
     report = PageReport()
@@ -113,6 +117,9 @@ def open_offline(html: str | Path, screenshot: str | Path | None = None, size: t
             page.wait_for_timeout(600)
             if click_first_unchecked:
                 page.locator(".leaflet-control-layers-overlays input:not(:checked)").first.check()
+                page.wait_for_timeout(300)
+            for selector in check:
+                page.locator(selector).first.check()
                 page.wait_for_timeout(300)
             report.data = page.evaluate(PROBE)
             if screenshot:

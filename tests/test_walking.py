@@ -373,6 +373,50 @@ def test_partial_cover_nodata_and_absurd_values_are_stated(tmp_path):
     assert np.abs(prof.seg_rise).max() < 2.0  # never a 32 km cliff
 
 
+@pytest.mark.filterwarnings("ignore:.*walked as flat:access15.errors.AccessWarning")
+@pytest.mark.filterwarnings("ignore:.*impossible elevations:access15.errors.AccessWarning")
+def test_describe_dem_counts_nodata_and_impossible_cells(tmp_path):
+    """The DEM note of ``validate`` over the cells the network's box touches: the 1 km line runs along row 5
+    from column 5 (x = X0) to column 38 (x = X0 + 1 km) of a 30 m raster whose left edge is X0 - 150 m: 34
+    cells, of which the test declares 10 nodata (29.4 %) or 3 undeclared voids of -32768."""
+    from access15.elevation import describe_dem
+
+    net = _line_network()
+    cell, left, top = 30.0, X0 - 150, Y0 + 150
+    z = np.tile(100 + 0.05 * (left + (np.arange(50) + 0.5) * cell - X0), (10, 1))
+    holes = z.copy()
+    holes[:, 20:30] = -9999
+    path = _write(tmp_path / "holes.tif", holes, left, top, cell, nodata=-9999)
+    note = describe_dem(path, net, sample_edges(net, path))
+    assert note.startswith("elevation raster EPSG:32722, 50 x 10 cells of 30 m; ")
+    lo, hi = z[5, 5:39].min(), z[5, 5:39].max()
+    assert f"under the network {lo:,.0f} to {hi:,.0f} m, 29.4% nodata cells, 0 impossible values" in note
+    voids = z.copy()
+    voids[:, 30:33] = -32768
+    path = _write(tmp_path / "voids.tif", voids, left, top, cell, dtype="int16")
+    prof = sample_edges(net, path)
+    note = describe_dem(path, net, prof)
+    assert "0.0% nodata cells, 3 impossible values" in note
+    assert f"elevation along {1 - prof.outside_m / prof.total_m:.1%} of the network length" in note
+
+
+def test_validate_reports_the_demo_dem():
+    """``access15 validate`` on the sloped demo names the DEM: the share of the network walked flat as a
+    warning on the raster file, and a note with its CRS, cells and the elevation along the rest."""
+    from access15.validate import validate
+
+    probs = [p for p in validate(DEMO_CONFIG.parent / "porto_alegre_slope.toml") if p.file.endswith(DEM.name)]
+    warn = [p for p in probs if p.severity == "warning"]
+    note = [p for p in probs if p.severity == "note"]
+    assert len(warn) == 1 and len(note) == 1
+    flat = float(warn[0].problem.split("%")[0])
+    assert warn[0].problem.endswith("walked as flat") and 0 < flat < 10
+    with rasterio.open(DEM) as src:
+        size, crs = f"{src.width} x {src.height} cells", src.crs.to_epsg()
+    assert note[0].problem.startswith(f"elevation raster EPSG:{crs}, {size} of 1 arc-seconds; under the network ")
+    assert f"elevation along {100 - flat:.1f}% of the network length, sampled every 10 m" in note[0].problem
+
+
 def test_config_profile_names_are_checked(tmp_path):
     text = DEMO_CONFIG.read_text(encoding="utf-8").replace(
         "[categories.clinic]\nminutes = 15", "[categories.clinic]\nminutes = 15\nprofile = \"eldery\"")

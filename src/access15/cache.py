@@ -55,7 +55,7 @@ from .schema import plain
 from .snap import Snapped, snap_points
 
 #: Bump when the stored network layout or the network builder changes meaning, to invalidate old entries.
-NETWORK_FORMAT = 4  # 3: second attachments in snaps; 4: per-edge walking tags (wheelchair, ramp, step_count, incline)
+NETWORK_FORMAT = 5  # 3: second attachments in snaps; 4: per-edge walking tags (wheelchair, ramp, step_count, incline); 5: kerbs per edge, crossings per node
 #: Bump when the analysis entry layout changes.
 ANALYSIS_FORMAT = 2
 KEEP_ENTRIES = 4

@@ -143,6 +143,8 @@ class NetworkConfig:
     elevation: str | None = None
     #: the DEM is sampled along every edge at most this many metres apart (bilinear interpolation)
     elevation_spacing_m: float = 10.0
+    #: wait at crossings of major roads (seconds per crossing from the walking profile; docs/walking.md)
+    crossing_waits: bool = False
 
 
 @dataclass
@@ -249,6 +251,9 @@ class OutputConfig:
     basemap: str = "none"
     basemap_attribution: str = ""
     basemap_crs: str = ""
+    #: walking profiles (data/walk_profiles.toml) the HTML map can switch its travel-time and gap layers to:
+    #: every category is also routed for each of them (docs/walking.md)
+    map_profiles: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -426,6 +431,11 @@ def _check_population_columns(cfg: Config, source: Path | str) -> None:
             check_profile(str(profile), source)
         if cat.profile is not None:  # issue 15: walking profile per category
             check_walk_profile(cat.profile, source, f"[categories.{name}] profile")
+    for profile in cfg.output.map_profiles:
+        check_walk_profile(profile, source, "[output] map_profiles")
+    if len(set(cfg.output.map_profiles)) < len(cfg.output.map_profiles):
+        raise InputError(source, f"[output] map_profiles = {cfg.output.map_profiles!r} names a profile twice",
+                         "name each walking profile once")
     if not cfg.network.elevation_spacing_m > 0:
         raise InputError(source, f"[network] elevation_spacing_m = {cfg.network.elevation_spacing_m!r}",
                          "use a positive spacing in metres, e.g. 10")

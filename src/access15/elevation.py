@@ -182,13 +182,48 @@ def sample_edges(net: WalkNetwork, path: str | Path, spacing_m: float = 10.0) ->
     total = float(seg_len.sum())
     outside = float(seg_len[missing].sum())
     if absurd:
-        warnings.warn(f"{path.name}: {absurd} raster cells hold impossible elevations (outside "
-                      f"{PLAUSIBLE_M[0]:g} to {PLAUSIBLE_M[1]:g} m, e.g. an undeclared nodata of -32768) and are "
-                      "treated as nodata", AccessWarning, stacklevel=2)
+        warnings.warn(AccessWarning(f"{absurd} raster cells hold impossible elevations (outside "
+                                    f"{PLAUSIBLE_M[0]:g} to {PLAUSIBLE_M[1]:g} m, e.g. an undeclared nodata of -32768) "
+                                    "and are treated as nodata", source=path.name), stacklevel=2)
     if total > 0 and outside >= total * (1 - 1e-12):
         raise InputError(path, "the elevation raster covers none of the network",
                          "check that the DEM is of this area and that its CRS is declared correctly")
     if outside > 0:
-        warnings.warn(f"{path.name}: {outside / total:.1%} of the network length ({outside / 1000:,.1f} km) lies "
-                      "outside the elevation raster or on nodata; it is walked as flat", AccessWarning, stacklevel=2)
+        warnings.warn(AccessWarning(f"{outside / total:.1%} of the network length ({outside / 1000:,.1f} km) lies "
+                                    "outside the elevation raster or on nodata; it is walked as flat",
+                                    source=path.name), stacklevel=2)
     return EdgeProfile(line[k].astype(np.int64), seg_len, rise, float(spacing_m), outside, total, path.name)
+
+
+def describe_dem(path: str | Path, net: WalkNetwork, prof: EdgeProfile) -> str:
+    """One line on the DEM at ``path`` for ``access15 validate``: its CRS, size and cell size, and over the cells
+    that the network's bounding box (in the raster's CRS) touches the elevation range, the share of nodata cells
+    and the impossible values; then the share of the network length with elevation (``prof``). O(window cells)."""
+    import rasterio.windows
+
+    path = Path(path)
+    with _open(path) as src:
+        crs = pyproj.CRS(src.crs)
+        lo, hi = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
+        tr = pyproj.Transformer.from_crs(pyproj.CRS(net.crs), crs, always_xy=True)
+        box = tr.transform_bounds(lo[0], lo[1], hi[0], hi[1])
+        inv = ~src.transform
+        cols, rows = zip(*(inv * (x, y) for x in box[::2] for y in box[1::2]))  # the box's corners, in cells
+        c0, r0 = (max(int(np.floor(min(v))), 0) for v in (cols, rows))
+        c1, r1 = min(int(np.floor(max(cols))) + 1, src.width), min(int(np.floor(max(rows))) + 1, src.height)
+        band = src.read(1, window=rasterio.windows.Window(c0, r0, max(c1 - c0, 0), max(r1 - r0, 0)), masked=True)
+        size, res = f"{src.width:,} x {src.height:,} cells", src.res
+    unit, scale = ("arc-seconds", 3600.0) if crs.is_geographic else ("m", 1.0)
+    cell = (f"{res[0] * scale:.3g} {unit}" if np.isclose(res[0], res[1], rtol=1e-6)
+            else f"{res[0] * scale:.3g} x {res[1] * scale:.3g} {unit}")
+    data = np.ma.getdata(band).astype(np.float64)
+    valid = ~np.ma.getmaskarray(band) & np.isfinite(data)
+    absurd = valid & ((data < PLAUSIBLE_M[0]) | (data > PLAUSIBLE_M[1]))
+    good = valid & ~absurd
+    name = crs.to_string() if crs.to_epsg() is None else f"EPSG:{crs.to_epsg()}"
+    under = (f"under the network {data[good].min():,.0f} to {data[good].max():,.0f} m" if good.any()
+             else "no elevation under the network")
+    share = 1 - prof.outside_m / prof.total_m if prof.total_m > 0 else 0.0
+    return (f"elevation raster {name}, {size} of {cell}; {under}, {1 - valid.mean() if valid.size else 1.0:.1%} "
+            f"nodata cells, {int(absurd.sum()):,} impossible values; elevation along {share:.1%} of the network "
+            f"length, sampled every {prof.spacing_m:g} m")

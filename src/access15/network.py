@@ -17,6 +17,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyproj
 import shapely
 from scipy import sparse
@@ -53,6 +54,13 @@ class WalkNetwork:
     edge_wheelchair, edge_ramp, edge_ramp_stroller, edge_step_count, edge_incline : (E,) object arrays or None
         The way's ``wheelchair``, ``ramp``, ``ramp:stroller``, ``step_count`` and ``incline`` tags (text, None
         where untagged), for the walking profiles (:mod:`access15.walking`); None for road-line layers.
+    edge_kerb : (E,) object array or None
+        The most restrictive ``kerb`` tag (in :data:`KERB_ORDER`) of the OSM nodes along each edge, its two ends
+        included (None where none is tagged); None for road-line layers.
+    node_crossing : (N,) object array or None
+        "traffic_signals" where the OSM node is signalised (``highway=traffic_signals`` or
+        ``crossing=traffic_signals``), "uncontrolled" where it is another crossing (``highway=crossing`` or
+        ``crossing=*``, except ``crossing=no``), else None; None for road-line layers.
     """
 
     crs: pyproj.CRS
@@ -70,6 +78,8 @@ class WalkNetwork:
     edge_ramp_stroller: np.ndarray | None = None
     edge_step_count: np.ndarray | None = None
     edge_incline: np.ndarray | None = None
+    edge_kerb: np.ndarray | None = None
+    node_crossing: np.ndarray | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -145,18 +155,47 @@ class WalkNetwork:
 #: The per-edge OSM tag fields of :class:`WalkNetwork` (besides ``edge_highway``), by OSM key.
 TAG_FIELDS = {"wheelchair": "edge_wheelchair", "ramp": "edge_ramp", "ramp:stroller": "edge_ramp_stroller",
               "step_count": "edge_step_count", "incline": "edge_incline"}
+#: ``kerb=*`` values kept per edge, most restrictive first (other values are not kept).
+KERB_ORDER = ("raised", "yes", "rolled", "lowered", "flush", "no")
 
 
 def edge_fields(net: WalkNetwork, keep: np.ndarray) -> dict[str, np.ndarray | None]:
     """The per-edge tag arrays of ``net`` (highway and :data:`TAG_FIELDS`) taken at edge indices ``keep``."""
     return {f: (None if getattr(net, f) is None else getattr(net, f)[keep])
-            for f in ("edge_highway", *TAG_FIELDS.values())}
+            for f in ("edge_highway", *TAG_FIELDS.values(), "edge_kerb")}
+
+
+def _node_tag_fields(label: np.ndarray, node_tags: tuple[np.ndarray, dict[str, np.ndarray]], ends: np.ndarray,
+                     vidx: np.ndarray, veid: np.ndarray, n_edges: int) -> dict[str, np.ndarray]:
+    """``edge_kerb`` and ``node_crossing`` from the tagged OSM nodes (sorted ids, tags by key) for vertices with
+    OSM ids ``label``: graph nodes are the vertices ``ends``, edge ``veid[k]`` passes vertex ``vidx[k]``."""
+    tid, tags = node_tags
+    pos = np.minimum(np.searchsorted(tid, label), max(len(tid) - 1, 0))
+    hit = (tid[pos] == label) if len(tid) else np.zeros(len(label), dtype=bool)
+
+    def tag(key: str) -> np.ndarray:
+        out = np.full(len(label), None, dtype=object)
+        out[hit] = tags[key][pos[hit]]
+        return out
+
+    hw, cr = tag("highway"), tag("crossing")
+    signals = (hw == "traffic_signals") | (cr == "traffic_signals")
+    crossing = ((hw == "crossing") | pd.notna(cr)) & (cr != "no")
+    kind = np.where(signals & (cr != "no"), "traffic_signals", np.where(crossing, "uncontrolled", None))
+    rank = pd.Series(tag("kerb"), dtype=object).map({k: i for i, k in enumerate(KERB_ORDER)}).to_numpy(
+        dtype=np.float64, na_value=np.inf)
+    best = np.full(n_edges, np.inf)
+    np.minimum.at(best, veid, rank[vidx])
+    kerb = np.full(n_edges, None, dtype=object)
+    kerb[np.isfinite(best)] = np.asarray(KERB_ORDER, dtype=object)[best[np.isfinite(best)].astype(np.int64)]
+    return {"edge_kerb": kerb, "node_crossing": kind.astype(object)[ends]}
 
 
 def network_from_vertices(node_key: np.ndarray, xy: np.ndarray, offsets: np.ndarray, crs: pyproj.CRS,
                           source: str = "", node_label: np.ndarray | None = None,
                           line_class: np.ndarray | None = None,
-                          line_tags: dict[str, np.ndarray] | None = None) -> WalkNetwork:
+                          line_tags: dict[str, np.ndarray] | None = None,
+                          node_tags: tuple[np.ndarray, dict[str, np.ndarray]] | None = None) -> WalkNetwork:
     """Fold polylines into a network.
 
     Parameters
@@ -173,6 +212,9 @@ def network_from_vertices(node_key: np.ndarray, xy: np.ndarray, offsets: np.ndar
         A class per polyline (the OSM highway tag), kept per edge as ``edge_highway``.
     line_tags : optional {OSM key: (L,) object array}
         Tags per polyline (keys of :data:`TAG_FIELDS`), kept per edge in the matching fields.
+    node_tags : optional (sorted ids, {OSM key: values})
+        Tags of the OSM nodes with ids ``node_label`` that carry crossing / kerb tags (``highway``, ``crossing``,
+        ``kerb``): kept as ``edge_kerb`` and ``node_crossing``.
     """
     node_label = node_key if node_label is None else node_label
     lengths = np.diff(offsets)
@@ -222,6 +264,8 @@ def network_from_vertices(node_key: np.ndarray, xy: np.ndarray, offsets: np.ndar
         edge_highway=None if line_class is None else np.asarray(line_class, dtype=object)[line_of[start_pos]],
         **{f: np.asarray(line_tags[k], dtype=object)[line_of[start_pos]]
            for k, f in TAG_FIELDS.items() if line_tags is not None and k in line_tags},
+        **({} if node_tags is None else
+           _node_tag_fields(node_label, node_tags, ends[first_at], vidx, veid, n_edges)),
     )
 
 
@@ -233,6 +277,7 @@ def subnetwork(net: WalkNetwork, area: shapely.Geometry) -> WalkNetwork:
     keep = np.sort(net.tree.query(area, predicate="intersects"))
     nodes, inv = np.unique(np.concatenate([net.edge_u[keep], net.edge_v[keep]]), return_inverse=True)
     return WalkNetwork(crs=net.crs, node_xy=net.node_xy[nodes], node_id=net.node_id[nodes],
+                       node_crossing=None if net.node_crossing is None else net.node_crossing[nodes],
                        edge_u=inv[:len(keep)].astype(np.int64), edge_v=inv[len(keep):].astype(np.int64),
                        edge_length=net.edge_length[keep], edge_geometry=net.edge_geometry[keep],
                        **edge_fields(net, keep),
@@ -254,7 +299,8 @@ def network_from_osm(path: str | Path, rules: TagRules | None = None,
         crs = utm_crs_for(*(lo + hi) / 2)
     xy = transform_xy(ways.lonlat, WGS84, crs)
     net = network_from_vertices(ways.node_id, xy, ways.offsets, crs, source=path.name, line_class=ways.highway,
-                                line_tags=ways.tags)
+                                line_tags=ways.tags, node_tags=None if ways.node_tags is None else
+                                (ways.tagged_node_id, ways.node_tags))
     net.info["ways"] = int(len(ways.way_id))
     return net
 

@@ -46,7 +46,7 @@ from .routing import nearest_facility
 from .snap import Snapped
 from .standards import SCALE, compute_standards, missing_capacity
 from .units import UnitAssignment, assign_units, class_thresholds, level_column, unit_tables
-from .walking import Walker, walkers
+from .walking import Walker, map_walkers, walkers
 
 Progress = Callable[[str, float], None]
 
@@ -170,6 +170,20 @@ def _route(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, fsnap: Snap
         out[f"nearest_{cat}"] = np.where(res.facility >= 0, ids[np.maximum(res.facility, 0)] if len(sel) else "", "")
         out[f"covered_{cat}"] = times[cat].to_numpy() <= thresholds.get(cat, kcfg.minutes)
     return times
+
+
+def _map_profile_columns(cfg: Config, network: WalkNetwork, fac: gpd.GeoDataFrame, fsnap: Snapped, dsnap: Snapped,
+                         out: gpd.GeoDataFrame, classes: np.ndarray | None, thresholds: dict) -> None:
+    """For each walking profile of ``[output] map_profiles`` (the map's profile switch), every category routed
+    for that profile as :func:`_route` does: adds ``time_<cat>@<profile>``, ``covered_<cat>@<profile>`` and
+    ``covered_combined@<profile>`` to ``out``. One search per category and profile."""
+    for name, wk in map_walkers(cfg, network).items():
+        scratch = pd.DataFrame(index=out.index)
+        times = _route(cfg, network, fac, fsnap, dsnap, scratch, classes, thresholds, dict.fromkeys(cfg.categories, wk))
+        for cat in cfg.categories:
+            out[f"time_{cat}@{name}"] = scratch[f"time_{cat}"]
+            out[f"covered_{cat}@{name}"] = scratch[f"covered_{cat}"]
+        out[f"covered_combined@{name}"] = combined_minutes(times, cfg.categories, thresholds)[0]
 
 
 @dataclass
@@ -296,6 +310,10 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | Any | None = 
         with stage("route"):
             times = _route(cfg, p.network, fac, p.fsnap, dsnap, out, None if assign is None else assign.cls,
                            thresholds, walk)
+        if cfg.output.map_profiles:
+            with stage("map profiles"):
+                _map_profile_columns(cfg, p.network, fac, p.fsnap, dsnap, out,
+                                     None if assign is None else assign.cls, thresholds)
         with stage("coverage"):
             covered, slowest = combined_minutes(times, cfg.categories, thresholds)
             out["time_combined"] = slowest

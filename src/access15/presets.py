@@ -52,6 +52,10 @@ def check_profile(name: str, source: Path | str) -> dict:
     return profiles[name]
 
 
+#: OSM highway classes that are major roads for crossing waits (城市主干路 / 次干路 and faster), by default.
+MAJOR_ROADS = ("trunk", "trunk_link", "primary", "primary_link", "secondary", "secondary_link")
+
+
 @dataclass
 class WalkProfile:
     """A walking profile (``data/walk_profiles.toml``; the model and sources in docs/walking.md).
@@ -61,7 +65,10 @@ class WalkProfile:
     ``max_slope``: |s| beyond which a way is unusable. ``rest_share``: minutes of rest per minute walked.
     Steps (highway=steps) take ``step_up_s`` / ``step_down_s`` seconds per step (``step_count``, else length /
     ``step_tread_m``); ``no_steps`` forbids them unless a tag of ``steps_with`` is "yes"; ``no_wheelchair``
-    forbids ways tagged wheelchair=no.
+    forbids ways tagged wheelchair=no; ``no_kerbs``: ``kerb=*`` values on a node of a way that make it unusable.
+    Crossings (only with ``[network] crossing_waits = true``): ``wait_signals_s`` / ``wait_uncontrolled_s``
+    seconds of waiting when the walker enters, from a way that is not a major road, a node of a major road
+    (highway class in ``major_roads``) tagged as signalised / another crossing.
     """
 
     name: str
@@ -78,6 +85,10 @@ class WalkProfile:
     no_steps: bool = False
     steps_with: list[str] = field(default_factory=list)
     no_wheelchair: bool = False
+    no_kerbs: list[str] = field(default_factory=list)
+    wait_signals_s: float = 0.0
+    wait_uncontrolled_s: float = 0.0
+    major_roads: list[str] = field(default_factory=lambda: list(MAJOR_ROADS))
 
     @property
     def m_per_min(self) -> float:

@@ -583,7 +583,8 @@ class ScenarioEngine:
         :func:`access15.outputs.write_outputs` and siting checks against the scenario)."""
         sr = self.apply(scenario, year)
         res = self.result
-        dem = res.demand.copy()
+        # the map's other walkers ([output] map_profiles, "time_<cat>@<profile>") are the base run's: not kept
+        dem = res.demand.drop(columns=[c for c in res.demand.columns if "@" in str(c)])
         for c in self.categories:
             dem[f"time_{c}"] = sr.times[c].to_numpy()
             dem[f"nearest_{c}"] = np.asarray(sr.nearest[c], dtype=object)

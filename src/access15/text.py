@@ -177,6 +177,13 @@ TEXT = {
         "written": {},
         "severities": {},
         "methods": {"greedy": "greedy", "exact": "exact"},
+        # walking profiles on the map (docs/walking.md)
+        "walk_profiles": {"walk": "adult on foot", "elderly": "older person on foot", "wheelchair": "wheelchair user",
+                          "pram": "parent with a pram"},
+        "walkers_title": "Walkers (travel-time and gap layers)",
+        "walker_configured": "as configured",
+        "walker_profile": "{name} ({kmh:g} km/h)",
+        "walker_line": "Measured for: {profiles}",
         "columns": {},
     },
     "zh": {
@@ -333,6 +340,12 @@ TEXT = {
                     "demand_parquet": "需求点 GeoParquet", "facilities_parquet": "设施 GeoParquet"},
         "severities": {"error": "错误", "warning": "警告", "note": "提示"},
         "methods": {"greedy": "贪心算法", "exact": "精确求解"},
+        "walk_profiles": {"walk": "成年人步行", "elderly": "老年人步行", "wheelchair": "轮椅使用者",
+                          "pram": "推婴儿车的家长"},
+        "walkers_title": "步行人群（出行时间与未覆盖图层）",
+        "walker_configured": "按配置",
+        "walker_profile": "{name}（{kmh:g} 公里/小时）",
+        "walker_line": "测算人群：{profiles}",
         "columns": {
             "level": "层级", "unit": "单元", "demand": "居民", "covered": "覆盖", "share_covered": "覆盖率",
             "median_min": "中位数(分钟)", "p90_min": "90%分位(分钟)", "unreachable": "不可达", "units": "单元数",

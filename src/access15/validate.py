@@ -13,7 +13,10 @@ to do, and a severity: ``error`` (the analysis would fail or be wrong), ``warnin
 * the set of facilities: swapped lon/lat and GCJ-02/BD-09 shifts against the network
   (:mod:`access15.checks`);
 * boundaries: CRS, name column, empty, non-polygon and invalid polygons;
-* network: readable, the OSM extract's timestamp, and the share of demand on disconnected pieces.
+* network: readable, the OSM extract's timestamp, and the share of demand on disconnected pieces;
+* elevation (``[network] elevation``): the DEM is sampled along the network as the run does (errors: not a
+  raster, no CRS, covering none of the network; warnings: the share walked flat, impossible values), and a note
+  gives its CRS, cells, the elevation range and nodata share under the network.
 
 Cost: one network load and one snap of the demand points; every row check is vectorised.
 """
@@ -35,6 +38,7 @@ import shapely
 from .checks import duplicate_facilities
 from .config import TOP_KEYS, Config, config_from_dict
 from .coords import WGS84, find_lonlat_columns, looks_swapped, parse_crs, transform_xy, utm_crs_for
+from .elevation import describe_dem
 from .errors import AccessNote, AccessWarning, InputError
 from .fetch import fetch_paths, is_online
 from .fetch import prepare as fetch_prepare
@@ -55,6 +59,7 @@ from .io.tables import (
 from .network import check_network_path
 from .pipeline import Prepared, prepare
 from .schema import closest_key, dataclass_in
+from .walking import edge_profile
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -334,6 +339,10 @@ def validate(config: str | Path | Config) -> list[Problem]:
         head = osm_header_info(net_path) if is_osm_file(net_path) else {}
         stamp = f", extract of {head['timestamp']}" if head.get("timestamp") else ""
         rep.add(net_path, f"{net.n_nodes:,} nodes, {net.n_edges:,} edges{stamp}", "", "note")
+        if cfg.network.elevation:  # the DEM the preparation sampled (kept on the network): what it holds
+            dem = cfg.resolve(cfg.network.elevation)
+            prof = edge_profile(net, dem, cfg.network.elevation_spacing_m)
+            rep.add(dem, rep.guard(describe_dem, dem, net, prof) or "", "", "note")
         if cfg.population is not None:
             rep.add(cfg.resolve(cfg.population.path) if cfg.population.path else net_path,
                     f"population {prepared.points['weight'].sum():,.0f} on {len(prepared.points):,} demand points",

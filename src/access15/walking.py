@@ -21,7 +21,7 @@ edges. The elevation profile is sampled once per network and DEM and kept on the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ import pandas as pd
 from .config import Config
 from .elevation import EdgeProfile, sample_edges
 from .network import WalkNetwork
-from .presets import WalkProfile, check_walk_profile
+from .presets import WalkProfile, check_walk_profile, load_walk_profiles
 from .routing import EdgeRates
 
 #: The slope model when a category names no profile: Tobler's function at the [speed] speed, nothing else.
@@ -57,9 +57,30 @@ def _is(values: np.ndarray | None, word: str, n: int) -> np.ndarray:
     return np.zeros(n, dtype=bool) if values is None else pd.Series(values, dtype=object).eq(word).to_numpy()
 
 
-def edge_rates(net: WalkNetwork, profile: WalkProfile, elev: EdgeProfile | None = None) -> EdgeRates:
+def crossing_waits(net: WalkNetwork, profile: WalkProfile) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds of waiting per edge and direction at crossings of major roads: (walking u -> v, v -> u).
+
+    A walker waits when it enters, along an edge that is not a major road (highway class not in
+    ``profile.major_roads``), a node that lies on a major road and is a crossing (``net.node_crossing``):
+    ``wait_signals_s`` at a signalised one, ``wait_uncontrolled_s`` at another. Walking along the major road
+    through the node, leaving it, and road-line networks (no node tags) wait nothing. O(E)."""
+    E = net.n_edges
+    if net.node_crossing is None or net.edge_highway is None:
+        return np.zeros(E), np.zeros(E)
+    major = pd.Series(net.edge_highway, dtype=object).isin(profile.major_roads).to_numpy()
+    on_major = np.bincount(np.concatenate([net.edge_u[major], net.edge_v[major]]), minlength=net.n_nodes) > 0
+    kind = pd.Series(net.node_crossing, dtype=object)
+    wait = np.where(kind.eq("traffic_signals").to_numpy(), profile.wait_signals_s,
+                    np.where(kind.eq("uncontrolled").to_numpy(), profile.wait_uncontrolled_s, 0.0)) * on_major
+    return np.where(major, 0.0, wait[net.edge_v]), np.where(major, 0.0, wait[net.edge_u])
+
+
+def edge_rates(net: WalkNetwork, profile: WalkProfile, elev: EdgeProfile | None = None,
+               waits: bool = False) -> EdgeRates:
     """Per-direction walking cost of every edge per metre (flat metres of ``profile`` walking; ``inf`` =
-    unusable), from the slope of the sampled segments, steps and the profile's prohibitions. O(S + E)."""
+    unusable), from the slope of the sampled segments, steps, the profile's prohibitions and, with ``waits``,
+    the waits at crossings of major roads (:func:`crossing_waits`, as flat metres at the profile's speed spread
+    over the edge). O(S + E)."""
     E = net.n_edges
     L = net.edge_length
     fwd, bwd = np.ones(E), np.ones(E)
@@ -105,6 +126,14 @@ def edge_rates(net: WalkNetwork, profile: WalkProfile, elev: EdgeProfile | None 
     if profile.no_wheelchair:
         blocked = _is(net.edge_wheelchair, "no", E)
         fwd[blocked] = bwd[blocked] = np.inf
+    if profile.no_kerbs and net.edge_kerb is not None:
+        blocked = pd.Series(net.edge_kerb, dtype=object).isin(profile.no_kerbs).to_numpy()
+        fwd[blocked] = bwd[blocked] = np.inf
+    if waits:
+        per_m = profile.m_per_min / 60.0  # flat metres per second of the profile
+        for out, w in zip((fwd, bwd), crossing_waits(net, profile)):
+            ok = (w > 0) & (L > 0)
+            out[ok] += w[ok] * per_m / L[ok]
     return EdgeRates(fwd, bwd)
 
 
@@ -144,14 +173,29 @@ def edge_profile(net: WalkNetwork, path: str | Path, spacing_m: float) -> EdgePr
     return memo[key]
 
 
+def _setting(cfg: Config, net: WalkNetwork) -> tuple[EdgeProfile | None, bool, str]:
+    """(the edges' elevation profile or None, crossing waits on, the label suffix such as ", slope")."""
+    elev = None
+    if cfg.network.elevation:
+        elev = edge_profile(net, cfg.resolve(cfg.network.elevation), cfg.network.elevation_spacing_m)
+    waits = cfg.network.crossing_waits
+    return elev, waits, (", slope" if elev is not None else "") + (", crossing waits" if waits else "")
+
+
+def _named_walker(cfg: Config, net: WalkNetwork, name: str, where: str, rates: dict) -> Walker:
+    """The walker of the named profile under ``cfg``'s elevation and waits (rates kept in ``rates``)."""
+    elev, waits, suffix = _setting(cfg, net)
+    p = check_walk_profile(name, cfg.source or "config", where)
+    if name not in rates:
+        rates[name] = edge_rates(net, p, elev, waits)
+    return Walker(name, p.m_per_min, rates[name], p.rest_share, f"{name} {p.kmh:g} km/h{suffix}")
+
+
 def walkers(cfg: Config, net: WalkNetwork) -> dict[str, Walker]:
     """The :class:`Walker` of every category of ``cfg``: the default (no ``profile``) walks at the [speed]
     speed, on the undirected lengths without ``[network] elevation`` (exactly as before issue 15) and with
     Tobler's slope model with it; a named profile always routes directed. Rates are computed once per profile."""
-    elev = None
-    if cfg.network.elevation:
-        elev = edge_profile(net, cfg.resolve(cfg.network.elevation), cfg.network.elevation_spacing_m)
-    slope = ", slope" if elev is not None else ""
+    elev, waits, suffix = _setting(cfg, net)
     default_label = (f"{cfg.kmh:g} km/h" if cfg.speed_kmh is not None else f"{cfg.speed_profile} {cfg.kmh:g} km/h")
     rates: dict[str | None, EdgeRates | None] = {}
     out: dict[str, Walker] = {}
@@ -159,11 +203,20 @@ def walkers(cfg: Config, net: WalkNetwork) -> dict[str, Walker]:
         name = kcfg.profile
         if name is None:
             if None not in rates:
-                rates[None] = None if elev is None else edge_rates(net, DEFAULT_MODEL, elev)
-            out[cat] = Walker(None, cfg.speed_m_per_min, rates[None], 0.0, default_label + slope)
+                model = DEFAULT_MODEL
+                if waits:  # the [speed] walker waits as the adult walker of walk_profiles.toml does
+                    walk = load_walk_profiles()["walk"]
+                    model = replace(DEFAULT_MODEL, kmh=cfg.kmh, wait_signals_s=walk.wait_signals_s,
+                                    wait_uncontrolled_s=walk.wait_uncontrolled_s, major_roads=walk.major_roads)
+                rates[None] = None if elev is None and not waits else edge_rates(net, model, elev, waits)
+            out[cat] = Walker(None, cfg.speed_m_per_min, rates[None], 0.0, default_label + suffix)
             continue
-        p = check_walk_profile(name, cfg.source or "config", f"[categories.{cat}] profile")
-        if name not in rates:
-            rates[name] = edge_rates(net, p, elev)
-        out[cat] = Walker(name, p.m_per_min, rates[name], p.rest_share, f"{name} {p.kmh:g} km/h{slope}")
+        out[cat] = _named_walker(cfg, net, name, f"[categories.{cat}] profile", rates)
     return out
+
+
+def map_walkers(cfg: Config, net: WalkNetwork) -> dict[str, Walker]:
+    """The walkers of ``[output] map_profiles`` by profile name (each routes every category for the map's
+    profile switch), under the run's elevation and crossing waits."""
+    rates: dict[str, EdgeRates] = {}
+    return {name: _named_walker(cfg, net, name, "[output] map_profiles", rates) for name in cfg.output.map_profiles}

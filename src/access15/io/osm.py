@@ -132,6 +132,12 @@ def _osm_failure(path: Path, exc: Exception) -> InputError:
 #: incline): see :mod:`access15.walking`.
 WALK_TAGS = ("wheelchair", "ramp", "ramp:stroller", "step_count", "incline")
 
+#: Node tags kept for the walking profiles: crossings and traffic signals (waiting at crossings of major roads)
+#: and kerbs (``kerb=raised`` blocks a wheelchair); see :mod:`access15.walking` and docs/walking.md.
+NODE_TAGS = ("highway", "crossing", "kerb")
+#: ``highway=*`` values of a node that make it a crossing (the other keys count whenever present).
+CROSSING_HIGHWAY = frozenset({"crossing", "traffic_signals"})
+
 
 @dataclass
 class WayArrays:
@@ -139,7 +145,8 @@ class WayArrays:
 
     ``node_id`` are OSM node ids; ``lonlat`` their WGS84 coordinates (degrees); ``highway`` the
     highway class of each way (e.g. "footway", "residential"); ``tags`` the value (or None) of each key of
-    :data:`WALK_TAGS` per way.
+    :data:`WALK_TAGS` per way; ``tagged_node_id`` the (sorted) OSM ids of the nodes with a crossing, traffic
+    signals or kerb tag and ``node_tags`` the value (or None) of each key of :data:`NODE_TAGS` per such node.
     """
 
     node_id: np.ndarray
@@ -148,6 +155,8 @@ class WayArrays:
     way_id: np.ndarray
     highway: np.ndarray | None = None
     tags: dict[str, np.ndarray] | None = None
+    tagged_node_id: np.ndarray | None = None
+    node_tags: dict[str, np.ndarray] | None = None
 
 
 def read_walk_ways(path: str | Path, rules: TagRules | None = None,
@@ -167,13 +176,21 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None,
     way_ids: list[int] = []
     highways: list[str] = []
     extra: list[tuple] = []
+    node_ids: list[int] = []
+    node_extra: list[tuple] = []
     try:
         fp = (osmium.FileProcessor(str(path))
               .with_locations()
-              .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-              .with_filter(osmium.filter.KeyFilter("highway")))
+              .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY | osmium.osm.NODE))
+              .with_filter(osmium.filter.KeyFilter(*NODE_TAGS)))
         for way in fp:
-            if not rules.is_walkable(way.tags):
+            if way.is_node():  # a crossing, signals or kerb node (nodes come first; the few tagged ones only)
+                t = way.tags
+                if t.get("highway") in CROSSING_HIGHWAY or "crossing" in t or "kerb" in t:
+                    node_ids.append(way.id)
+                    node_extra.append(tuple(t.get(k) for k in NODE_TAGS))
+                continue
+            if not way.is_way() or not rules.is_walkable(way.tags):
                 continue
             nodes = [(n.ref, n.lon, n.lat) for n in way.nodes if n.location.valid()]
             if len(nodes) < 2:
@@ -189,6 +206,7 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None,
             extra.append(tuple(way.tags.get(k) for k in WALK_TAGS))
     except (RuntimeError, ValueError, OSError) as exc:
         raise _osm_failure(path, exc) from None
+    order = np.argsort(np.asarray(node_ids, dtype=np.int64), kind="stable")
     lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=len(ids))
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     flat = lambda parts, dt: np.fromiter((v for p in parts for v in p), dtype=dt, count=int(offsets[-1]))  # noqa: E731
@@ -199,6 +217,9 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None,
         way_id=np.asarray(way_ids, dtype=np.int64),
         highway=np.asarray(highways, dtype=object),
         tags={k: np.array([t[i] for t in extra], dtype=object) for i, k in enumerate(WALK_TAGS)},
+        tagged_node_id=np.asarray(node_ids, dtype=np.int64)[order],
+        node_tags={k: np.array([t[i] for t in node_extra], dtype=object).reshape(-1)[order]
+                   for i, k in enumerate(NODE_TAGS)},
     )
 
 

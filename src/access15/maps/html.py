@@ -15,6 +15,7 @@ rasters, O(facilities + boundary vertices) for the vector layers.
 from __future__ import annotations
 
 import html
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +34,10 @@ from matplotlib import colors as mcolors
 from ..config import Config
 from ..coords import WGS84, gcj02_to_wgs84, transform_xy, wgs84_to_gcj02
 from ..coverage import COMBINED
+from ..presets import load_walk_profiles
 from ..provenance import footer_lines as provenance_footer
 from ..result import AnalysisResult
-from ..text import demand_text, profile_name, t
+from ..text import demand_text, profile_name, t, word
 from .mapdata import MapData, as_map_data
 from .offline import assert_offline, inline_assets
 from .style import SHARE_BREAKS, of_level, sources_line, unit_levels, weight_breaks, weight_key
@@ -309,6 +311,65 @@ def share_colour(share: float) -> str:
     return SHARE_COLOURS[int(np.searchsorted(SHARE_BREAKS, share, side="right"))]
 
 
+def _gap_group(data: MapData, covered: str, name: str, shift: Shift, weights: np.ndarray, breaks: list[float],
+               ramp: list[str], show: bool, control: bool = True) -> folium.FeatureGroup:
+    """The gap layer of one circle (points where column ``covered`` is false): the cells coloured by uncovered
+    weight and their outline (grid demand), or a buffer round the gap points (node demand)."""
+    group = folium.FeatureGroup(name=name, show=show, control=control)
+    gaps = data.demand[~data.demand[covered].astype(bool)]
+    if data.grid is not None:
+        uncovered = np.where(~data.demand[covered].to_numpy(dtype=bool), weights, np.nan)
+        uncovered[uncovered <= 0] = np.nan
+        arr, tr = _grid_raster(data, uncovered)
+        merc, bounds = _to_mercator(arr, tr, data.crs, shift)
+        cls = np.where(np.isnan(merc), -1, np.searchsorted(breaks, merc, side="left").clip(0, len(breaks) - 1))
+        folium.raster_layers.ImageOverlay(_rgba(cls, ramp, GAP_ALPHA), bounds=bounds, name=name).add_to(group)
+        polys = data.grid.cell_polygons(gaps["ix"].to_numpy(), gaps["iy"].to_numpy())
+        merged = shapely.coverage_union_all(polys) if len(polys) else shapely.Polygon()
+    else:
+        merged = shapely.union_all(shapely.buffer(gaps.geometry.values, 20)) if len(gaps) else shapely.Polygon()
+    outline = _geo_layer(gpd.GeoDataFrame({"layer": [name]}, geometry=[merged], crs=data.crs), shift,
+                         simplify_deg=PRECISION_DEG)
+    if len(outline):
+        folium.GeoJson(outline, name=name, style_function=lambda _f: {
+            "color": GAP_COLOUR, "weight": 2, "fill": data.grid is None, "fillColor": GAP_COLOUR,
+            "fillOpacity": 0.3}).add_to(group)
+    return group
+
+
+def map_variants(data: MapData) -> list[str]:
+    """The walking profiles of ``[output] map_profiles`` whose times the analysis holds (every category's
+    ``time_<cat>@<profile>`` and ``covered_<cat>@<profile>``): the map's profile switch."""
+    cols = set(data.demand.columns)
+    return [v for v in data.config.output.map_profiles
+            if all({f"time_{c}@{v}", f"covered_{c}@{v}"} <= cols for c in data.config.categories)
+            and f"covered_combined@{v}" in cols]
+
+
+def _switch_script(slots: list[tuple[str, object, dict[str, object]]]) -> str:
+    """The script of the legend's walker switch: a radio button shows every travel-time and gap layer for one
+    walking profile (the images of the travel-time layers and the contents of the gap groups are swapped; the
+    layer control's choice of layers stays)."""
+    items = []
+    for kind, own, alts in slots:
+        alt = "{" + ", ".join(f"{json.dumps(v)}: {a.get_name()}" for v, a in alts.items()) + "}"
+        items.append(f"{{kind: {json.dumps(kind)}, layer: {own.get_name()}, alt: {alt}}}")
+    return ("(function () {\n  var slots = [" + ",\n    ".join(items) + "];\n"
+            "  slots.forEach(function (s) { s.own = s.kind === 'image' ? s.layer._url : s.layer.getLayers(); });\n"
+            "  function show(v) {\n"
+            "    slots.forEach(function (s) {\n"
+            "      var a = v ? s.alt[v] : null;\n"
+            "      if (s.kind === 'image') { s.layer.setUrl(a ? a._url : s.own); return; }\n"
+            "      s.layer.clearLayers();\n"
+            "      (a ? a.getLayers() : s.own).forEach(function (l) { s.layer.addLayer(l); });\n"
+            "    });\n"
+            "  }\n"
+            "  document.querySelectorAll('input[name=\"access15-walker\"]').forEach(function (i) {\n"
+            "    i.addEventListener('change', function () { if (i.checked) { show(i.value); } });\n"
+            "  });\n"
+            "})();")
+
+
 def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap: str | None = None, attribution: str | None = None,
               basemap_crs: str | None = None) -> folium.Map:
     """A folium map of a finished analysis (``MapData`` or ``AnalysisResult``).
@@ -355,13 +416,26 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
     ramp = GAP_RAMP[-len(breaks):] if data.weighted else [GAP_COLOUR]
     any_required = any(c.required for c in cfg.categories.values())
     shown = COMBINED if any_required else next(iter(cfg.categories))  # the gap layer on at first
+    variants = map_variants(data)
+    slots: list[tuple[str, object, dict[str, object]]] = []  # (kind, the layer shown, {profile: its alternative})
+
+    def time_image(cat: str, suffix: str) -> tuple[np.ndarray, list]:
+        arr, tr = _grid_raster(data, data.demand[f"time_{cat}{suffix}"].to_numpy())
+        merc, bounds = _to_mercator(arr, tr, data.crs, shift)
+        return _rgba(band_classes(merc, edges), band_palette, BAND_ALPHA), bounds
+
     for cat, ccfg in cfg.categories.items():
         label = ccfg.label(lang)
         if data.grid is not None:
-            arr, tr = _grid_raster(data, data.demand[f"time_{cat}"].to_numpy())
-            merc, bounds = _to_mercator(arr, tr, data.crs, shift)
-            folium.raster_layers.ImageOverlay(_rgba(band_classes(merc, edges), band_palette, BAND_ALPHA), bounds=bounds,
-                                              show=False, name=t(lang, "travel_time", label=label)).add_to(fmap)
+            name = t(lang, "travel_time", label=label)
+            rgba, bounds = time_image(cat, "")
+            own = folium.raster_layers.ImageOverlay(rgba, bounds=bounds, show=False, name=name).add_to(fmap)
+            alts = {}
+            for v in variants:
+                rgba, bounds = time_image(cat, f"@{v}")
+                alts[v] = folium.raster_layers.ImageOverlay(rgba, bounds=bounds, show=False, control=False,
+                                                            name=f"{name} @{v}").add_to(fmap)
+            slots.append(("image", own, alts))
     for cat in [*cfg.categories, COMBINED]:
         if cat == COMBINED:
             if not any_required:
@@ -370,26 +444,12 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
         else:
             ccfg = cfg.categories[cat]
             name = t(lang, "gap", minutes=ccfg.minutes, label=ccfg.label(lang))
-        group = folium.FeatureGroup(name=name, show=cat == shown)
-        gaps = data.gaps(cat)
-        if data.grid is not None:
-            uncovered = np.where(~data.demand[f"covered_{cat}"].to_numpy(dtype=bool), weights, np.nan)
-            uncovered[uncovered <= 0] = np.nan
-            arr, tr = _grid_raster(data, uncovered)
-            merc, bounds = _to_mercator(arr, tr, data.crs, shift)
-            cls = np.where(np.isnan(merc), -1, np.searchsorted(breaks, merc, side="left").clip(0, len(breaks) - 1))
-            folium.raster_layers.ImageOverlay(_rgba(cls, ramp, GAP_ALPHA), bounds=bounds, name=name).add_to(group)
-            polys = data.grid.cell_polygons(gaps["ix"].to_numpy(), gaps["iy"].to_numpy())
-            merged = shapely.coverage_union_all(polys) if len(polys) else shapely.Polygon()
-        else:
-            merged = shapely.union_all(shapely.buffer(gaps.geometry.values, 20)) if len(gaps) else shapely.Polygon()
-        outline = _geo_layer(gpd.GeoDataFrame({"layer": [name]}, geometry=[merged], crs=data.crs), shift,
-                             simplify_deg=PRECISION_DEG)
-        if len(outline):
-            folium.GeoJson(outline, name=name, style_function=lambda _f: {
-                "color": GAP_COLOUR, "weight": 2, "fill": data.grid is None, "fillColor": GAP_COLOUR,
-                "fillOpacity": 0.3}).add_to(group)
-        group.add_to(fmap)
+        own = _gap_group(data, f"covered_{cat}", name, shift, weights, breaks, ramp, show=cat == shown).add_to(fmap)
+        alts = {v: _gap_group(data, f"covered_{cat}@{v}", f"{name} @{v}", shift, weights, breaks, ramp, show=False,
+                              control=False).add_to(fmap) for v in variants}
+        slots.append(("group", own, alts))
+    if variants:
+        fmap.add_child(macro("access15_walkers", _switch_script(slots), "script"))
 
     if data.boundaries is not None and len(data.boundaries):
         levels = unit_levels(data)
@@ -443,6 +503,42 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
     return inline_assets(fmap)
 
 
+def walker_labels(data: MapData, lang: str) -> str:
+    """Who each circle is measured for, from the coverage table's ``profile`` column: one label when every
+    category shares it ("walk 4 km/h, slope"), else "Clinic: elderly 3 km/h, slope · School: ..."; "" when the
+    table has no profiles."""
+    cov = data.coverage
+    if "profile" not in cov.columns:
+        return ""
+    by_cat = cov.set_index("category")["profile"].astype(str)
+    labels = {k: by_cat.get(k, "") for k in data.config.categories}
+    if len(set(labels.values())) == 1:
+        return next(iter(labels.values()))
+    return " · ".join(f"{c.label(lang)}: {labels[k]}" for k, c in data.config.categories.items())
+
+
+def _walker_rows(data: MapData, lang: str) -> list[str]:
+    """The legend's walker section: with ``[output] map_profiles``, a radio button per profile (the walker
+    switch, see :func:`_switch_script`) after the run's own walkers; else one line naming who each circle is
+    measured for, when a category names a profile or the run walks slope or waits at crossings."""
+    esc = html.escape
+    cfg = data.config
+    own = walker_labels(data, lang)
+    variants = map_variants(data)
+    if not variants:
+        named = any(c.profile for c in cfg.categories.values()) or cfg.network.elevation or cfg.network.crossing_waits
+        return [f"<div style='color:#333'>{esc(t(lang, 'walker_line', profiles=own))}</div>"] if named and own else []
+    profiles = load_walk_profiles()
+    radio = ("<label style='display:block;cursor:pointer'><input type='radio' name='access15-walker' value='{v}'{c} "
+             "style='vertical-align:middle;margin:0 5px 0 0'>{text}</label>")
+    rows = [f"<div style='font-weight:bold;margin-top:2px'>{esc(t(lang, 'walkers_title'))}</div>",
+            radio.format(v="", c=" checked", text=esc(t(lang, "walker_configured") + (f" ({own})" if own else "")))]
+    rows += [radio.format(v=esc(v), c="", text=esc(t(lang, "walker_profile", name=word(lang, "walk_profiles", v),
+                                                      kmh=profiles[v].kmh)))
+             for v in variants]
+    return ["<div id='access15-walkers' style='margin-bottom:6px'>" + "".join(rows) + "</div>"]
+
+
 def _add_title_and_legend(fmap: folium.Map, data: MapData, lang: str, bm: Basemap, edges: list[float],
                           band_palette: list[str], breaks: list[float], ramp: list[str],
                           marker_items: list[tuple[str, str]]) -> None:
@@ -456,7 +552,8 @@ def _add_title_and_legend(fmap: folium.Map, data: MapData, lang: str, bm: Basema
              f"<div style='color:#333'>{esc(cats)}</div>"
              + "".join(f"<div class='access15-headline'><b>{esc(h)}</b></div>" for h in headlines(data, lang))
              + "</div>")
-    rows = [f"<div style='font-weight:bold;margin-top:2px'>{esc(t(lang, 'gaps_title'))}</div>"]
+    rows = _walker_rows(data, lang)
+    rows.append(f"<div style='font-weight:bold;margin-top:2px'>{esc(t(lang, 'gaps_title'))}</div>")
     if len(ramp) > 1:
         lows = [0.0, *breaks[:-1]]
         rows.append(f"<div style='color:#333'>{esc(t(lang, weight_key(data)))}</div>")
