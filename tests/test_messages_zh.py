@@ -82,8 +82,13 @@ class _Reader:
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join"
                 and isinstance(node.func.value, ast.Constant) and node.args):
             return self.templates(node.args[0], scope, depth + 1)
+        if follow and isinstance(node, ast.BoolOp):  # rep.guard(...) or ""
+            alts = [t for v in node.values for t in self.templates(v, scope, depth + 1, follow) or []]
+            return alts or None
         called = node.func.id if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) else \
             node.func.attr if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
+        if called == "guard" and node.args and isinstance(node.args[0], ast.Name):  # rep.guard(fn, ...): fn's text
+            called = node.args[0].id
         if follow and called in self.functions:  # a function or method that builds the message
             alts = [t for fn in self.functions[called] for r in ast.walk(fn)
                     if isinstance(r, ast.Return) and r.value is not None
