@@ -83,3 +83,14 @@ def test_the_new_files_are_in_run_json(written):
     listed = {rec["name"] for rec in json.loads((out / "run.json").read_text(encoding="utf-8"))["outputs"]}
     assert {"travel_time.tif", "coverage.tif", "demand.parquet", "facilities.parquet"} <= listed
     assert not verify_outputs(out)  # every file listed with its SHA-256, none changed
+
+
+def test_missing_labels_name_every_required_category_outside(demo_result):
+    from access15.outputs import missing_labels
+
+    req = [c for c, k in demo_result.config.categories.items() if k.required]
+    got = missing_labels(demo_result.demand, req)
+    for i in np.random.default_rng(0).choice(len(got), 500, replace=False):  # against a plain reading
+        want = ",".join(c for c in req if not demo_result.demand[f"covered_{c}"].iat[i])
+        assert got[i] == want
+    assert (got == "").sum() == demo_result.demand["covered_combined"].sum()

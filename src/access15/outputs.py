@@ -60,12 +60,23 @@ def demand_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
     if result.grid is not None:
         d = d.set_geometry(result.grid.cell_polygons(d["ix"].to_numpy(), d["iy"].to_numpy()), crs=d.crs)
     req = [c for c, k in result.config.categories.items() if k.required]
-    miss = np.column_stack([~d[f"covered_{c}"].to_numpy() for c in req]) if req else np.zeros((len(d), 0), bool)
-    d["missing"] = [",".join(c for c, m in zip(req, row) if m) for row in miss]
+    d["missing"] = missing_labels(d, req)
     d["demand_label"] = result.demand_label
     for col in [c for c in d.columns if c.startswith("time_")]:
         d[col] = d[col].round(3)
     return d.to_crs(4326)
+
+
+def missing_labels(demand: pd.DataFrame, required: list[str]) -> np.ndarray:
+    """Per demand point, the required categories outside their circle ("clinic,school"; "" when none): one
+    bit mask per point, labelled once per distinct mask (at most 2^k of them). O(n k)."""
+    if not required:
+        return np.full(len(demand), "", dtype=object)
+    miss = np.column_stack([~demand[f"covered_{c}"].to_numpy(bool) for c in required])
+    masks = miss.astype(np.int64) @ (np.int64(1) << np.arange(len(required), dtype=np.int64))
+    uniq, inverse = np.unique(masks, return_inverse=True)
+    labels = np.array([",".join(c for j, c in enumerate(required) if m >> j & 1) for m in uniq], dtype=object)
+    return labels[inverse]
 
 
 def unit_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
