@@ -14,7 +14,9 @@ rasters, O(facilities + boundary vertices) for the vector layers.
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ import rasterio.transform
 import rasterio.warp
 import shapely
 from matplotlib import colors as mcolors
+from PIL import Image
 
 from ..config import Config
 from ..coords import WGS84, gcj02_to_wgs84, transform_xy, wgs84_to_gcj02
@@ -57,8 +60,9 @@ GAP_RAMP = ["#fcc5c0", "#fa9fb5", "#f768a1", "#c51b8a", "#7a0177"]
 SHARE_COLOURS = ["#d7191c", "#fdae61", "#ffffbf", "#abd9e9", "#2c7bb6"]
 #: Opacity of the band and gap images (the streets show through).
 BAND_ALPHA, GAP_ALPHA = 0.72, 0.55
-#: The largest raster side (pixels) drawn for the streets background.
+#: The largest raster side (pixels) drawn for the streets background, its colour and opacity.
 MAX_STREET_PX = 2048
+STREET_RASTER_COLOUR, STREET_RASTER_ALPHA = "#6e6e6e", 190 / 255
 #: Coordinate precision (degrees) of vector layers: 1e-5 degree is about 1 m.
 PRECISION_DEG = 1e-5
 
@@ -199,13 +203,16 @@ def _shift_image(img: np.ndarray, img_t, box: tuple[float, float, float, float],
     return flat.reshape(ny, nx), (mw, mn - ny * res, mw + nx * res, mn)
 
 
-def _rgba(classes: np.ndarray, palette: list[str], alpha: float) -> np.ndarray:
-    """RGBA image from class indices (-1 = transparent)."""
-    rgba = np.zeros(classes.shape + (4,), dtype=np.uint8)
-    pal = (np.array([mcolors.to_rgba(c, alpha) for c in palette]) * 255).round().astype(np.uint8)
-    has = classes >= 0
-    rgba[has] = pal[classes[has]]
-    return rgba
+def png_url(classes: np.ndarray, palette: list[str], alpha: float) -> str:
+    """A class image (-1 = transparent) as a palette PNG data URL: one byte per pixel and a tRNS chunk for the
+    alpha, DEFLATE level 6 (Pillow). A quarter of the RGBA bytes, and several times faster to compress than
+    folium's RGBA PNG at level 9 at metro size. O(pixels)."""
+    pal = (np.array([(0, 0, 0, 0)] + [mcolors.to_rgba(c, alpha) for c in palette]) * 255).round().astype(np.uint8)
+    img = Image.fromarray((classes + 1).astype(np.uint8), mode="P")
+    img.putpalette(pal[:, :3].ravel().tolist())
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=6, transparency=pal[:, 3].tobytes())
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def band_classes(minutes: np.ndarray, edges: list[float]) -> np.ndarray:
@@ -323,7 +330,7 @@ def _gap_group(data: MapData, covered: str, name: str, shift: Shift, weights: np
         arr, tr = _grid_raster(data, uncovered)
         merc, bounds = _to_mercator(arr, tr, data.crs, shift)
         cls = np.where(np.isnan(merc), -1, np.searchsorted(breaks, merc, side="left").clip(0, len(breaks) - 1))
-        folium.raster_layers.ImageOverlay(_rgba(cls, ramp, GAP_ALPHA), bounds=bounds, name=name).add_to(group)
+        folium.raster_layers.ImageOverlay(png_url(cls, ramp, GAP_ALPHA), bounds=bounds, name=name).add_to(group)
         polys = data.grid.cell_polygons(gaps["ix"].to_numpy(), gaps["iy"].to_numpy())
         merged = shapely.coverage_union_all(polys) if len(polys) else shapely.Polygon()
     else:
@@ -405,9 +412,8 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
         raster = burn_lines(streets, lo[0], hi[1], res, (height, width))
         raster[raster == 0] = np.nan
         merc, bounds = _to_mercator(raster, st, data.crs, shift)
-        rgba = np.zeros(merc.shape + (4,), dtype=np.uint8)
-        rgba[merc == 1] = (110, 110, 110, 190)
-        folium.raster_layers.ImageOverlay(rgba, bounds=bounds, name=t(lang, "streets"), pixelated=False).add_to(fmap)
+        url = png_url(np.where(merc == 1, 0, -1), [STREET_RASTER_COLOUR], STREET_RASTER_ALPHA)
+        folium.raster_layers.ImageOverlay(url, bounds=bounds, name=t(lang, "streets"), pixelated=False).add_to(fmap)
 
     edges = band_edges(cfg.max_minutes)
     band_palette = BAND_COLOURS[: len(edges) - 1] + [BAND_COLOURS[-1]]
@@ -419,10 +425,10 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
     variants = map_variants(data)
     slots: list[tuple[str, object, dict[str, object]]] = []  # (kind, the layer shown, {profile: its alternative})
 
-    def time_image(cat: str, suffix: str) -> tuple[np.ndarray, list]:
+    def time_image(cat: str, suffix: str) -> tuple[str, list]:
         arr, tr = _grid_raster(data, data.demand[f"time_{cat}{suffix}"].to_numpy())
         merc, bounds = _to_mercator(arr, tr, data.crs, shift)
-        return _rgba(band_classes(merc, edges), band_palette, BAND_ALPHA), bounds
+        return png_url(band_classes(merc, edges), band_palette, BAND_ALPHA), bounds
 
     for cat, ccfg in cfg.categories.items():
         label = ccfg.label(lang)
