@@ -94,7 +94,9 @@ def write_scalable(result: AnalysisResult, folder: Path, demand_layer: gpd.GeoDa
             _write_cog(folder / name, result.grid, result.demand.crs, ix, iy, bands, tags)
             files[Path(name).stem + "_tif"] = name
     points = demand_layer.set_geometry(result.demand.geometry.to_crs(4326).values)  # cell centres or nodes
-    points.to_parquet(folder / DEMAND_PARQUET)
-    facilities.to_parquet(folder / FACILITIES_PARQUET)
+    facilities = facilities.copy()
+    for table, name in ((points, DEMAND_PARQUET), (facilities, FACILITIES_PARQUET)):
+        table.attrs = {}  # run-time attachments (e.g. POI reports) are not table metadata
+        table.to_parquet(folder / name)
     files.update({"demand_parquet": DEMAND_PARQUET, "facilities_parquet": FACILITIES_PARQUET})
     return files

@@ -485,9 +485,10 @@ def template_parts(template: str) -> list[tuple[bool, str]]:
 
 
 @functools.cache
-def _message_table(lang: str) -> list[tuple[re.Pattern, list[tuple[bool, str]], dict[str, str]]]:
-    """(pattern of the English message, parts of its translation, placeholder -> group) per template, the most
-    specific (longest literal text) first; templates with almost no words of their own are left out."""
+def _message_table(lang: str) -> list[tuple[int, re.Pattern, list[tuple[bool, str]], dict[str, str]]]:
+    """(length of the template's own text, pattern of the English message, parts of its translation,
+    placeholder -> group) per template, the most specific (longest own text) first; templates with almost no
+    words of their own are left out."""
     text = resources.files("access15").joinpath(f"data/messages_{lang}.toml").read_text(encoding="utf-8")
     table = []
     for en, tr in tomllib.loads(text)["messages"].items():
@@ -504,14 +505,12 @@ def _message_table(lang: str) -> list[tuple[re.Pattern, list[tuple[bool, str]], 
                 rx.append(f"(?P={groups[p]})")
             else:
                 groups[p] = f"g{len(groups)}"
-                rx.append(f"(?P<{groups[p]}>(?:(?!; ).)*?)")  # a value never spans "; " (where parts join)
+                rx.append(f"(?P<{groups[p]}>.*?)")
         table.append((len(literal), re.compile("".join(rx), re.DOTALL), template_parts(tr), groups))
     table.sort(key=lambda row: -row[0])
-    return [row[1:] for row in table]
+    return table
 
 
-#: How composed messages join their parts ("source: problem; what to do."), English -> Chinese.
-_JOINS = ((": ", "："), ("; ", "；"), (". ", "。"))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -522,19 +521,44 @@ def translate(msg: str, lang: str) -> str | None:
     if msg.endswith(".") and not msg.endswith(".."):
         body = translate(msg[:-1], lang)
         return None if body is None else body + "。"
-    for pattern, parts, groups in _message_table(lang):
+    if "; " in msg:  # "part; part": each part first, so that a short template cannot swallow the line
+        joined = _split_translate(msg, "; ", "；", lang)
+        if joined is not None:
+            return joined
+    whole = _fullmatch(msg, lang)
+    head, sep, tail = msg.partition(": ")
+    if sep and " " not in head:  # "file.csv: message": the name stays, unless a template explains more of it
+        part = _fullmatch(tail, lang)
+        if part is not None and (whole is None or part[1] > whole[1]):
+            return head + "：" + part[0]
+    if whole is not None:
+        return whole[0]
+    for sep, joined in ((": ", "："), (". ", "。")):  # "source: message", "problem. fix"
+        done = _split_translate(msg, sep, joined, lang)
+        if done is not None:
+            return done
+    return None
+
+
+def _fullmatch(msg: str, lang: str) -> tuple[str, int] | None:
+    """(``msg`` in ``lang``, the template's own letters) by the most specific template matching all of it."""
+    for literal, pattern, parts, groups in _message_table(lang):
         m = pattern.fullmatch(msg)
         if m:  # a value that is itself a message (e.g. "did you mean 'x'?") is translated too
-            return "".join(_value(m.group(groups[p]), lang) if is_ph else p for is_ph, p in parts)
-    for sep, joined in _JOINS:  # a composed message: translate both sides of one separator
-        i = msg.find(sep)
-        while i > 0:
-            head, tail = msg[:i], msg[i + len(sep):]
-            zt = translate(tail, lang)
-            zh = translate(head, lang) or (head if sep == ": " and zt is not None else None)
-            if zh is not None and zt is not None:
-                return zh + joined + zt
-            i = msg.find(sep, i + 1)
+            return "".join(_value(m.group(groups[p]), lang) if is_ph else p for is_ph, p in parts), literal
+    return None
+
+
+def _split_translate(msg: str, sep: str, joined: str, lang: str) -> str | None:
+    """``msg`` as two parts around one ``sep``, both translated (the head of ": " may stay: a source name)."""
+    i = msg.find(sep)
+    while i > 0:
+        head, tail = msg[:i], msg[i + len(sep):]
+        zt = translate(tail, lang)
+        zh = translate(head, lang) or (head if sep == ": " and zt is not None else None)
+        if zh is not None and zt is not None:
+            return zh + joined + zt
+        i = msg.find(sep, i + 1)
     return None
 
 
