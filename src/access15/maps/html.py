@@ -206,6 +206,19 @@ def _rgba(classes: np.ndarray, palette: list[str], alpha: float) -> np.ndarray:
     return rgba
 
 
+def band_palette(edges: list[float]) -> list[str]:
+    """The colour of each travel-time band of ``edges`` (:func:`band_edges`), then of "none within reach"."""
+    return BAND_COLOURS[: len(edges) - 1] + [BAND_COLOURS[-1]]
+
+
+def band_legend(max_minutes: float, lang: str) -> list[tuple[str, str]]:
+    """(CSS colour with the map's opacity, label) of each band class of :func:`band_classes`, in order:
+    "0–5 min", ..., then "none within <max> min". The legend of ``map.html`` and of the workbench page."""
+    edges = band_edges(max_minutes)
+    labels = [t(lang, "band", a=a, b=b) for a, b in zip(edges[:-1], edges[1:])] + [t(lang, "none", max=max_minutes)]
+    return [(_css(c, BAND_ALPHA), label) for c, label in zip(band_palette(edges), labels)]
+
+
 def band_classes(minutes: np.ndarray, edges: list[float]) -> np.ndarray:
     """Band index per value: ``i`` for ``edges[i] < t <= edges[i+1]`` (0 includes t = 0), the last index
     for ``inf`` (no facility within the search limit), -1 for NaN (no cell / off the network)."""
@@ -349,7 +362,7 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
         folium.raster_layers.ImageOverlay(rgba, bounds=bounds, name=t(lang, "streets"), pixelated=False).add_to(fmap)
 
     edges = band_edges(cfg.max_minutes)
-    band_palette = BAND_COLOURS[: len(edges) - 1] + [BAND_COLOURS[-1]]
+    palette = band_palette(edges)
     weights = data.demand["weight"].to_numpy(dtype=float)
     breaks = weight_breaks(weights) if data.weighted else [float(weights.max()) if len(weights) else 1.0]
     ramp = GAP_RAMP[-len(breaks):] if data.weighted else [GAP_COLOUR]
@@ -360,7 +373,7 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
         if data.grid is not None:
             arr, tr = _grid_raster(data, data.demand[f"time_{cat}"].to_numpy())
             merc, bounds = _to_mercator(arr, tr, data.crs, shift)
-            folium.raster_layers.ImageOverlay(_rgba(band_classes(merc, edges), band_palette, BAND_ALPHA), bounds=bounds,
+            folium.raster_layers.ImageOverlay(_rgba(band_classes(merc, edges), palette, BAND_ALPHA), bounds=bounds,
                                               show=False, name=t(lang, "travel_time", label=label)).add_to(fmap)
     for cat in [*cfg.categories, COMBINED]:
         if cat == COMBINED:
@@ -438,14 +451,13 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
             tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False) if "name" in popup_fields else None,
         ).add_to(fmap)
 
-    _add_title_and_legend(fmap, data, lang, bm, edges, band_palette, breaks, ramp, marker_items)
+    _add_title_and_legend(fmap, data, lang, bm, breaks, ramp, marker_items)
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
     return inline_assets(fmap)
 
 
-def _add_title_and_legend(fmap: folium.Map, data: MapData, lang: str, bm: Basemap, edges: list[float],
-                          band_palette: list[str], breaks: list[float], ramp: list[str],
-                          marker_items: list[tuple[str, str]]) -> None:
+def _add_title_and_legend(fmap: folium.Map, data: MapData, lang: str, bm: Basemap, breaks: list[float],
+                          ramp: list[str], marker_items: list[tuple[str, str]]) -> None:
     cfg = data.config
     esc = html.escape
     cats = " · ".join(f"{c.label(lang)} ({t(lang, 'circle', minutes=c.minutes)})" for c in cfg.categories.values())
@@ -464,9 +476,7 @@ def _add_title_and_legend(fmap: folium.Map, data: MapData, lang: str, bm: Basema
     else:
         rows.append(f"<div>{_swatch(_css(ramp[0], GAP_ALPHA))}{esc(t(lang, 'gap_cells'))}</div>")
     rows.append(f"<div style='font-weight:bold;margin-top:6px'>{esc(t(lang, 'bands_title'))}</div>")
-    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-        rows.append(f"<div>{_swatch(_css(band_palette[i], BAND_ALPHA))}{esc(t(lang, 'band', a=a, b=b))}</div>")
-    rows.append(f"<div>{_swatch(_css(band_palette[-1], BAND_ALPHA))}{esc(t(lang, 'none', max=cfg.max_minutes))}</div>")
+    rows += [f"<div>{_swatch(colour)}{esc(label)}</div>" for colour, label in band_legend(cfg.max_minutes, lang)]
     if data.boundaries is not None and len(data.unit_coverage):
         rows.append(f"<div style='font-weight:bold;margin-top:6px'>{esc(t(lang, 'choropleth_title'))}</div>")
         lims = [0.0, *SHARE_BREAKS, 1.0]
