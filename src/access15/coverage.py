@@ -42,6 +42,10 @@ def combined_minutes(times: pd.DataFrame, categories: dict[str, CategoryConfig],
     return covered, slowest
 
 
+#: The figures of one row of :func:`coverage_table` computed from the times and weights.
+ROW_FIGURES = ("demand", "covered", "share_covered", "median_min", "p90_min", "unreachable", "no_facility_in_reach")
+
+
 def _row(t: np.ndarray, w: np.ndarray, minutes: float | np.ndarray) -> dict:
     on = ~np.isnan(t)
     total = float(w.sum())
@@ -61,7 +65,8 @@ def _row(t: np.ndarray, w: np.ndarray, minutes: float | np.ndarray) -> dict:
 def coverage_table(times: pd.DataFrame, weights: np.ndarray, categories: dict[str, CategoryConfig],
                    facility_counts: dict[str, int], category_weights: dict[str, np.ndarray] | None = None,
                    thresholds: dict[str, np.ndarray] | None = None,
-                   notes: dict[str, str] | None = None, profiles: dict[str, str] | None = None) -> pd.DataFrame:
+                   notes: dict[str, str] | None = None, profiles: dict[str, str] | None = None,
+                   known: dict[str, dict] | None = None) -> pd.DataFrame:
     """One row per category plus the combined circle.
 
     Columns: ``category``, ``threshold_min``, ``facilities``, ``demand`` (sum of weights), ``covered``,
@@ -75,16 +80,20 @@ def coverage_table(times: pd.DataFrame, weights: np.ndarray, categories: dict[st
     combined row names the required categories without a facility, which make it 0% (its ``facilities`` is
     then 0, not the facilities of the other categories). ``profile`` names who each circle is measured for
     (``profiles``: the walker's label per category, e.g. "elderly, slope"; empty for the combined row).
+    ``known`` gives the figures (:data:`ROW_FIGURES`) of categories whose times and weights are those of an
+    earlier table, taken as they are instead of recomputed (the scenario engine: its unchanged categories).
     """
     w = np.asarray(weights, dtype=np.float64)
     cw = category_weights or {}
     th = thresholds or {}
     notes = notes or {}
+    known = known or {}
     rows = []
     for cat, cfg in categories.items():
         wc = np.asarray(cw.get(cat, w), dtype=np.float64)
+        fig = known[cat] if cat in known else _row(times[cat].to_numpy(), wc, th.get(cat, cfg.minutes))
         rows.append({"category": cat, "threshold_min": cfg.minutes, "facilities": facility_counts.get(cat, 0),
-                     **_row(times[cat].to_numpy(), wc, th.get(cat, cfg.minutes)), "note": notes.get(cat, "")})
+                     **fig, "note": notes.get(cat, "")})
     covered, slowest = combined_minutes(times, categories, th)
     comb = _row(slowest, w, np.inf)
     comb["covered"] = float(w[covered].sum())
