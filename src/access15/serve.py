@@ -328,8 +328,7 @@ class Workbench:
                                for i, c, n, (x, y), o in zip(fac["facility_id"], fac["category"], fac["name"],
                                                               self.fac_ll, fac["on_network"])],
                 "max_k": MAX_K,
-                "bands": {"title": t(self.lang, "bands_title"),
-                          "layers": {c: t(self.lang, "travel_time", label=k.label(self.lang))
+                "bands": {"layers": {c: t(self.lang, "travel_time", label=k.label(self.lang))
                                      for c, k in cfg.categories.items()},
                           "classes": [{"colour": c, "label": lb} for c, lb in band_legend(cfg.max_minutes, self.lang)]},
                 "text": self.page_text()}
