@@ -144,6 +144,7 @@ def test_every_endpoint(client, bench, ctx):
     ("get", "/api/compare", None, 422, "with=baseline"),
     ("get", "/api/compare?with=nope.geojson", None, 404, "no saved scenario"),
     ("get", "/api/compare?with=baseline&year=x", None, 422, "not a year"),
+    ("get", "/api/figures?units=street", None, 422, "no [boundaries]"),
     ("get", "/api/nothing", None, 404, "Not Found"),
 ])
 def test_bad_requests_get_a_clear_4xx(client, method, url, body, status, message):
@@ -400,6 +401,62 @@ def test_page_in_chromium(bench, ctx, tmp_path):
         finally:
             browser.close()
     assert blocked == [] and errors == []
+
+
+def test_unit_choropleth_in_chromium(tmp_path_factory, tmp_path):
+    """With boundaries (the Haidian tutorial, two levels, Chinese): the page draws map.html's unit choropleth
+    (its classes, colours and legend) for the gap layer's circle, and it follows an edit."""
+    from playwright.sync_api import sync_playwright
+
+    from access15.maps.html import share_colour, share_legend
+
+    from .browser import CHROMIUM_ARGS, require_browser
+
+    exe = require_browser()
+    hctx = load_site_context(demo_project(tmp_path_factory.getbasetemp(), "tutorial_haidian"))
+    hb = Workbench(hctx, tmp_path / "wb")
+    res = hctx.result
+    fid = _busiest_clinic(res)
+    with _Server(create_app(hb)) as srv, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        errors = []
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(srv.url + "/") else r.abort())
+            page.goto(srv.url + "/", wait_until="load")
+            page.wait_for_function("window.access15wb && window.access15wb.ready", timeout=20000)
+            page.select_option("#layer", "clinic")
+            page.select_option("#unit-level", "street")
+            page.wait_for_function("window.access15wb.figures.units_level === 'street' && "
+                                   "window.access15wb.figures.layer === 'clinic'")
+            assert page.inner_text("#unit-legend .title") == t("zh", "choropleth", label="医疗卫生")
+            rows = page.eval_on_selector_all("#unit-legend div:not(.title)", "ds => ds.map(d => d.textContent)")
+            assert rows == [label for _, label in share_legend()]
+            fills = "() => { const out = {}; window.access15wb.map.eachLayer(l => { if (l.feature && " \
+                    "l.feature.properties.unit) out[l.feature.properties.unit] = l.options.fillColor; }); return out; }"
+
+            def want(uc):
+                rows = uc[(uc["level"] == "street") & (uc["category"] == "clinic")]
+                return {u: share_colour(v) for u, v in zip(rows["unit"], rows["share_covered"])}
+
+            before = page.evaluate(fills)
+            assert before == want(res.unit_coverage) and len(before) == (res.boundaries["level"] == "street").sum()
+            # close the clinic serving the most residents (as a second tab would): the choropleth follows
+            page.evaluate("(id) => fetch('/api/closures', {method: 'POST', headers: {'Content-Type': "
+                          "'application/json'}, body: JSON.stringify({facility_id: id})})", fid)
+            page.select_option("#layer", "combined")  # two requests in flight: the page shows the last one's answer
+            page.select_option("#layer", "clinic")
+            page.wait_for_function("window.access15wb.figures.closed.length === 1 && "
+                                   "window.access15wb.figures.layer === 'clinic'")
+            page.wait_for_timeout(300)
+            assert page.evaluate("window.access15wb.figures.layer") == "clinic"  # a late 'combined' answer is not shown
+            after = page.evaluate(fills)
+            assert after == want(hb.engine.apply(hb.scenario).unit_coverage) and after != before
+        finally:
+            browser.close()
+    assert errors == []
 
 
 def test_cli_run_and_site_check_with_a_scenario(project, ctx, tmp_path):

@@ -315,6 +315,18 @@ def _unit_table(data: MapData, lang: str, level=None) -> pd.DataFrame:
     return out
 
 
+def share_legend() -> list[tuple[str, str]]:
+    """(colour, label) of each class of the unit choropleth, lowest share first ("0%–20%", ...): the legend of
+    ``map.html`` and of the workbench page."""
+    lims = [0.0, *SHARE_BREAKS, 1.0]
+    return [(c, f"{a:.0%}–{b:.0%}") for c, a, b in zip(SHARE_COLOURS, lims[:-1], lims[1:])]
+
+
+def wgs84_layer(gdf: gpd.GeoDataFrame, simplify_deg: float = 2 * PRECISION_DEG) -> gpd.GeoDataFrame:
+    """``gdf`` in EPSG:4326, simplified and rounded to ~1 m, unshifted (for a page without a basemap)."""
+    return _geo_layer(gdf, _identity, simplify_deg)
+
+
 def share_colour(share: float) -> str:
     """The choropleth colour of a coverage share (0-1); grey when unknown."""
     if share is None or not np.isfinite(share):
@@ -479,8 +491,7 @@ def _add_title_and_legend(fmap: folium.Map, data: MapData, lang: str, bm: Basema
     rows += [f"<div>{_swatch(colour)}{esc(label)}</div>" for colour, label in band_legend(cfg.max_minutes, lang)]
     if data.boundaries is not None and len(data.unit_coverage):
         rows.append(f"<div style='font-weight:bold;margin-top:6px'>{esc(t(lang, 'choropleth_title'))}</div>")
-        lims = [0.0, *SHARE_BREAKS, 1.0]
-        rows += [f"<div>{_swatch(c)}{a:.0%}–{b:.0%}</div>" for c, a, b in zip(SHARE_COLOURS, lims[:-1], lims[1:])]
+        rows += [f"<div>{_swatch(c)}{esc(label)}</div>" for c, label in share_legend()]
     rows.append(f"<div style='font-weight:bold;margin-top:6px'>{esc(t(lang, 'facilities_title'))}</div>")
     rows += [f"<div><span style='display:inline-block;width:20px;vertical-align:middle'>{svg}</span>{esc(label)}</div>"
              for svg, label in marker_items]

@@ -20,11 +20,14 @@
     if ($("year").value) p.set("year", $("year").value);
     p.set("layer", $("layer").value || "combined");
     if ($("bands").value) p.set("bands", $("bands").value);
+    if ($("unit-level").value) p.set("units", $("unit-level").value);
     return "?" + p.toString();
   }
 
+  let issued = 0, shown = 0;  // answers shown in the order their requests were sent: a late answer is stale
   async function api(method, path, body) {
     wb.requests += 1;
+    const seq = ++issued;
     const opts = { method: method, headers: {} };
     if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
     const t0 = performance.now();
@@ -36,7 +39,7 @@
       status(msg, true);
       throw new Error(msg);
     }
-    if (data.figures) show(data.figures, performance.now() - t0);
+    if (data.figures && seq > shown) { shown = seq; show(data.figures, performance.now() - t0); }
     return data;
   }
 
@@ -92,6 +95,34 @@
     }
   });
   const bandLayer = new BandLayer({ className: "band-canvas" }).addTo(map);
+  // unit choropleth: the share covered in the gap layer's circle, map.html's classes (maps.html.share_legend)
+  let unitLayer = null, unitLevel = null;
+  function showUnits(fig) {
+    const lvl = fig.units_level, fill = fig.unit_fill || {};
+    if (lvl !== unitLevel) {
+      if (unitLayer) { unitLayer.remove(); unitLayer = null; }
+      unitLevel = lvl;
+      if (lvl) {
+        unitLayer = L.geoJSON(wb.init.units.geo[lvl], { interactive: true });  // clicks still reach the map (adding)
+        unitLayer.addTo(map);
+        unitLayer.bringToBack();
+      }
+    }
+    if (unitLayer) {
+      unitLayer.eachLayer((l) => {
+        const u = fill[l.feature.properties.unit] || { colour: "#bdbdbd", share: null };
+        l.setStyle({ color: "#333", weight: 1, fillColor: u.colour, fillOpacity: 0.65 });
+        l.bindTooltip(esc(l.feature.properties.unit) + ": " + pct(u.share), { sticky: true });
+      });
+    }
+    const d = $("unit-legend");
+    if (!d) return;
+    d.hidden = !lvl;
+    if (!lvl) return;
+    const un = wb.init.units;
+    d.innerHTML = "<div class='title'>" + esc(un.layers[fig.layer]) + "</div>" + un.classes.map((c) =>
+      "<div><i style='background:" + c.colour + "'></i>" + esc(c.label) + "</div>").join("");
+  }
   const gaps = new GapLayer().addTo(map);
   const facLayer = L.layerGroup().addTo(map);
   const siteLayer = L.layerGroup().addTo(map);
@@ -180,6 +211,7 @@
     gaps.setIdx(fig.gaps);
     bandLayer.setCodes(fig.band_codes || "");
     showBandLegend(fig.bands);
+    showUnits(fig);
     if ($("compare").value) loadCompare();
     const tb = $("coverage").querySelector("tbody");
     tb.innerHTML = "";
@@ -361,6 +393,16 @@
     const bandKey = L.control({ position: "bottomright" });
     bandKey.onAdd = () => { const d = L.DomUtil.create("div", "legend"); d.id = "band-legend"; d.hidden = true; return d; };
     bandKey.addTo(map);
+    if (init.units) {
+      $("units-box").hidden = false;
+      $("units-label").textContent = init.text.choropleth_title;
+      for (const v of [""].concat(init.units.levels)) {
+        const o = document.createElement("option"); o.value = v; o.textContent = v || "–"; $("unit-level").appendChild(o);
+      }
+      const unitKey = L.control({ position: "bottomright" });
+      unitKey.onAdd = () => { const d = L.DomUtil.create("div", "legend"); d.id = "unit-legend"; d.hidden = true; return d; };
+      unitKey.addTo(map);
+    }
     map.fitBounds(init.bounds);
     drawFacilities();
     for (const f of init.facilities) facMarkers[f.id]._cat = f.category;
@@ -379,6 +421,7 @@
     $("year").onchange = () => api("GET", "/api/figures").catch(() => null);
     $("layer").onchange = () => api("GET", "/api/figures").catch(() => null);
     $("bands").onchange = () => api("GET", "/api/figures").catch(() => null);
+    $("unit-level").onchange = () => api("GET", "/api/figures").catch(() => null);
     $("compare").onchange = () => loadCompare();
     $("suggest-btn").onclick = async () => {
       status("suggesting…", false);
