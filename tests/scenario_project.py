@@ -12,15 +12,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def demo_project(base: Path) -> Path:
-    """Write ``base/demo/porto_alegre.toml`` (inputs by absolute path, ``[output] dir`` under ``base``);
-    return the config path. Idempotent."""
-    d = base / "demo"
-    cfg = d / "porto_alegre.toml"
+def demo_project(base: Path, name: str = "porto_alegre") -> Path:
+    """Write ``base/demo/<name>.toml``, a copy of ``configs/<name>.toml`` (inputs by absolute path,
+    ``[output] dir`` under ``base``); return the config path. Idempotent."""
+    d = base / "demo" if name == "porto_alegre" else base / name
+    cfg = d / f"{name}.toml"
     if cfg.is_file():
         return cfg
     d.mkdir(parents=True, exist_ok=True)
-    text = (ROOT / "configs" / "porto_alegre.toml").read_text(encoding="utf-8")
+    text = (ROOT / "configs" / f"{name}.toml").read_text(encoding="utf-8")
     src = ROOT / "configs"
 
     def absolute(m: re.Match) -> str:

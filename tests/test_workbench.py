@@ -22,9 +22,11 @@ from typer.testing import CliRunner
 
 from access15 import analyze
 from access15.cli import app as cli_app
+from access15.maps.html import band_classes, band_edges, band_legend
 from access15.scenario import Scenario
 from access15.serve import MAX_BODY, Workbench, create_app
 from access15.siting import check_sites, load_site_context
+from access15.text import t
 
 from .scenario_project import demo_project
 
@@ -138,6 +140,11 @@ def test_every_endpoint(client, bench, ctx):
     ("post", "/api/scenario/load", {"file": "../../../etc/passwd"}, 404, "no saved scenario"),
     ("get", "/api/figures?year=abc", None, 422, "not a year"),
     ("get", "/api/figures?layer=nope", None, 422, "unknown category"),
+    ("get", "/api/figures?bands=clinc", None, 422, "did you mean 'clinic'"),
+    ("get", "/api/compare", None, 422, "with=baseline"),
+    ("get", "/api/compare?with=nope.geojson", None, 404, "no saved scenario"),
+    ("get", "/api/compare?with=baseline&year=x", None, 422, "not a year"),
+    ("get", "/api/figures?units=street", None, 422, "no [boundaries]"),
     ("get", "/api/nothing", None, 404, "Not Found"),
 ])
 def test_bad_requests_get_a_clear_4xx(client, method, url, body, status, message):
@@ -146,6 +153,38 @@ def test_bad_requests_get_a_clear_4xx(client, method, url, body, status, message
     assert r.status_code == status, r.text
     assert message in r.json()["error"]
     assert client.get("/api/figures").status_code == 200  # still serving
+
+
+def test_compare_endpoint(client, bench, ctx, tmp_path):
+    """``GET /api/compare``: the current scenario against a saved one or the baseline, gained and lost as
+    :func:`~access15.compare.compare_scenarios` gives them; only names from the listing are ever read."""
+    from access15.compare import compare_scenarios
+
+    fid = _busiest_clinic(ctx.result)
+    client.post("/api/sites", json={"category": "clinic", "lon": SITE[0], "lat": SITE[1]})
+    saved = client.post("/api/scenario/save", json={"name": "one site"}).json()["file"]
+    client.post("/api/closures", json={"facility_id": fid})
+    client.post("/api/sites", json={"category": "clinic", "lon": -51.20, "lat": -30.05})
+    cmp = client.get(f"/api/compare?with={saved}").json()["comparison"]
+    want = compare_scenarios(bench.engine, bench.scenario, Scenario.load(bench.scenario_dir / saved)).categories
+    got = pd.DataFrame(cmp["categories"]).set_index("category")
+    for col in ("covered_a", "covered_b", "gained", "lost", "net"):
+        assert np.allclose(got[col], want.set_index("category")[col], rtol=1e-12), col
+    assert got.loc["clinic", "gained"] > 0 and got.loc["clinic", "lost"] > 0  # the closure loses, the site gains
+    assert cmp["a"].startswith("Scenario 'one site'") and "one site" in cmp["explain"]
+    # against the baseline: net is the panel's change against the baseline
+    fig = client.get("/api/figures").json()["figures"]
+    base = client.get("/api/compare?with=baseline").json()["comparison"]
+    for row in base["categories"]:
+        assert row["net"] == pytest.approx(_cov(fig, row["category"])["delta"], abs=1e-6)
+        assert row["gained"] - row["lost"] == pytest.approx(row["net"], abs=1e-9)
+    # a valid scenario outside the scenarios folder is never read, however it is named
+    outside = bench.out_dir / "x.geojson"
+    Scenario.load(bench.scenario_dir / saved).save(outside)
+    for name in ("../x.geojson", str(outside), "..%2Fx.geojson", "./" + saved):
+        r = client.get("/api/compare", params={"with": name})
+        assert r.status_code == 404 and "no saved scenario" in r.json()["error"], name
+    assert client.get("/api/figures").status_code == 200
 
 
 def test_malformed_and_huge_bodies(client):
@@ -286,6 +325,18 @@ def test_page_in_chromium(bench, ctx, tmp_path):
             page.select_option("#add-cat", "clinic")
             page.select_option("#layer", "clinic")
             page.wait_for_function("window.access15wb.figures.layer === 'clinic'")
+            # the travel-time bands of the clinic circle: map.html's legend and classes
+            page.select_option("#bands", "clinic")
+            page.wait_for_function("window.access15wb.figures.bands === 'clinic'")
+            assert page.locator("#band-legend").is_visible()
+            lang = res.config.output.lang
+            legend = band_legend(res.config.max_minutes, lang)
+            assert page.inner_text("#band-legend .title") == t(lang, "travel_time", label=res.config.categories["clinic"].label(lang))
+            rows = page.eval_on_selector_all("#band-legend div:not(.title)", "ds => ds.map(d => d.textContent)")
+            assert rows == [label for _, label in legend]
+            before = page.evaluate("window.access15wb.figures.band_codes")
+            minutes = res.demand["time_clinic"].round(3).to_numpy()
+            assert before == "".join(str(c + 1) for c in band_classes(minutes, band_edges(res.config.max_minutes)))
             # click the map where the demo site is
             to_px = "([lat, lon]) => { const p = window.access15wb.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }"
             xy = page.evaluate(to_px, [SITE[1], SITE[0]])
@@ -297,6 +348,18 @@ def test_page_in_chromium(bench, ctx, tmp_path):
             assert check["status"] == "ok"
             shown = page.inner_text("#cov-clinic .delta").split()[0]
             assert shown == f"+{check['newly_covered']:,.0f}"
+            # the bands follow the edit: the cell at the new site is now in the first band, drawn in its colour
+            after = page.evaluate("window.access15wb.figures.band_codes")
+            near = int(np.argmin(np.hypot(*(np.array(page.evaluate("[window.access15wb.init.cells.lon, "
+                                                                   "window.access15wb.init.cells.lat]"))
+                                            - np.array([[added["lon"]], [added["lat"]]])))))
+            assert after != before and after.count("1") > before.count("1") and after[near] == "1"
+            pixel = page.evaluate("""(i) => { const wb = window.access15wb, c = wb.init.cells;
+                const p = wb.map.latLngToContainerPoint([c.lat[i], c.lon[i]]);
+                return Array.from(document.querySelector("canvas.band-canvas").getContext("2d")
+                    .getImageData(Math.round(p.x), Math.round(p.y), 1, 1).data); }""", near)
+            r, g, b, a = (float(v) for v in legend[0][0].removeprefix("rgba(").rstrip(")").split(","))
+            assert np.allclose(pixel, [r, g, b, a * 255], atol=3), (pixel, legend[0][0])
             # close the busiest clinic by clicking its marker
             ll = fac.loc[fac["facility_id"].astype(str) == fid].to_crs(4326).geometry.iloc[0].coords[0]
             page.evaluate("([lat, lon]) => { window.access15wb.map.setView([lat, lon], 16); }", [ll[1], ll[0]])
@@ -312,6 +375,14 @@ def test_page_in_chromium(bench, ctx, tmp_path):
             full = analyze(res.config, network=res.network, facilities=modified)
             assert after_close == full.coverage.set_index("category").loc["clinic", "covered"]
             assert page.inner_text("#cov-clinic .covered") == f"{round(after_close):,}"
+            # compare with the baseline: gained and lost of the clinic circle, net = the change shown above
+            page.select_option("#compare", "baseline")
+            page.wait_for_function("window.access15wb.comparison && window.access15wb.comparison.with === 'baseline'")
+            cmp = page.evaluate("window.access15wb.comparison.categories.find(r => r.category === 'clinic')")
+            net = after_close - res.coverage.set_index("category").loc["clinic", "covered"]
+            assert cmp["gained"] > 0 and cmp["lost"] > 0 and cmp["net"] == pytest.approx(net, abs=1e-6)
+            assert page.inner_text("#cmp-clinic .net") == ("+" if round(net) > 0 else "") + f"{round(net):,}"
+            assert page.inner_text("#cmp-clinic .lost") == f"{round(cmp['lost']):,}"
             # save, reload, find the scenario, load it
             page.fill("#sc-name", "browser test")
             page.click("#save")
@@ -330,6 +401,62 @@ def test_page_in_chromium(bench, ctx, tmp_path):
         finally:
             browser.close()
     assert blocked == [] and errors == []
+
+
+def test_unit_choropleth_in_chromium(tmp_path_factory, tmp_path):
+    """With boundaries (the Haidian tutorial, two levels, Chinese): the page draws map.html's unit choropleth
+    (its classes, colours and legend) for the gap layer's circle, and it follows an edit."""
+    from playwright.sync_api import sync_playwright
+
+    from access15.maps.html import share_colour, share_legend
+
+    from .browser import CHROMIUM_ARGS, require_browser
+
+    exe = require_browser()
+    hctx = load_site_context(demo_project(tmp_path_factory.getbasetemp(), "tutorial_haidian"))
+    hb = Workbench(hctx, tmp_path / "wb")
+    res = hctx.result
+    fid = _busiest_clinic(res)
+    with _Server(create_app(hb)) as srv, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        errors = []
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(srv.url + "/") else r.abort())
+            page.goto(srv.url + "/", wait_until="load")
+            page.wait_for_function("window.access15wb && window.access15wb.ready", timeout=20000)
+            page.select_option("#layer", "clinic")
+            page.select_option("#unit-level", "street")
+            page.wait_for_function("window.access15wb.figures.units_level === 'street' && "
+                                   "window.access15wb.figures.layer === 'clinic'")
+            assert page.inner_text("#unit-legend .title") == t("zh", "choropleth", label="医疗卫生")
+            rows = page.eval_on_selector_all("#unit-legend div:not(.title)", "ds => ds.map(d => d.textContent)")
+            assert rows == [label for _, label in share_legend()]
+            fills = "() => { const out = {}; window.access15wb.map.eachLayer(l => { if (l.feature && " \
+                    "l.feature.properties.unit) out[l.feature.properties.unit] = l.options.fillColor; }); return out; }"
+
+            def want(uc):
+                rows = uc[(uc["level"] == "street") & (uc["category"] == "clinic")]
+                return {u: share_colour(v) for u, v in zip(rows["unit"], rows["share_covered"])}
+
+            before = page.evaluate(fills)
+            assert before == want(res.unit_coverage) and len(before) == (res.boundaries["level"] == "street").sum()
+            # close the clinic serving the most residents (as a second tab would): the choropleth follows
+            page.evaluate("(id) => fetch('/api/closures', {method: 'POST', headers: {'Content-Type': "
+                          "'application/json'}, body: JSON.stringify({facility_id: id})})", fid)
+            page.select_option("#layer", "combined")  # two requests in flight: the page shows the last one's answer
+            page.select_option("#layer", "clinic")
+            page.wait_for_function("window.access15wb.figures.closed.length === 1 && "
+                                   "window.access15wb.figures.layer === 'clinic'")
+            page.wait_for_timeout(300)
+            assert page.evaluate("window.access15wb.figures.layer") == "clinic"  # a late 'combined' answer is not shown
+            after = page.evaluate(fills)
+            assert after == want(hb.engine.apply(hb.scenario).unit_coverage) and after != before
+        finally:
+            browser.close()
+    assert errors == []
 
 
 def test_cli_run_and_site_check_with_a_scenario(project, ctx, tmp_path):

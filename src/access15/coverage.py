@@ -15,16 +15,17 @@ from .config import CategoryConfig
 COMBINED = "combined"
 
 
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """The ``q`` quantile (0-1) of ``values`` weighted by ``weights`` (lower value at ties; ``inf`` kept)."""
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """The ``qs`` quantiles (0-1) of ``values`` weighted by ``weights`` (lower value at ties; ``inf`` kept),
+    from one sort (the sort is the cost: O(n log n), about 35 ms for 400,000 points)."""
     ok = ~np.isnan(values) & (weights > 0)
     if not ok.any():
-        return float("nan")
+        return [float("nan")] * len(qs)
     v, w = values[ok], weights[ok]
     order = np.argsort(v, kind="stable")
     cum = np.cumsum(w[order])
-    i = int(np.searchsorted(cum, q * cum[-1], side="left"))
-    return float(v[order][min(i, len(v) - 1)])
+    i = np.minimum(np.searchsorted(cum, np.asarray(qs) * cum[-1], side="left"), len(v) - 1)
+    return [float(x) for x in v[order[i]]]
 
 
 def combined_minutes(times: pd.DataFrame, categories: dict[str, CategoryConfig],
@@ -41,16 +42,21 @@ def combined_minutes(times: pd.DataFrame, categories: dict[str, CategoryConfig],
     return covered, slowest
 
 
+#: The figures of one row of :func:`coverage_table` computed from the times and weights.
+ROW_FIGURES = ("demand", "covered", "share_covered", "median_min", "p90_min", "unreachable", "no_facility_in_reach")
+
+
 def _row(t: np.ndarray, w: np.ndarray, minutes: float | np.ndarray) -> dict:
     on = ~np.isnan(t)
     total = float(w.sum())
     covered = float(w[on & (t <= minutes)].sum())
+    median, p90 = weighted_quantiles(t, w, (0.5, 0.9))
     return {
         "demand": total,
         "covered": covered,
         "share_covered": covered / total if total > 0 else float("nan"),
-        "median_min": weighted_quantile(t, w, 0.5),
-        "p90_min": weighted_quantile(t, w, 0.9),
+        "median_min": median,
+        "p90_min": p90,
         "unreachable": float(w[~on].sum()),
         "no_facility_in_reach": float(w[on & np.isinf(t)].sum()),
     }
@@ -59,7 +65,8 @@ def _row(t: np.ndarray, w: np.ndarray, minutes: float | np.ndarray) -> dict:
 def coverage_table(times: pd.DataFrame, weights: np.ndarray, categories: dict[str, CategoryConfig],
                    facility_counts: dict[str, int], category_weights: dict[str, np.ndarray] | None = None,
                    thresholds: dict[str, np.ndarray] | None = None,
-                   notes: dict[str, str] | None = None, profiles: dict[str, str] | None = None) -> pd.DataFrame:
+                   notes: dict[str, str] | None = None, profiles: dict[str, str] | None = None,
+                   known: dict[str, dict] | None = None) -> pd.DataFrame:
     """One row per category plus the combined circle.
 
     Columns: ``category``, ``threshold_min``, ``facilities``, ``demand`` (sum of weights), ``covered``,
@@ -73,16 +80,20 @@ def coverage_table(times: pd.DataFrame, weights: np.ndarray, categories: dict[st
     combined row names the required categories without a facility, which make it 0% (its ``facilities`` is
     then 0, not the facilities of the other categories). ``profile`` names who each circle is measured for
     (``profiles``: the walker's label per category, e.g. "elderly, slope"; empty for the combined row).
+    ``known`` gives the figures (:data:`ROW_FIGURES`) of categories whose times and weights are those of an
+    earlier table, taken as they are instead of recomputed (the scenario engine: its unchanged categories).
     """
     w = np.asarray(weights, dtype=np.float64)
     cw = category_weights or {}
     th = thresholds or {}
     notes = notes or {}
+    known = known or {}
     rows = []
     for cat, cfg in categories.items():
         wc = np.asarray(cw.get(cat, w), dtype=np.float64)
+        fig = known[cat] if cat in known else _row(times[cat].to_numpy(), wc, th.get(cat, cfg.minutes))
         rows.append({"category": cat, "threshold_min": cfg.minutes, "facilities": facility_counts.get(cat, 0),
-                     **_row(times[cat].to_numpy(), wc, th.get(cat, cfg.minutes)), "note": notes.get(cat, "")})
+                     **fig, "note": notes.get(cat, "")})
     covered, slowest = combined_minutes(times, categories, th)
     comb = _row(slowest, w, np.inf)
     comb["covered"] = float(w[covered].sum())

@@ -50,7 +50,7 @@ import shapely
 
 from .catchment import candidate_reach
 from .coords import WGS84, transform_xy
-from .coverage import COMBINED, combined_minutes, coverage_table
+from .coverage import COMBINED, ROW_FIGURES, combined_minutes, coverage_table
 from .errors import InputError
 from .profiles import class_profile_times
 from .result import AnalysisResult
@@ -478,9 +478,12 @@ class ScenarioEngine:
                          "snap_m": snap_m})
             if status == OK:
                 site_ok.append(p)
+        unchanged = []  # categories without an edit: their times, hence their coverage row, are the baseline's
         for cat in self.categories:
             gone = frozenset(f for f, c in closed_cat.items() if c == cat)
             mine = [p for p in site_ok if p.category == cat]
+            if not (gone or mine):
+                unchanged.append(cat)
             if self._profile(cat) and (gone or mine):
                 t, near = self._full_times(cat, set(gone), mine)
             else:
@@ -506,7 +509,8 @@ class ScenarioEngine:
         per_cat = base[base["category"] != COMBINED].set_index("category")
         table = coverage_table(times, self.weight, cfg.categories, counts, self.cat_w, self.thresholds,
                                per_cat["note"].to_dict() if "note" in per_cat else None,
-                               per_cat["profile"].to_dict() if "profile" in per_cat else None)
+                               per_cat["profile"].to_dict() if "profile" in per_cat else None,
+                               known={c: {k: per_cat.at[c, k] for k in ROW_FIGURES} for c in unchanged})
         covered, _ = combined_minutes(times, cfg.categories, self.thresholds)
         cov = pd.DataFrame({c: times[c].to_numpy() <= self.thresholds.get(c, k.minutes)
                             for c, k in cfg.categories.items()})

@@ -10,12 +10,13 @@ problem answered by a 4xx with a one-line ``{"error": ...}``; the browser never 
 are saved in ``<output dir>/scenarios/`` under generated names, and loaded only by a name from that
 folder's listing); edits are applied under a lock, and every file is written atomically.
 
-API (JSON; ``year`` and ``layer`` query parameters select the plan year and the gap layer of the answer):
+API (JSON; ``year``, ``layer``, ``bands`` and ``units`` query parameters select the plan year, the gap
+layer, the travel-time band layer and the boundary level of the unit choropleth of the answer):
 
 =========================  ===================================================================
 ``GET  /``                 the page
-``GET  /api/init``         categories, facilities, demand cells, baseline figures
-``GET  /api/figures``      the current scenario's figures
+``GET  /api/init``         categories, facilities, demand cells, boundaries, legends, the page's words
+``GET  /api/figures``      the current scenario's figures (``bands=<category>``: travel-time band per cell)
 ``POST /api/sites``        add a proposed facility ``{category, lon, lat, name?, capacity?, year?}``
 ``PATCH /api/sites/{id}``  move / edit it (any of ``lon, lat, name, capacity, year``)
 ``DELETE /api/sites/{id}`` delete it
@@ -26,6 +27,7 @@ API (JSON; ``year`` and ``layer`` query parameters select the plan year and the 
 ``POST /api/scenario/save`` save it (atomic, generated file name) ``{name?}``
 ``GET  /api/scenarios``     saved scenarios
 ``POST /api/scenario/load`` ``{file}``: one of the names listed
+``GET  /api/compare``       ``with=<a listed name>`` or ``with=baseline``: gained / lost against it
 ``POST /api/export``        map.html + tables of the current scenario, scenario in the map footer
 =========================  ===================================================================
 """
@@ -52,13 +54,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
+from .compare import compare_scenarios
 from .coords import WGS84, transform_xy
 from .coverage import COMBINED
 from .errors import Access15Error, InputError
+from .maps.html import band_classes, band_edges, band_legend, share_colour, share_legend, wgs84_layer
+from .maps.mapdata import MINUTES_DECIMALS
 from .maps.offline import vendored_head
 from .outputs import write_outputs
 from .scenario import Closure, Proposed, Scenario, ScenarioEngine, check_capacity, check_lonlat, check_year, safe_stem
 from .siting import SiteContext, suggest_sites
+from .text import t, word
 
 #: Largest request body accepted (bytes).
 MAX_BODY = 64 * 1024
@@ -126,6 +132,8 @@ class Workbench:
         fac = res.facilities
         self.fac_ll = transform_xy(shapely.get_coordinates(fac.geometry.values), fac.crs, WGS84)
         self.base_coverage = res.coverage.set_index("category")
+        self.band_edges = band_edges(self.cfg.max_minutes)
+        self.levels = list(self.engine._levels)  # boundary levels, file order (empty without [boundaries])
 
     # -- validation --
     def _category(self, value: Any) -> str:
@@ -243,7 +251,20 @@ class Workbench:
             return copy.deepcopy(self.scenario), self.version
 
     # -- figures --
-    def figures(self, year: int | None, layer: str) -> dict:
+    def _level(self, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if value not in self.levels:
+            raise ApiError(422, f"unknown boundary level {str(value)[:40]!r}" + (
+                f" (use one of: {', '.join(map(str, self.levels))})" if self.levels else " (no [boundaries] in the config)"))
+        return value
+
+    def figures(self, year: int | None, layer: str, bands: str | None = None, unit_level: str | None = None) -> dict:
+        """The current scenario's figures in plan ``year``: coverage, units, targets, sites, the gap cells of
+        ``layer``; with ``bands`` (a category), each cell's travel-time band as one character per cell
+        (``"0"``: no value, ``"1"``: the first band of :func:`~access15.maps.html.band_classes`, ...); with
+        ``unit_level`` (a boundary level), each unit's share covered in ``layer``'s circle and its choropleth colour
+        (those of ``map.html``)."""
         sc, version = self.snapshot()
         t0 = time.perf_counter()
         sr = self.engine.apply(sc, year)
@@ -265,8 +286,9 @@ class Workbench:
         uc = sr.unit_coverage
         if len(uc):
             comb = uc[uc["category"] == COMBINED]
-            shares = uc.pivot_table(index=["level", "unit"], columns="category", values="share_covered",
-                                    aggfunc="first") if "level" in uc else None
+            # unstack keeps a unit without demand (every share NaN), which pivot_table would drop
+            shares = uc.set_index(["level", "unit", "category"])["share_covered"].unstack("category") \
+                if "level" in uc else None
             for r in comb.head(MAX_UNITS).itertuples():
                 row = {"level": _num(getattr(r, "level", "")), "unit": r.unit, "demand": _num(r.demand),
                        "covered": _num(r.covered), "share": _num(r.share_covered)}
@@ -283,7 +305,25 @@ class Workbench:
                 "sites": [{k: _num(r[k]) for k in ("id", "category", "name", "lon", "lat", "capacity", "year",
                                                     "status", "message")} for r in sr.site_rows],
                 "closed": sr.closed, "notes": sr.notes, "description": sc.describe(year),
-                "gaps": gaps.tolist()}
+                "gaps": gaps.tolist(), "bands": bands,
+                "band_codes": self.band_codes(sr.times[bands].to_numpy()) if bands else None,
+                "units_level": unit_level,
+                "unit_fill": self.unit_fill(uc, unit_level, layer) if unit_level else None}
+
+    @staticmethod
+    def unit_fill(unit_coverage: pd.DataFrame, level: str, category: str) -> dict:
+        """``{unit: {"share": 0-1 or None, "colour": choropleth colour}}`` of every unit of ``level``."""
+        if not len(unit_coverage):
+            return {}
+        rows = unit_coverage[(unit_coverage["level"] == level) & (unit_coverage["category"] == category)]
+        return {str(u): {"share": _num(v), "colour": share_colour(v)}
+                for u, v in zip(rows["unit"], rows["share_covered"])}
+
+    def band_codes(self, minutes: np.ndarray) -> str:
+        """Travel-time band per demand cell as text, one character each: ``"0"`` no value (off the network),
+        ``"1"`` + class of :func:`~access15.maps.html.band_classes` (the bands of ``map.html``)."""
+        cls = band_classes(np.round(minutes, MINUTES_DECIMALS), self.band_edges)  # map.html's rounding
+        return (cls + ord("1")).astype(np.uint8).tobytes().decode("ascii")
 
     def scenario_json(self, sc: Scenario) -> dict:
         return {"name": sc.name,
@@ -310,7 +350,34 @@ class Workbench:
                                 "lat": round(float(y), 6), "on_network": bool(o)}
                                for i, c, n, (x, y), o in zip(fac["facility_id"], fac["category"], fac["name"],
                                                               self.fac_ll, fac["on_network"])],
-                "max_k": MAX_K}
+                "max_k": MAX_K,
+                "bands": {"layers": {c: t(self.lang, "travel_time", label=k.label(self.lang))
+                                     for c, k in cfg.categories.items()},
+                          "classes": [{"colour": c, "label": lb} for c, lb in band_legend(cfg.max_minutes, self.lang)]},
+                "units": self.units_init(),
+                "text": self.page_text()}
+
+    def units_init(self) -> dict | None:
+        """The boundaries (WGS84 GeoJSON per level, simplified to ~2 m) and the choropleth legend of
+        ``map.html``; None without boundaries."""
+        bnd = self.result.boundaries
+        if bnd is None or not len(bnd) or not self.levels:
+            return None
+        lang = self.lang
+        labels = {c: k.label(lang) for c, k in self.cfg.categories.items()}
+        labels[COMBINED] = t(lang, "combined")
+        return {"levels": self.levels, "title": t(lang, "choropleth_title"),
+                "layers": {c: t(lang, "choropleth", label=lb) for c, lb in labels.items()},
+                "classes": [{"colour": c, "label": lb} for c, lb in share_legend()],
+                "geo": {str(lvl): json.loads(wgs84_layer(bnd.loc[bnd["level"] == lvl, ["unit", "geometry"]]).to_json(
+                    drop_id=True)) for lvl in self.levels}}
+
+    def page_text(self) -> dict:
+        """The words of the comparison panel and the band layer, in the config's language (text.TEXT)."""
+        lang = self.lang
+        return {**{k: t(lang, k) for k in ("cmp_compare_with", "cmp_none", "cmp_baseline", "bands_title",
+                                            "combined", "choropleth_title")},
+                **{k: word(lang, "columns", k) for k in ("category", "gained", "lost", "net", "points", "unit")}}
 
     # -- suggestions against the current scenario --
     def suggest(self, body: dict, year: int | None) -> list[dict]:
@@ -352,8 +419,9 @@ class Workbench:
             out.append({"file": p.name, "name": name, "modified": p.stat().st_mtime})
         return out
 
-    def load(self, body: dict) -> None:
-        want = body.get("file")
+    def _saved_scenario(self, want: Any) -> Scenario:
+        """The saved scenario named ``want``, which must be one of :meth:`saved`'s names (never a path),
+        checked against the analysis."""
         files = {s["file"] for s in self.saved()}
         if not isinstance(want, str) or want not in files:
             raise ApiError(404, "no saved scenario of that name (choose one from /api/scenarios)")
@@ -365,9 +433,35 @@ class Workbench:
                 self.engine.check_facility(c.facility_id)
         except InputError as exc:
             raise ApiError(422, str(exc)) from None
+        return sc
+
+    def load(self, body: dict) -> None:
+        sc = self._saved_scenario(body.get("file"))
         with self.lock:
             self.scenario = sc
             self.version += 1
+
+    def compare(self, other: Any, year: int | None) -> dict:
+        """The current scenario against a saved one (``other``: a name from :meth:`saved`) or ``"baseline"``:
+        residents gained and lost per category, and per unit for the combined circle (largest losses first)."""
+        if other in (None, ""):
+            raise ApiError(422, "give with=<a saved scenario from /api/scenarios> or with=baseline")
+        ref = None if other == "baseline" else self._saved_scenario(other)
+        sc, _ = self.snapshot()
+        comp = compare_scenarios(self.engine, sc, ref, year)
+        cats = comp.categories
+        labels = {c: k.label(self.lang) for c, k in self.cfg.categories.items()}
+        labels[COMBINED] = t(self.lang, "combined")
+        cols = ["category", "demand", "covered_a", "covered_b", "gained", "lost", "net", "share_a", "share_b",
+                "points"]
+        rows = [{**r, "label": labels[r["category"]]} for r in _records(cats, cols)]
+        uc = comp.units[comp.units["category"] == COMBINED] if len(comp.units) else comp.units
+        return {"with": other, "year": year, "a": comp.a or t(self.lang, "cmp_baseline"),
+                "b": comp.b or t(self.lang, "cmp_baseline"),
+                "explain": t(self.lang, "cmp_explain", b=t(self.lang, "cmp_baseline") if ref is None else
+                             (ref.name or other)),
+                "categories": rows, "units": _records(uc.head(MAX_UNITS), ["level", "unit", *cols[1:]]) if len(uc) else [],
+                "units_total": int(len(uc))}
 
     def export(self, year: int | None) -> dict:
         """The scenario in plan ``year`` as files for a briefing: tables, GeoPackage, the self-contained
@@ -434,17 +528,20 @@ def create_app(bench: Workbench):
             raise ApiError(400, "the body must be a JSON object")
         return data
 
-    def view(request: Request) -> tuple[int | None, str]:
-        return bench.year_of(request.query_params.get("year")), bench._layer(request.query_params.get("layer"))
+    def view(request: Request) -> tuple[int | None, str, str | None, str | None]:
+        q = request.query_params
+        bands = q.get("bands") or None
+        return (bench.year_of(q.get("year")), bench._layer(q.get("layer")), bench._category(bands) if bands else None,
+                bench._level(q.get("units")))
 
     def endpoint(fn, figures: bool = True, needs_body: bool = False):
         async def handler(request: Request):
             try:
-                year, layer = view(request)
+                year, layer, bands, units = view(request)
                 body = await body_json(request) if needs_body else {}
                 out = await run_in_threadpool(fn, request, body, year)
                 if figures:
-                    fig = await run_in_threadpool(bench.figures, year, layer)
+                    fig = await run_in_threadpool(bench.figures, year, layer, bands, units)
                     out = {**(out or {}), "figures": fig}
                 return JSONResponse(out or {})
             except ApiError as exc:
@@ -474,6 +571,8 @@ def create_app(bench: Workbench):
               methods=["POST"]),
         Route("/api/scenarios", endpoint(lambda r, b, y: {"scenarios": bench.saved()}, figures=False)),
         Route("/api/scenario/load", endpoint(lambda r, b, y: bench.load(b), needs_body=True), methods=["POST"]),
+        Route("/api/compare", endpoint(lambda r, b, y: {"comparison": bench.compare(r.query_params.get("with"), y)},
+                                       figures=False)),
         Route("/api/export", endpoint(lambda r, b, y: bench.export(y), figures=False, needs_body=True),
               methods=["POST"]),
     ]

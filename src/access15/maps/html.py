@@ -215,6 +215,19 @@ def png_url(classes: np.ndarray, palette: list[str], alpha: float) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def band_palette(edges: list[float]) -> list[str]:
+    """The colour of each travel-time band of ``edges`` (:func:`band_edges`), then of "none within reach"."""
+    return BAND_COLOURS[: len(edges) - 1] + [BAND_COLOURS[-1]]
+
+
+def band_legend(max_minutes: float, lang: str) -> list[tuple[str, str]]:
+    """(CSS colour with the map's opacity, label) of each band class of :func:`band_classes`, in order:
+    "0–5 min", ..., then "none within <max> min". The legend of ``map.html`` and of the workbench page."""
+    edges = band_edges(max_minutes)
+    labels = [t(lang, "band", a=a, b=b) for a, b in zip(edges[:-1], edges[1:])] + [t(lang, "none", max=max_minutes)]
+    return [(_css(c, BAND_ALPHA), label) for c, label in zip(band_palette(edges), labels)]
+
+
 def band_classes(minutes: np.ndarray, edges: list[float]) -> np.ndarray:
     """Band index per value: ``i`` for ``edges[i] < t <= edges[i+1]`` (0 includes t = 0), the last index
     for ``inf`` (no facility within the search limit), -1 for NaN (no cell / off the network)."""
@@ -309,6 +322,18 @@ def _unit_table(data: MapData, lang: str, level=None) -> pd.DataFrame:
         out[labels[cat]] = [("–" if pd.isna(v) else f"{v:.1%}") for v in wide[cat].to_numpy()]
     out["_share"] = wide[COMBINED].to_numpy() if COMBINED in wide.columns else wide.iloc[:, 0].to_numpy()
     return out
+
+
+def share_legend() -> list[tuple[str, str]]:
+    """(colour, label) of each class of the unit choropleth, lowest share first ("0%–20%", ...): the legend of
+    ``map.html`` and of the workbench page."""
+    lims = [0.0, *SHARE_BREAKS, 1.0]
+    return [(c, f"{a:.0%}–{b:.0%}") for c, a, b in zip(SHARE_COLOURS, lims[:-1], lims[1:])]
+
+
+def wgs84_layer(gdf: gpd.GeoDataFrame, simplify_deg: float = 2 * PRECISION_DEG) -> gpd.GeoDataFrame:
+    """``gdf`` in EPSG:4326, simplified and rounded to ~1 m, unshifted (for a page without a basemap)."""
+    return _geo_layer(gdf, _identity, simplify_deg)
 
 
 def share_colour(share: float) -> str:
@@ -416,7 +441,7 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
         folium.raster_layers.ImageOverlay(url, bounds=bounds, name=t(lang, "streets"), pixelated=False).add_to(fmap)
 
     edges = band_edges(cfg.max_minutes)
-    band_palette = BAND_COLOURS[: len(edges) - 1] + [BAND_COLOURS[-1]]
+    palette = band_palette(edges)
     weights = data.demand["weight"].to_numpy(dtype=float)
     breaks = weight_breaks(weights) if data.weighted else [float(weights.max()) if len(weights) else 1.0]
     ramp = GAP_RAMP[-len(breaks):] if data.weighted else [GAP_COLOUR]
@@ -428,7 +453,7 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
     def time_image(cat: str, suffix: str) -> tuple[str, list]:
         arr, tr = _grid_raster(data, data.demand[f"time_{cat}{suffix}"].to_numpy())
         merc, bounds = _to_mercator(arr, tr, data.crs, shift)
-        return png_url(band_classes(merc, edges), band_palette, BAND_ALPHA), bounds
+        return png_url(band_classes(merc, edges), palette, BAND_ALPHA), bounds
 
     for cat, ccfg in cfg.categories.items():
         label = ccfg.label(lang)
@@ -504,7 +529,7 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
             tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False) if "name" in popup_fields else None,
         ).add_to(fmap)
 
-    _add_title_and_legend(fmap, data, lang, bm, edges, band_palette, breaks, ramp, marker_items)
+    _add_title_and_legend(fmap, data, lang, bm, breaks, ramp, marker_items)
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
     return inline_assets(fmap)
 
@@ -545,9 +570,8 @@ def _walker_rows(data: MapData, lang: str) -> list[str]:
     return ["<div id='access15-walkers' style='margin-bottom:6px'>" + "".join(rows) + "</div>"]
 
 
-def _add_title_and_legend(fmap: folium.Map, data: MapData, lang: str, bm: Basemap, edges: list[float],
-                          band_palette: list[str], breaks: list[float], ramp: list[str],
-                          marker_items: list[tuple[str, str]]) -> None:
+def _add_title_and_legend(fmap: folium.Map, data: MapData, lang: str, bm: Basemap, breaks: list[float],
+                          ramp: list[str], marker_items: list[tuple[str, str]]) -> None:
     cfg = data.config
     esc = html.escape
     cats = " · ".join(f"{c.label(lang)} ({t(lang, 'circle', minutes=c.minutes)})" for c in cfg.categories.values())
@@ -567,13 +591,10 @@ def _add_title_and_legend(fmap: folium.Map, data: MapData, lang: str, bm: Basema
     else:
         rows.append(f"<div>{_swatch(_css(ramp[0], GAP_ALPHA))}{esc(t(lang, 'gap_cells'))}</div>")
     rows.append(f"<div style='font-weight:bold;margin-top:6px'>{esc(t(lang, 'bands_title'))}</div>")
-    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-        rows.append(f"<div>{_swatch(_css(band_palette[i], BAND_ALPHA))}{esc(t(lang, 'band', a=a, b=b))}</div>")
-    rows.append(f"<div>{_swatch(_css(band_palette[-1], BAND_ALPHA))}{esc(t(lang, 'none', max=cfg.max_minutes))}</div>")
+    rows += [f"<div>{_swatch(colour)}{esc(label)}</div>" for colour, label in band_legend(cfg.max_minutes, lang)]
     if data.boundaries is not None and len(data.unit_coverage):
         rows.append(f"<div style='font-weight:bold;margin-top:6px'>{esc(t(lang, 'choropleth_title'))}</div>")
-        lims = [0.0, *SHARE_BREAKS, 1.0]
-        rows += [f"<div>{_swatch(c)}{a:.0%}–{b:.0%}</div>" for c, a, b in zip(SHARE_COLOURS, lims[:-1], lims[1:])]
+        rows += [f"<div>{_swatch(c)}{esc(label)}</div>" for c, label in share_legend()]
     rows.append(f"<div style='font-weight:bold;margin-top:6px'>{esc(t(lang, 'facilities_title'))}</div>")
     rows += [f"<div><span style='display:inline-block;width:20px;vertical-align:middle'>{svg}</span>{esc(label)}</div>"
              for svg, label in marker_items]

@@ -19,11 +19,15 @@
     const p = new URLSearchParams();
     if ($("year").value) p.set("year", $("year").value);
     p.set("layer", $("layer").value || "combined");
+    if ($("bands").value) p.set("bands", $("bands").value);
+    if ($("unit-level").value) p.set("units", $("unit-level").value);
     return "?" + p.toString();
   }
 
+  let issued = 0, shown = 0;  // answers shown in the order their requests were sent: a late answer is stale
   async function api(method, path, body) {
     wb.requests += 1;
+    const seq = ++issued;
     const opts = { method: method, headers: {} };
     if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
     const t0 = performance.now();
@@ -35,7 +39,7 @@
       status(msg, true);
       throw new Error(msg);
     }
-    if (data.figures) show(data.figures, performance.now() - t0);
+    if (data.figures && seq > shown) { shown = seq; show(data.figures, performance.now() - t0); }
     return data;
   }
 
@@ -44,15 +48,17 @@
   wb.map = map;
   L.control.scale({ imperial: false }).addTo(map);
 
-  const GapLayer = L.Layer.extend({
+  // demand cells drawn on a canvas: `paint(i)` gives cell i's fill (or null), over `cells` indices
+  const CellLayer = L.Layer.extend({
+    initialize: function (options) { L.setOptions(this, options); },
     onAdd: function (m) {
-      this._c = L.DomUtil.create("canvas", "gap-canvas");
+      this._c = L.DomUtil.create("canvas", "gap-canvas " + (this.options.className || ""));
       m.getPanes().overlayPane.appendChild(this._c);
       m.on("moveend zoomend resize", this._redraw, this);
       this._redraw();
     },
     onRemove: function (m) { this._c.remove(); m.off("moveend zoomend resize", this._redraw, this); },
-    setIdx: function (idx) { this._idx = idx; if (this._map) this._redraw(); },
+    setCells: function (idx, paint) { this._idx = idx; this._paint = paint; if (this._map) this._redraw(); },
     _redraw: function () {
       const m = this._map, c = this._c, cells = wb.init && wb.init.cells;
       if (!m || !cells) return;
@@ -61,18 +67,62 @@
       c.width = size.x; c.height = size.y;
       const g = c.getContext("2d");
       g.clearRect(0, 0, size.x, size.y);
-      const idx = this._idx || [], half = cells.half || [0.0003, 0.0003], top = wb.weightTop || 1;
+      const idx = this._idx || [], half = cells.half || [0.0003, 0.0003];
       for (let k = 0; k < idx.length; k++) {
         const i = idx[k];
+        const fill = this._paint(i);
+        if (!fill) continue;
         const a = m.latLngToContainerPoint([cells.lat[i] + half[1], cells.lon[i] - half[0]]);
         const b = m.latLngToContainerPoint([cells.lat[i] - half[1], cells.lon[i] + half[0]]);
         if (b.x < 0 || a.x > size.x || b.y < 0 || a.y > size.y) continue;
-        const w = Math.min(1, cells.weight[i] / top);
-        g.fillStyle = "rgba(214,39,40," + (0.18 + 0.6 * w).toFixed(2) + ")";
+        g.fillStyle = fill;
         g.fillRect(a.x, a.y, Math.max(1, b.x - a.x), Math.max(1, b.y - a.y));
       }
     }
   });
+  const GapLayer = CellLayer.extend({
+    setIdx: function (idx) {
+      const cells = wb.init.cells, top = wb.weightTop || 1;
+      this.setCells(idx, (i) => "rgba(214,39,40," + (0.18 + 0.6 * Math.min(1, cells.weight[i] / top)).toFixed(2) + ")");
+    }
+  });
+  // travel-time bands of one category: the classes and colours of map.html (access15.maps.html.band_legend)
+  const BandLayer = CellLayer.extend({
+    setCodes: function (codes) {
+      const cls = wb.init.bands.classes, idx = [];
+      for (let i = 0; i < codes.length; i++) if (codes.charCodeAt(i) > 48) idx.push(i);
+      this.setCells(idx, (i) => cls[codes.charCodeAt(i) - 49].colour);
+    }
+  });
+  const bandLayer = new BandLayer({ className: "band-canvas" }).addTo(map);
+  // unit choropleth: the share covered in the gap layer's circle, map.html's classes (maps.html.share_legend)
+  let unitLayer = null, unitLevel = null;
+  function showUnits(fig) {
+    const lvl = fig.units_level, fill = fig.unit_fill || {};
+    if (lvl !== unitLevel) {
+      if (unitLayer) { unitLayer.remove(); unitLayer = null; }
+      unitLevel = lvl;
+      if (lvl) {
+        unitLayer = L.geoJSON(wb.init.units.geo[lvl], { interactive: true });  // clicks still reach the map (adding)
+        unitLayer.addTo(map);
+        unitLayer.bringToBack();
+      }
+    }
+    if (unitLayer) {
+      unitLayer.eachLayer((l) => {
+        const u = fill[l.feature.properties.unit] || { colour: "#bdbdbd", share: null };
+        l.setStyle({ color: "#333", weight: 1, fillColor: u.colour, fillOpacity: 0.65 });
+        l.bindTooltip(esc(l.feature.properties.unit) + ": " + pct(u.share), { sticky: true });
+      });
+    }
+    const d = $("unit-legend");
+    if (!d) return;
+    d.hidden = !lvl;
+    if (!lvl) return;
+    const un = wb.init.units;
+    d.innerHTML = "<div class='title'>" + esc(un.layers[fig.layer]) + "</div>" + un.classes.map((c) =>
+      "<div><i style='background:" + c.colour + "'></i>" + esc(c.label) + "</div>").join("");
+  }
   const gaps = new GapLayer().addTo(map);
   const facLayer = L.layerGroup().addTo(map);
   const siteLayer = L.layerGroup().addTo(map);
@@ -159,6 +209,10 @@
   function show(fig, ms) {
     wb.figures = fig;
     gaps.setIdx(fig.gaps);
+    bandLayer.setCodes(fig.band_codes || "");
+    showBandLegend(fig.bands);
+    showUnits(fig);
+    if ($("compare").value) loadCompare();
     const tb = $("coverage").querySelector("tbody");
     tb.innerHTML = "";
     for (const r of fig.coverage) {
@@ -215,6 +269,42 @@
     status(fig.description + " · server " + fig.server_ms + " ms" + (ms ? " · round trip " + Math.round(ms) + " ms" : ""), false);
   }
 
+  function showBandLegend(cat) {
+    const d = $("band-legend");
+    if (!d) return;
+    d.hidden = !cat;
+    if (!cat) return;
+    const b = wb.init.bands;
+    d.innerHTML = "<div class='title'>" + esc(b.layers[cat]) + "</div>" + b.classes.map((c) =>
+      "<div><i style='background:" + c.colour + "'></i>" + esc(c.label) + "</div>").join("");
+  }
+
+  // --- comparison with a saved scenario or the baseline ---------------------------------------------
+  let compareSeq = 0;
+  async function loadCompare() {
+    const other = $("compare").value, box = $("comparison");
+    if (!other) { box.innerHTML = ""; wb.comparison = null; return; }
+    const p = new URLSearchParams({ with: other });
+    if ($("year").value) p.set("year", $("year").value);
+    const seq = ++compareSeq;
+    let d;
+    try { d = await api("GET", "/api/compare?" + p.toString()); } catch (e) { return; }
+    if (seq !== compareSeq) return;  // a later request answers for the current state
+    const c = d.comparison, tx = wb.init.text;
+    const sign = (v) => (v == null ? "–" : (v > 0 ? "+" : "") + fmt(v));
+    box.innerHTML = "<div class='hint'>" + esc(c.explain) + "</div><table><thead><tr><th>" + esc(tx.category) +
+      "</th><th>" + esc(tx.gained) + "</th><th>" + esc(tx.lost) + "</th><th>" + esc(tx.net) + "</th><th>" + esc(tx.points) +
+      "</th></tr></thead><tbody>" + c.categories.map((r) => "<tr id='cmp-" + esc(r.category) + "'><td>" + esc(r.label) +
+        "</td><td class='gained up'>" + fmt(r.gained) + "</td><td class='lost down'>" + fmt(r.lost) + "</td><td class='net'>" +
+        sign(r.net) + "</td><td class='points'>" + (r.points == null ? "–" : (r.points >= 0 ? "+" : "") + r.points.toFixed(2)) +
+        "</td></tr>").join("") + "</tbody></table>" +
+      (c.units.length ? "<table><thead><tr><th>" + esc(tx.unit) + " · " + esc(tx.combined) + "</th><th>" + esc(tx.gained) +
+        "</th><th>" + esc(tx.lost) + "</th><th>" + esc(tx.net) + "</th></tr></thead><tbody>" + c.units.slice(0, 12).map((u) =>
+        "<tr><td>" + esc(u.unit) + "</td><td class='up'>" + fmt(u.gained) + "</td><td class='down'>" + fmt(u.lost) +
+        "</td><td>" + sign(u.net) + "</td></tr>").join("") + "</tbody></table>" : "");
+    wb.comparison = c;
+  }
+
   function fillYears(years) {
     const sel = $("year"), cur = sel.value;
     const now = new Date().getFullYear();
@@ -269,13 +359,21 @@
 
   async function refreshSaved() {
     const d = await api("GET", "/api/scenarios");
-    const sel = $("saved");
+    const sel = $("saved"), cmp = $("compare"), cur = cmp.value;
     sel.innerHTML = "";
-    for (const s of d.scenarios) {
+    cmp.innerHTML = "";
+    const opt = (parent, value, text) => {
       const o = document.createElement("option");
-      o.value = s.file; o.textContent = s.name + " · " + s.file.slice(0, 15);
-      sel.appendChild(o);
+      o.value = value; o.textContent = text;
+      parent.appendChild(o);
+    };
+    opt(cmp, "", wb.init.text.cmp_none);
+    opt(cmp, "baseline", wb.init.text.cmp_baseline);
+    for (const s of d.scenarios) {
+      opt(sel, s.file, s.name + " · " + s.file.slice(0, 15));
+      opt(cmp, s.file, s.name + " · " + s.file.slice(0, 15));
     }
+    cmp.value = Array.from(cmp.options).some((o) => o.value === cur) ? cur : "";
   }
 
   async function start() {
@@ -287,6 +385,23 @@
     for (const sel of [$("add-cat"), $("layer")]) {
       if (sel === $("layer")) { const o = document.createElement("option"); o.value = "combined"; o.textContent = "all required (combined)"; sel.appendChild(o); }
       for (const c of init.categories) { const o = document.createElement("option"); o.value = c.key; o.textContent = c.label + " (" + c.minutes + " min)"; sel.appendChild(o); }
+    }
+    $("bands-label").textContent = init.text.bands_title;
+    $("cmp-label").textContent = init.text.cmp_compare_with;
+    { const o = document.createElement("option"); o.value = ""; o.textContent = "–"; $("bands").appendChild(o); }
+    for (const c of init.categories) { const o = document.createElement("option"); o.value = c.key; o.textContent = c.label; $("bands").appendChild(o); }
+    const bandKey = L.control({ position: "bottomright" });
+    bandKey.onAdd = () => { const d = L.DomUtil.create("div", "legend"); d.id = "band-legend"; d.hidden = true; return d; };
+    bandKey.addTo(map);
+    if (init.units) {
+      $("units-box").hidden = false;
+      $("units-label").textContent = init.text.choropleth_title;
+      for (const v of [""].concat(init.units.levels)) {
+        const o = document.createElement("option"); o.value = v; o.textContent = v || "–"; $("unit-level").appendChild(o);
+      }
+      const unitKey = L.control({ position: "bottomright" });
+      unitKey.onAdd = () => { const d = L.DomUtil.create("div", "legend"); d.id = "unit-legend"; d.hidden = true; return d; };
+      unitKey.addTo(map);
     }
     map.fitBounds(init.bounds);
     drawFacilities();
@@ -305,6 +420,9 @@
     map.getContainer().classList.add("adding");
     $("year").onchange = () => api("GET", "/api/figures").catch(() => null);
     $("layer").onchange = () => api("GET", "/api/figures").catch(() => null);
+    $("bands").onchange = () => api("GET", "/api/figures").catch(() => null);
+    $("unit-level").onchange = () => api("GET", "/api/figures").catch(() => null);
+    $("compare").onchange = () => loadCompare();
     $("suggest-btn").onclick = async () => {
       status("suggesting…", false);
       try {
