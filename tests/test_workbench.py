@@ -26,7 +26,7 @@ from access15.maps.html import band_classes, band_edges, band_legend
 from access15.scenario import Scenario
 from access15.serve import MAX_BODY, Workbench, create_app
 from access15.siting import check_sites, load_site_context
-from access15.text import t
+from access15.text import TEXT, t
 
 from .scenario_project import demo_project
 
@@ -427,6 +427,12 @@ def test_unit_choropleth_in_chromium(tmp_path_factory, tmp_path):
             page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(srv.url + "/") else r.abort())
             page.goto(srv.url + "/", wait_until="load")
             page.wait_for_function("window.access15wb && window.access15wb.ready", timeout=20000)
+            # the whole page in the config's language: every labelled element holds its Chinese word
+            assert page.evaluate("document.documentElement.lang") == "zh-CN"
+            labelled = page.eval_on_selector_all("[data-t]:not(#status)", "es => es.map(e => [e.dataset.t, e.textContent])")
+            assert len(labelled) > 20 and all(text == TEXT["zh"]["page"][key] for key, text in labelled), labelled
+            assert page.inner_text("#save") == "保存" and page.get_attribute("#add-name", "placeholder") == "可选"
+            assert page.inner_text("#status").startswith("方案")  # the scenario's description, in Chinese
             page.select_option("#layer", "clinic")
             page.select_option("#unit-level", "street")
             page.wait_for_function("window.access15wb.figures.units_level === 'street' && "

@@ -59,6 +59,7 @@ from .siting import OK, SiteContext, as_sites, site_context
 from .siting.sites import validate_sites
 from .snap import snap_points
 from .standards import SCALE, evaluate_targets
+from .text import t
 from .units import UnitAssignment, assign_units, level_column, unit_tables
 
 #: GeoJSON foreign member marking an access15 scenario file, and its format version.
@@ -171,19 +172,23 @@ class Scenario:
         return sorted({p.year for p in self.added if p.year is not None}
                       | {c.year for c in self.closed if c.year is not None})
 
-    def describe(self, year: int | None = None) -> str:
-        """One line for a map footer: ``Scenario 'x' (plan year 2027): +2 clinic, -1 clinic (f12)``."""
+    def describe(self, year: int | None = None, lang: str = "en") -> str:
+        """One line for a map footer, in ``lang``: ``Scenario 'x' (plan year 2027): +2 clinic (A, B); -1 closed
+        (f12)``."""
         added, closed = self.active(year)
+
+        def listed(items: list[str]) -> str:
+            return ", ".join(items[:5]) + (", ..." if len(items) > 5 else "")
+
         parts = []
         for cat in sorted({p.category for p in added}):
             names = [p.name or p.id for p in added if p.category == cat]
-            parts.append(f"+{len(names)} {cat} ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})")
+            parts.append(t(lang, "sc_added", n=len(names), category=cat, names=listed(names)))
         if closed:
-            ids = sorted(closed)
-            parts.append(f"-{len(ids)} closed ({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''})")
-        head = f"Scenario '{self.name}'" if self.name else "Scenario"
-        when = f" (plan year {year})" if year is not None else ""
-        return f"{head}{when}: " + ("; ".join(parts) if parts else "no change")
+            parts.append(t(lang, "sc_closed", n=len(closed), ids=listed(sorted(closed))))
+        head = t(lang, "sc_named", name=self.name) if self.name else t(lang, "sc_unnamed")
+        when = t(lang, "sc_year", year=year) if year is not None else ""
+        return head + when + t(lang, "sc_colon") + (t(lang, "sc_join").join(parts) if parts else t(lang, "sc_none"))
 
     # -- GeoJSON --
     def to_geojson(self, facilities: gpd.GeoDataFrame | None = None) -> dict:
@@ -598,7 +603,7 @@ class ScenarioEngine:
         out = replace(res, demand=dem, facilities=sr.facilities, coverage=sr.coverage,
                       unit_coverage=sr.unit_coverage if len(sr.unit_coverage) else res.unit_coverage.iloc[0:0],
                       targets=sr.targets if len(sr.targets) else res.targets,
-                      warnings=list(res.warnings) + sr.notes + [scenario.describe(year)],
+                      warnings=list(res.warnings) + sr.notes + [scenario.describe(year, self.cfg.output.lang)],
                       provenance={**(res.provenance or {}), "scenario": scenario.describe(year)})
         out.__dict__.pop("_site_context", None)
         return out, sr

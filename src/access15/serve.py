@@ -64,7 +64,7 @@ from .maps.offline import vendored_head
 from .outputs import write_outputs
 from .scenario import Closure, Proposed, Scenario, ScenarioEngine, check_capacity, check_lonlat, check_year, safe_stem
 from .siting import SiteContext, suggest_sites
-from .text import t, word
+from .text import TEXT, t, word
 
 #: Largest request body accepted (bytes).
 MAX_BODY = 64 * 1024
@@ -274,8 +274,7 @@ class Workbench:
         for cat in [*self.cfg.categories, COMBINED]:
             r, b = cov.loc[cat], self.base_coverage.loc[cat]
             k = self.cfg.categories.get(cat)
-            rows.append({"category": cat, "label": k.label(self.lang) if k else ("all required" if self.lang == "en"
-                                                                                  else "全部必需"),
+            rows.append({"category": cat, "label": k.label(self.lang) if k else t(self.lang, "combined"),
                          "minutes": _num(k.minutes) if k else None, "required": bool(k.required) if k else True,
                          "facilities": int(r["facilities"]), "base_facilities": int(b["facilities"]),
                          "demand": _num(r["demand"]), "covered": _num(r["covered"]), "share": _num(r["share_covered"]),
@@ -304,7 +303,7 @@ class Workbench:
                 "has_targets": bool(self.cfg.targets), "has_units": self.result.boundaries is not None,
                 "sites": [{k: _num(r[k]) for k in ("id", "category", "name", "lon", "lat", "capacity", "year",
                                                     "status", "message")} for r in sr.site_rows],
-                "closed": sr.closed, "notes": sr.notes, "description": sc.describe(year),
+                "closed": sr.closed, "notes": sr.notes, "description": sc.describe(year, self.lang),
                 "gaps": gaps.tolist(), "bands": bands,
                 "band_codes": self.band_codes(sr.times[bands].to_numpy()) if bands else None,
                 "units_level": unit_level,
@@ -373,9 +372,11 @@ class Workbench:
                     drop_id=True)) for lvl in self.levels}}
 
     def page_text(self) -> dict:
-        """The words of the comparison panel and the band layer, in the config's language (text.TEXT)."""
+        """Every word of the page in the config's language (text.TEXT: the "page" group, the comparison panel
+        and the band layer); the page holds no display string of its own."""
         lang = self.lang
-        return {**{k: t(lang, k) for k in ("cmp_compare_with", "cmp_none", "cmp_baseline", "bands_title",
+        return {**TEXT["en"]["page"], **TEXT.get(lang, TEXT["en"])["page"],
+                **{k: t(lang, k) for k in ("cmp_compare_with", "cmp_none", "cmp_baseline", "bands_title",
                                             "combined", "choropleth_title")},
                 **{k: word(lang, "columns", k) for k in ("category", "gained", "lost", "net", "points", "unit")}}
 
@@ -477,7 +478,7 @@ class Workbench:
         written.update(write_static_maps(res2, target))  # the print maps, the scenario named on each page
         sc.save(target / "scenario.geojson", self.result.facilities)
         return {"folder": str(target), "files": sorted(Path(p).name for p in written.values()) + ["scenario.geojson"],
-                "description": sc.describe(year)}
+                "description": sc.describe(year, self.lang)}
 
 
 # --- the web app -------------------------------------------------------------------------------------

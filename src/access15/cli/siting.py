@@ -23,7 +23,7 @@ from ..siting import (
     write_suggestion,
 )
 from ..siting.sites import check_spacing
-from ..text import display_lang, message, noun, number, share, t, word
+from ..text import display_lang, noun, number, share, t, word
 from .app import app, cli_lang, console, err, fail, load_context, print_messages, print_written
 
 
@@ -84,7 +84,7 @@ def site_check(config: Path = typer.Argument(..., help="Analysis config (TOML)."
         ctx = load_context(config, cache, lang)
         if scenario is not None:
             ctx = scenario_context(ctx, scenario, year)
-            err.print(f"[dim]  {escape(message(lang, Scenario.load(scenario).describe(year)))}[/dim]")
+            err.print(f"[dim]  {escape(Scenario.load(scenario).describe(year, lang))}[/dim]")
         frames = []
         if at:
             frames.append(as_sites([parse_lonlat(a) for a in at], "--at"))

@@ -8,6 +8,12 @@
   const pct = (v) => (v == null ? "–" : (100 * v).toFixed(1) + "%");
   const wb = { ready: false, figures: null, init: null, requests: 0, errors: [] };
   window.access15wb = wb;
+  // every word of the page comes from the server (text.TEXT "page", in the config's language): T("key", {n: 3})
+  const T = (key, vars) => {
+    let s = (wb.init && wb.init.text && wb.init.text[key]) || key;
+    for (const k in vars || {}) s = s.split("{" + k + "}").join(String(vars[k]));
+    return s;
+  };
 
   function status(text, isError) {
     const el = $("status");
@@ -152,12 +158,12 @@
     const closed = closedIds().has(f.id);
     const div = document.createElement("div");
     div.innerHTML = "<b>" + esc(f.name || f.id) + "</b><br>" + esc(f.category) + " · id " + esc(f.id) +
-      (f.on_network ? "" : "<br><i>off the network</i>") + "<br>";
+      (f.on_network ? "" : "<br><i>" + esc(T("off_network")) + "</i>") + "<br>";
     const yr = document.createElement("input");
-    yr.type = "number"; yr.placeholder = "from year"; yr.style.width = "80px";
+    yr.type = "number"; yr.placeholder = T("from_year"); yr.style.width = "80px";
     const btn = document.createElement("button");
     btn.className = "fac-toggle";
-    btn.textContent = closed ? "Reopen" : "Close";
+    btn.textContent = closed ? T("reopen") : T("close");
     btn.onclick = async () => {
       map.closePopup();
       try {
@@ -183,12 +189,13 @@
         try { await api("PATCH", "/api/sites/" + encodeURIComponent(p.id), { lon: ll.lng, lat: ll.lat }); } catch (e) { /* shown */ }
       });
       const div = document.createElement("div");
-      div.innerHTML = "<b>" + esc(p.name || "proposed " + p.id) + "</b><br>" + esc(p.category) +
-        (p.capacity != null ? " · " + esc(p.capacity) + " places" : "") + (p.year ? " · opens " + esc(p.year) : "") +
+      div.innerHTML = "<b>" + esc(p.name || T("proposed", { id: p.id })) + "</b><br>" + esc(p.category) +
+        (p.capacity != null ? " · " + esc(T("n_places", { n: p.capacity })) : "") +
+        (p.year ? " · " + esc(T("opens_year", { year: p.year })) : "") +
         (active && active.status !== "ok" ? '<br><span class="bad">' + esc(active.message) + "</span>" : "") +
-        (active ? "" : "<br><i>not open in this plan year</i>") + "<br>";
+        (active ? "" : "<br><i>" + esc(T("not_open")) + "</i>") + "<br>";
       const del = document.createElement("button");
-      del.textContent = "Delete";
+      del.textContent = T("delete");
       del.onclick = async () => { map.closePopup(); try { await api("DELETE", "/api/sites/" + encodeURIComponent(p.id)); } catch (e) { /* shown */ } };
       div.appendChild(del);
       mk.bindPopup(div);
@@ -222,28 +229,29 @@
       tr.innerHTML = "<td>" + esc(r.label) + (r.minutes ? " <span class='hint'>" + esc(r.minutes) + " min</span>" : "") + "</td>" +
         "<td>" + r.facilities + "</td><td class='covered'>" + fmt(r.covered) + "</td><td class='share'>" + pct(r.share) + "</td>" +
         "<td class='delta " + (d > 0.5 ? "up" : d < -0.5 ? "down" : "") + "'>" + (d > 0 ? "+" : "") + fmt(d) +
-        " <span class='hint'>" + (r.share - r.base_share >= 0 ? "+" : "") + (100 * (r.share - r.base_share)).toFixed(2) + " pt</span></td>";
+        " <span class='hint'>" + (r.share - r.base_share >= 0 ? "+" : "") + (100 * (r.share - r.base_share)).toFixed(2) + " " + esc(T("pt")) + "</span></td>";
       tb.appendChild(tr);
     }
     $("cov-note").textContent = wb.init.demand_label;
     const tg = $("targets");
-    if (!fig.has_targets) tg.innerHTML = "<span class='hint'>No plan targets in this config ([targets]).</span>";
+    if (!fig.has_targets) tg.innerHTML = "<span class='hint'>" + esc(T("no_targets")) + "</span>";
     else {
-      tg.innerHTML = "<table><thead><tr><th>target</th><th>scope</th><th>figure</th><th>target</th><th></th></tr></thead><tbody>" +
+      tg.innerHTML = "<table><thead><tr>" + ["th_target", "th_scope", "th_figure", "th_target_value"].map((k) =>
+        "<th>" + esc(T(k)) + "</th>").join("") + "<th></th></tr></thead><tbody>" +
         fig.targets.map((t) => "<tr><td>" + esc(t.target) + "</td><td>" + esc(t.unit || t.level) + "</td><td>" +
           (t.measure === "coverage" || t.measure === "unit_share" ? pct(t.figure) : esc(t.figure == null ? "–" : Number(t.figure).toFixed(2))) +
           "</td><td>" + (t.measure === "coverage" || t.measure === "unit_share" ? pct(t.target_value) : esc(t.target_value)) + "</td><td class='" +
-          (t.met === true ? "met" : t.met === false ? "notmet" : "") + "'>" + esc(t.met === true ? "met" : t.met === false ? "not met" : t.status) +
+          (t.met === true ? "met" : t.met === false ? "notmet" : "") + "'>" + esc(t.met === true ? T("met") : t.met === false ? T("not_met") : t.status) +
           "</td></tr>").join("") + "</tbody></table>";
     }
     const un = $("units");
-    if (!fig.has_units) un.innerHTML = "<span class='hint'>No boundaries in this config ([boundaries]).</span>";
+    if (!fig.has_units) un.innerHTML = "<span class='hint'>" + esc(T("no_units")) + "</span>";
     else {
       const cats = wb.init.categories.map((c) => c.key);
-      un.innerHTML = "<table><thead><tr><th>unit</th><th>all req.</th>" + cats.map((c) => "<th>" + esc(c) + "</th>").join("") +
+      un.innerHTML = "<table><thead><tr><th>" + esc(T("th_unit")) + "</th><th>" + esc(T("th_all_req")) + "</th>" + cats.map((c) => "<th>" + esc(c) + "</th>").join("") +
         "</tr></thead><tbody>" + fig.units.map((u) => "<tr><td>" + esc(u.unit) + "</td><td>" + pct(u.share) + "</td>" +
           cats.map((c) => "<td>" + pct(u.shares ? u.shares[c] : null) + "</td>").join("") + "</tr>").join("") + "</tbody></table>" +
-        (fig.units_total > fig.units.length ? "<span class='hint'>" + fig.units.length + " of " + fig.units_total + " units</span>" : "");
+        (fig.units_total > fig.units.length ? "<span class='hint'>" + esc(T("n_of_units", { n: fig.units.length, total: fig.units_total })) + "</span>" : "");
     }
     const ed = $("edits");
     ed.innerHTML = "";
@@ -253,12 +261,12 @@
       const li = document.createElement("li");
       const s = st[p.id];
       li.innerHTML = "+ " + esc(p.category) + " " + esc(p.name || p.id) + (p.year ? " (" + esc(p.year) + ")" : "") +
-        (s && s.status !== "ok" ? " <span class='bad'>" + esc(s.message) + "</span>" : "") + (s ? "" : " <span class='hint'>not yet open</span>");
+        (s && s.status !== "ok" ? " <span class='bad'>" + esc(s.message) + "</span>" : "") + (s ? "" : " <span class='hint'>" + esc(T("not_yet_open")) + "</span>");
       ed.appendChild(li);
     }
     for (const c of fig.scenario.closed) {
       const li = document.createElement("li");
-      li.textContent = "− closed " + c.facility_id + (c.year ? " (from " + c.year + ")" : "");
+      li.textContent = T("closed_edit", { id: c.facility_id }) + (c.year ? T("from_paren", { year: c.year }) : "");
       ed.appendChild(li);
     }
     $("notes").textContent = fig.notes.join(" ");
@@ -266,7 +274,8 @@
     fillYears(fig.years);
     drawSites(fig);
     styleFacilities(fig);
-    status(fig.description + " · server " + fig.server_ms + " ms" + (ms ? " · round trip " + Math.round(ms) + " ms" : ""), false);
+    status(fig.description + " · " + T("server_ms", { ms: fig.server_ms }) +
+      (ms ? " · " + T("round_trip", { ms: Math.round(ms) }) : ""), false);
   }
 
   function showBandLegend(cat) {
@@ -316,7 +325,7 @@
     sel.innerHTML = "";
     for (const y of want) {
       const o = document.createElement("option");
-      o.value = y; o.textContent = y === "" ? "all edits" : String(y);
+      o.value = y; o.textContent = y === "" ? T("all_edits") : String(y);
       sel.appendChild(o);
     }
     sel.value = cur;
@@ -330,9 +339,10 @@
     suggested.forEach((s, i) => {
       const mk = L.marker([s.lat, s.lon], { icon: siteIcon(catColor[s.category], "S" + s.rank, true) });
       const div = document.createElement("div");
-      div.innerHTML = "<b>suggested #" + s.rank + "</b> " + esc(s.category) + "<br>adds " + fmt(s.newly_covered) + " (" + pct(s.share_after) + " after)<br>";
+      div.innerHTML = "<b>" + esc(T("suggested_n", { rank: s.rank })) + "</b> " + esc(s.category) + "<br>" +
+        esc(T("adds_after", { n: fmt(s.newly_covered), share: pct(s.share_after) })) + "<br>";
       const keep = document.createElement("button"), drop = document.createElement("button");
-      keep.textContent = "Keep"; drop.textContent = "Drop";
+      keep.textContent = T("keep"); drop.textContent = T("drop");
       keep.onclick = () => { map.closePopup(); keepSuggested([i]); };
       drop.onclick = () => { map.closePopup(); suggested.splice(i, 1); drawSuggested(); };
       div.appendChild(keep); div.appendChild(drop);
@@ -344,7 +354,7 @@
     suggested = suggested.filter((_, i) => which.indexOf(i) < 0);
     drawSuggested();
     for (const s of keep) {
-      try { await api("POST", "/api/sites", { category: s.category, lon: s.lon, lat: s.lat, name: "suggested " + s.site }); } catch (e) { return; }
+      try { await api("POST", "/api/sites", { category: s.category, lon: s.lon, lat: s.lat, name: T("suggested_name", { site: s.site }) }); } catch (e) { return; }
     }
   }
 
@@ -379,12 +389,15 @@
   async function start() {
     const init = await api("GET", "/api/init");
     wb.init = init;
+    document.documentElement.lang = init.lang === "zh" ? "zh-CN" : "en";
+    document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = T(el.dataset.t); });
+    document.querySelectorAll("[data-tp]").forEach((el) => { el.placeholder = T(el.dataset.tp); });
     init.categories.forEach((c, i) => { catColor[c.key] = COLORS[i % COLORS.length]; });
     const w = init.cells.weight.slice().sort((a, b) => a - b);
     wb.weightTop = w.length ? w[Math.floor(0.95 * (w.length - 1))] || 1 : 1;
     for (const sel of [$("add-cat"), $("layer")]) {
-      if (sel === $("layer")) { const o = document.createElement("option"); o.value = "combined"; o.textContent = "all required (combined)"; sel.appendChild(o); }
-      for (const c of init.categories) { const o = document.createElement("option"); o.value = c.key; o.textContent = c.label + " (" + c.minutes + " min)"; sel.appendChild(o); }
+      if (sel === $("layer")) { const o = document.createElement("option"); o.value = "combined"; o.textContent = T("all_required"); sel.appendChild(o); }
+      for (const c of init.categories) { const o = document.createElement("option"); o.value = c.key; o.textContent = c.label + " (" + T("min", { m: c.minutes }) + ")"; sel.appendChild(o); }
     }
     $("bands-label").textContent = init.text.bands_title;
     $("cmp-label").textContent = init.text.cmp_compare_with;
@@ -409,9 +422,9 @@
     const legend = L.control({ position: "bottomleft" });
     legend.onAdd = () => {
       const d = L.DomUtil.create("div", "legend");
-      d.innerHTML = "<div><i style='background:rgba(214,39,40,.6)'></i>outside the circle (darker: more residents)</div>" +
+      d.innerHTML = "<div><i style='background:rgba(214,39,40,.6)'></i>" + esc(T("legend_gap")) + "</div>" +
         init.categories.map((c) => "<div><i style='background:" + catColor[c.key] + ";border-radius:50%'></i>" + esc(c.label) + "</div>").join("") +
-        "<div><i style='background:#fff;border:1px dashed #b00020;border-radius:50%'></i>closed in the scenario</div>";
+        "<div><i style='background:#fff;border:1px dashed #b00020;border-radius:50%'></i>" + esc(T("legend_closed")) + "</div>";
       return d;
     };
     legend.addTo(map);
@@ -424,12 +437,12 @@
     $("unit-level").onchange = () => api("GET", "/api/figures").catch(() => null);
     $("compare").onchange = () => loadCompare();
     $("suggest-btn").onclick = async () => {
-      status("suggesting…", false);
+      status(T("suggesting"), false);
       try {
         const d = await api("POST", "/api/suggest", { category: $("add-cat").value, k: Number($("suggest-k").value) });
         suggested = d.suggested.map((s) => Object.assign({ category: $("add-cat").value }, s));
         drawSuggested();
-        status(suggested.length + " suggested sites: keep or drop each (click it), or all", false);
+        status(T("suggested_status", { n: suggested.length }), false);
       } catch (e) { /* shown */ }
     };
     $("keep-all").onclick = () => keepSuggested(suggested.map((_, i) => i));
@@ -437,17 +450,17 @@
     $("save").onclick = async () => {
       try {
         const d = await api("POST", "/api/scenario/save", { name: $("sc-name").value });
-        $("files").textContent = "saved " + d.file + " in " + d.folder;
+        $("files").textContent = T("saved_in", { file: d.file, folder: d.folder });
         await refreshSaved();
       } catch (e) { /* shown */ }
     };
     $("load").onclick = () => $("saved").value && api("POST", "/api/scenario/load", { file: $("saved").value }).catch(() => null);
     $("new").onclick = () => api("POST", "/api/scenario/new", { name: "scenario" }).catch(() => null);
     $("export").onclick = async () => {
-      status("exporting…", false);
+      status(T("exporting"), false);
       try {
         const d = await api("POST", "/api/export", {});
-        $("files").textContent = "exported " + d.files.join(", ") + " to " + d.folder;
+        $("files").textContent = T("exported_to", { files: d.files.join(", "), folder: d.folder });
         status(d.description, false);
       } catch (e) { /* shown */ }
     };
@@ -456,5 +469,5 @@
     wb.ready = true;
   }
 
-  start().catch((e) => status("could not start: " + e.message, true));
+  start().catch((e) => status(T("could_not_start", { msg: e.message }), true));
 })();
