@@ -165,3 +165,31 @@ def test_a_point_uses_the_street_it_stands_on_even_on_a_small_network_piece(port
 
     m = travel_matrix(net, clinic, homes, 5000.0)
     np.testing.assert_allclose(np.sort(m.dist_m), np.sort(res.dist_m), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("cheap", [1.0, 0.6])
+def test_dropping_facilities_that_cannot_reach_changes_nothing(helsinki_network, cheap):
+    """may_reach keeps every facility that can reach a demand point within the limit: a search over the kept
+    facilities gives the same distances and nearest facilities as over all, also where walking costs less than
+    flat (rates of 0.6, as downhill everywhere: the bound widens by 1/0.6), and in both directions."""
+    from access15.routing import EdgeRates, may_reach
+
+    net = helsinki_network
+    rng = np.random.default_rng(7)
+    lo, hi = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
+    fac = snap_points(net, rng.uniform(lo, hi, size=(20, 2)))  # sparse: the nearest is often near the limit
+    rates = EdgeRates(rng.uniform(cheap, cheap * 1.05, net.n_edges), rng.uniform(cheap, cheap * 1.05, net.n_edges))
+    dropped = reached = 0
+    for _trial in range(10):  # a local cluster of demand points (what a closure re-routes)
+        dem = snap_points(net, rng.uniform(lo, hi) + rng.normal(0, 30, size=(40, 2)))
+        for limit in (300.0, 600.0):
+            keep = may_reach(fac, dem, limit, rates)
+            full = nearest_facility(net, fac, dem, limit_m=limit, rates=rates)
+            part = nearest_facility(net, fac.take(np.flatnonzero(keep)), dem, limit_m=limit, rates=rates)
+            np.testing.assert_array_equal(part.dist_m, full.dist_m)
+            got = np.where(part.facility >= 0, np.flatnonzero(keep)[np.maximum(part.facility, 0)], -1)
+            np.testing.assert_array_equal(got, full.facility)
+            dropped += len(fac) - keep.sum()
+            reached += np.isfinite(full.dist_m).sum()
+    assert dropped > 0 and reached > 0  # the filter did drop facilities, and the searches reached some points
+    assert may_reach(fac, dem, np.inf, rates).all()

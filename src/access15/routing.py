@@ -181,6 +181,26 @@ def _reduce(owner: np.ndarray, total: np.ndarray, who: np.ndarray, n: int) -> tu
     return dist, best
 
 
+def may_reach(fac: Snapped, dem: Snapped, limit_m: float, rates: EdgeRates | None = None) -> np.ndarray:
+    """Which facilities may lie within ``limit_m`` (flat metres) of any of the demand points: a walk is at
+    least as long as the straight line between the two attachment points, and costs at least that times the
+    cheapest rate (access legs cost 1 per metre, never less than ``cheapest``), so a facility outside the
+    demand points' bounding box widened by ``limit_m / cheapest`` cannot reach any of them within the limit.
+    Dropping those from a search changes no distance within the limit. O(n + m)."""
+    if not np.isfinite(limit_m):
+        return np.ones(len(fac), dtype=bool)
+    fat, fown = fac.attachments()
+    dat, _ = dem.attachments()
+    keep = np.zeros(len(fac), dtype=bool)
+    if not dat.ok.any():
+        return keep  # no demand point on the network: nothing to reach
+    reach = limit_m / (rates.cheapest if rates is not None else 1.0)
+    lo, hi = dat.xy[dat.ok].min(axis=0) - reach, dat.xy[dat.ok].max(axis=0) + reach
+    inside = fat.ok & np.all((fat.xy >= lo) & (fat.xy <= hi), axis=1)
+    keep[fown[inside]] = True
+    return keep
+
+
 def nearest_facility(net: WalkNetwork, fac: Snapped, dem: Snapped, limit_m: float = np.inf,
                      rates: EdgeRates | None = None) -> NearestResult:
     """Walking distance from each demand point to the nearest facility (metres), and its index.

@@ -54,7 +54,7 @@ from .coverage import COMBINED, ROW_FIGURES, combined_minutes, coverage_table
 from .errors import InputError
 from .profiles import class_profile_times
 from .result import AnalysisResult
-from .routing import nearest_facility
+from .routing import may_reach, nearest_facility
 from .siting import OK, SiteContext, as_sites, site_context
 from .siting.sites import validate_sites
 from .snap import snap_points
@@ -432,8 +432,9 @@ class ScenarioEngine:
             keep = np.flatnonzero((self.fac_cat == category) & ~np.isin(self.fac_ids, list(closed)))
             if len(hit):
                 wk = self.ctx.walk[category]
-                r = nearest_facility(self.result.network, self.fsnap.take(keep), self.ctx.demand_snap.take(hit),
-                                     limit_m=wk.limit_m(self.limit_min[category]), rates=wk.rates)
+                limit, dem = wk.limit_m(self.limit_min[category]), self.ctx.demand_snap.take(hit)
+                keep = keep[may_reach(self.fsnap.take(keep), dem, limit, wk.rates)]  # the search stays local
+                r = nearest_facility(self.result.network, self.fsnap.take(keep), dem, limit_m=limit, rates=wk.rates)
                 t[hit] = wk.minutes(r.dist_m)
                 ids = self.fac_ids[keep]
                 near[hit] = np.where(r.facility >= 0, ids[np.maximum(r.facility, 0)] if len(keep) else "", "")
