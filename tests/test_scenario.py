@@ -66,6 +66,25 @@ def test_add_two_close_one_equals_a_full_rerun(engine, ctx):
     assert only.coverage.set_index("category").loc["clinic", "covered"] < base.loc["clinic", "covered"]
 
 
+def test_closing_one_after_another_equals_a_full_rerun(ctx):
+    """Closures made one at a time (each starting from the cached closure before it, as in the workbench)
+    give the figures and nearest facilities of a full re-run without all of them, for clinics that share
+    residents (neighbours of the busiest one)."""
+    res = ctx.result
+    dem = res.demand
+    near = dem.groupby("nearest_clinic")["weight"].sum().drop(labels=[""], errors="ignore")
+    ids = list(near.sort_values(ascending=False).index[:4])
+    eng = ScenarioEngine(ctx)  # a fresh cache
+    for k in range(1, len(ids) + 1):
+        sr = eng.apply(Scenario("c", [], [Closure(i) for i in ids[:k]]))
+        gone = res.facilities["facility_id"].astype(str).isin(ids[:k])
+        full = analyze(res.config, network=res.network, facilities=res.facilities[~gone])
+        _assert_same(sr, full, eng.categories)
+        assert np.array_equal(np.asarray(sr.nearest["clinic"], dtype=object).astype(str),
+                              full.demand["nearest_clinic"].astype(str).to_numpy())
+    assert len([key for key in eng._closure if key[0] == "clinic"]) == len(ids)  # each built on the one before
+
+
 def test_years_moves_and_bad_sites(engine, ctx):
     res = ctx.result
     sc = Scenario("y", [Proposed("p1", "clinic", -51.18057, -30.04147, year=2027),

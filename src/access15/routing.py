@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
 
 from .network import WalkNetwork
 from .snap import Snapped
@@ -184,20 +185,20 @@ def _reduce(owner: np.ndarray, total: np.ndarray, who: np.ndarray, n: int) -> tu
 def may_reach(fac: Snapped, dem: Snapped, limit_m: float, rates: EdgeRates | None = None) -> np.ndarray:
     """Which facilities may lie within ``limit_m`` (flat metres) of any of the demand points: a walk is at
     least as long as the straight line between the two attachment points, and costs at least that times the
-    cheapest rate (access legs cost 1 per metre, never less than ``cheapest``), so a facility outside the
-    demand points' bounding box widened by ``limit_m / cheapest`` cannot reach any of them within the limit.
-    Dropping those from a search changes no distance within the limit. O(n + m)."""
+    cheapest rate (access legs cost 1 per metre, never less than ``cheapest``), so a facility farther than
+    ``limit_m / cheapest`` in a straight line from every demand point cannot reach any of them within the
+    limit. Dropping those from a search changes no distance within the limit. O((n + m) log n) (a KD-tree
+    over the demand points' attachments)."""
     if not np.isfinite(limit_m):
         return np.ones(len(fac), dtype=bool)
     fat, fown = fac.attachments()
     dat, _ = dem.attachments()
     keep = np.zeros(len(fac), dtype=bool)
-    if not dat.ok.any():
-        return keep  # no demand point on the network: nothing to reach
+    if not dat.ok.any() or not fat.ok.any():
+        return keep  # nothing to reach, or nothing to reach it from
     reach = limit_m / (rates.cheapest if rates is not None else 1.0)
-    lo, hi = dat.xy[dat.ok].min(axis=0) - reach, dat.xy[dat.ok].max(axis=0) + reach
-    inside = fat.ok & np.all((fat.xy >= lo) & (fat.xy <= hi), axis=1)
-    keep[fown[inside]] = True
+    dist, _ = cKDTree(dat.xy[dat.ok]).query(fat.xy[fat.ok], distance_upper_bound=reach * (1 + 1e-9))
+    keep[fown[np.flatnonzero(fat.ok)[np.isfinite(dist)]]] = True
     return keep
 
 

@@ -424,11 +424,19 @@ class ScenarioEngine:
         return self._cached(self._reach, (category, p.lon, p.lat), make)
 
     def _closure_times(self, category: str, closed: frozenset) -> tuple[np.ndarray, np.ndarray]:
-        """Minutes and nearest facility ids of ``category`` with the ``closed`` facilities removed."""
+        """Minutes and nearest facility ids of ``category`` with the ``closed`` facilities removed.
+
+        Starts from the largest cached closure of a subset (else the baseline): closing more facilities only
+        moves the points whose nearest facility is among the newly closed ones (any other point keeps its
+        nearest, which is still open, and nothing can come closer), so only those are re-routed."""
         def make():
-            t = self.base_times[category].to_numpy().copy()
-            near = self.base_nearest[category].copy()
-            hit = np.flatnonzero(pd.Series(near).isin(closed).to_numpy())
+            with self._lock:
+                prior = max((k[1] for k in self._closure if k[0] == category and k[1] < closed), key=len,
+                            default=frozenset())
+                start = self._closure.get((category, prior)) if prior else None
+            t, near = ((start[0].copy(), start[1].copy()) if start is not None else
+                       (self.base_times[category].to_numpy().copy(), self.base_nearest[category].copy()))
+            hit = np.flatnonzero(pd.Series(near).isin(closed - prior if start is not None else closed).to_numpy())
             keep = np.flatnonzero((self.fac_cat == category) & ~np.isin(self.fac_ids, list(closed)))
             if len(hit):
                 wk = self.ctx.walk[category]
