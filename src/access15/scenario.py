@@ -323,6 +323,10 @@ class ScenarioResult:
         return self._fac
 
 
+#: How many scenario answers an engine keeps (each holds per-point arrays: a few MB at 1M edges).
+APPLIED_KEPT = 8
+
+
 class ScenarioEngine:
     """Applies scenarios to one analysis, with caches of the bounded searches (thread-safe).
 
@@ -366,6 +370,7 @@ class ScenarioEngine:
         self._lock = threading.Lock()
         self._reach: OrderedDict = OrderedDict()
         self._closure: OrderedDict = OrderedDict()
+        self._applied: OrderedDict = OrderedDict()  # the last answers (page reloads, plan-year switches)
         self._cache_size = cache_size
         self._fac_units = None
         self._levels: list[str] = []
@@ -373,7 +378,7 @@ class ScenarioEngine:
             self._levels = list(dict.fromkeys(res.boundaries["level"].tolist())) if "level" in res.boundaries else []
 
     # -- caches --
-    def _cached(self, store: OrderedDict, key, make):
+    def _cached(self, store: OrderedDict, key, make, size: int | None = None):
         with self._lock:
             if key in store:
                 store.move_to_end(key)
@@ -381,7 +386,7 @@ class ScenarioEngine:
         value = make()
         with self._lock:
             store[key] = value
-            while len(store) > self._cache_size:
+            while len(store) > (size or self._cache_size):
                 store.popitem(last=False)
         return value
 
@@ -475,9 +480,15 @@ class ScenarioEngine:
     # -- the figures --
     def apply(self, scenario: Scenario, year: int | None = None) -> ScenarioResult:
         """The scenario's figures in plan ``year`` (None: every edit applies). Exactly those of
-        ``analyze(config, facilities=scenario_facilities(...))`` (module docstring)."""
-        cfg = self.cfg
+        ``analyze(config, facilities=scenario_facilities(...))`` (module docstring). The last few answers are
+        kept, by the edits that apply in ``year`` (a result is read, never changed, by its callers)."""
         added, closed = scenario.active(year)
+        key = (tuple((p.id, p.category, p.lon, p.lat, p.capacity, p.year, p.name) for p in added),
+               frozenset(closed), year)
+        return self._cached(self._applied, key, lambda: self._apply(added, closed, year), size=APPLIED_KEPT)
+
+    def _apply(self, added: list[Proposed], closed: set[str], year: int | None) -> ScenarioResult:
+        cfg = self.cfg
         for p in added:
             self.check_category(p.category)
         closed_cat = {fid: self.check_facility(fid) for fid in closed}
