@@ -72,8 +72,10 @@ def load_context(config: Path, cache: bool = True, lang: str = "en") -> SiteCont
 
 def print_written(written: dict, lang: str = "en") -> None:
     """List the files a command wrote."""
+    names = {key: word(lang, "written", key) for key in written}
+    width = max(map(len, names.values()), default=0)
     for key, path in written.items():
-        console.print(f"  {word(lang, 'written', key):<14} {path}")
+        console.print(f"  {names[key]:<{width}}  {path}")
 
 
 def fmt_min(v: float, limit: float) -> str:
