@@ -94,3 +94,36 @@ def test_missing_labels_name_every_required_category_outside(demo_result):
         want = ",".join(c for c in req if not demo_result.demand[f"covered_{c}"].iat[i])
         assert got[i] == want
     assert (got == "").sum() == demo_result.demand["covered_combined"].sum()
+
+
+def test_gpkg_as_points_holds_the_same_rows_and_renders_the_same_map(written, tmp_path):
+    """[output] gpkg_cells = "points": the demand and gaps layers hold the cell centres with the same columns
+    and values; access15 map rebuilds the same view from it (the cells come from the stored indices)."""
+    from dataclasses import replace
+
+    from access15.outputs import load_result
+
+    res, out, files = written
+    cfg = replace(res.config, output=replace(res.config.output, gpkg_cells="points"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pts = write_outputs(replace(res, config=cfg), tmp_path / "pts", html=False)
+    for layer in ("demand", "gaps"):
+        a, b = gpd.read_file(files["gpkg"], layer=layer), gpd.read_file(pts["gpkg"], layer=layer)
+        assert (b.geom_type == "Point").all() and (a.geom_type == "Polygon").all() and len(a) == len(b) > 0
+        assert a.geometry.contains(b.geometry).all()
+        pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
+    va, vb = load_result(files["gpkg"]), load_result(pts["gpkg"])
+    pd.testing.assert_frame_equal(va.demand.drop(columns="geometry"), vb.demand.drop(columns="geometry"))
+    assert va.demand.geometry.geom_equals(vb.demand.geometry).all()
+    assert pts["gpkg"].stat().st_size < files["gpkg"].stat().st_size
+
+
+def test_gpkg_cells_is_checked(tmp_path):
+    from access15.config import config_from_dict
+    from access15.errors import InputError
+
+    base = {"network": {"path": "x.osm.pbf"}, "categories": {"clinic": {"minutes": 15}},
+            "facilities": [{"path": "osm"}]}
+    with pytest.raises(InputError, match=r"gpkg_cells = 'cells'.*\"polygons\".*\"points\""):
+        config_from_dict({**base, "output": {"gpkg_cells": "cells"}})

@@ -254,6 +254,9 @@ class OutputConfig:
     #: walking profiles (data/walk_profiles.toml) the HTML map can switch its travel-time and gap layers to:
     #: every category is also routed for each of them (docs/walking.md)
     map_profiles: list[str] = field(default_factory=list)
+    #: the GeoPackage's demand and gaps layers as grid-cell "polygons" or as their centre "points" (a metro-size
+    #: grid: a fraction of the size and time; travel_time.tif holds the cells; docs/scale.md)
+    gpkg_cells: str = "polygons"
 
 
 @dataclass
@@ -369,6 +372,9 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
     if cfg.output.lang not in ("en", "zh"):
         raise InputError(source, f"[output] lang = '{cfg.output.lang}'", "use \"en\" or \"zh\"")
     check_basemap(cfg.output, source)
+    if cfg.output.gpkg_cells not in GPKG_CELLS:
+        raise InputError(source, f"[output] gpkg_cells = '{cfg.output.gpkg_cells}'",
+                         "use \"polygons\" (grid cells) or \"points\" (their centres)", field="gpkg_cells")
 
     cats = data.get("categories", {})
     if not isinstance(cats, dict) or not cats:
@@ -514,6 +520,9 @@ def peek_lang(path: str | Path | None) -> str | None:
     lang = data.get("output", {}).get("lang") if isinstance(data.get("output"), dict) else None
     return lang if isinstance(lang, str) else None
 
+
+#: How the GeoPackage holds grid demand (``[output] gpkg_cells``).
+GPKG_CELLS = ("polygons", "points")
 
 #: Population kinds (see :class:`PopulationConfig`).
 KINDS = ("raster", "polygons", "points", "buildings")

@@ -54,10 +54,10 @@ META_TABLE = "access15_meta"
 
 
 def demand_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
-    """Demand as cell polygons (grid demand) or points, with travel times and a ``missing`` column that
-    lists the required categories outside their circle (EPSG:4326)."""
+    """Demand as cell polygons (grid demand, unless ``[output] gpkg_cells = "points"``) or points, with travel
+    times and a ``missing`` column that lists the required categories outside their circle (EPSG:4326)."""
     d = result.demand.copy()
-    if result.grid is not None:
+    if result.grid is not None and result.config.output.gpkg_cells == "polygons":
         d = d.set_geometry(result.grid.cell_polygons(d["ix"].to_numpy(), d["iy"].to_numpy()), crs=d.crs)
     req = [c for c, k in result.config.categories.items() if k.required]
     d["missing"] = missing_labels(d, req)
