@@ -309,8 +309,12 @@ def test_duplicates_across_sources_merged_with_a_report():
         fac = load_facilities(srcs, lambda p: DATA / p, ["clinic", "culture", "childcare", "fitness", "convenience"],
                               None)
     gov = pd.read_csv(GOV)
-    reports = fac.attrs["poi_reports"]
-    merged = reports[0].duplicates
+    assert not fac.attrs  # nothing unserialisable rides along (the analysis cache and GeoParquet store attrs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        each = [load_facilities([s], lambda p: DATA / p, ["clinic", "culture", "childcare", "fitness", "convenience"],
+                                None) for s in srcs]
+    _, merged = merge_duplicates(gpd.GeoDataFrame(pd.concat(each, ignore_index=True), crs=4326))
     assert len(merged) == len(gov)  # every district-list entry is also in the AMap export, 3-8 m away
     assert set(merged["kept_source"]) == {GOV.name} and set(merged["dropped_source"]) == {AMAP.name}
     assert merged["distance_m"].max() < 10 and (merged["similarity"] >= 0.6).all()
@@ -451,3 +455,24 @@ format = "amap"
     notes = [p.problem for p in problems if p.file == str(AMAP)]
     assert any(n.startswith("POI mapping: clinic / hospital") for n in notes)
     assert any("POI type not mapped: '餐饮服务;中餐厅;中餐厅'" in n for n in notes)
+
+
+def test_an_analysis_with_a_poi_export_is_cached(tmp_path):
+    """A config reading an AMap export (the tutorial's) is stored in the analysis cache and read back: nothing
+    attached to its facilities stops the cache (it once held the POI reports and was rebuilt on every call)."""
+    from access15.pipeline import cached_analyze
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = tmp_path / "configs" / "t.toml"
+    cfg.parent.mkdir()
+    text = (root / "configs" / "tutorial_haidian.toml").read_text(encoding="utf-8")
+    cfg.write_text(text.replace('"../data/', f'"{(root / "data").as_posix()}/')
+                   .replace("[network]\n", f'[network]\ncache_dir = "{(tmp_path / "cache").as_posix()}"\n'),
+                   encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first, cache = cached_analyze(cfg, tmp_path / "acache")
+        again, _ = cached_analyze(cfg, tmp_path / "acache")
+    assert not cache.skipped and "load cache" not in first.timings
+    assert list(again.timings) == ["load cache"]
+    pd.testing.assert_frame_equal(again.coverage, first.coverage)

@@ -96,7 +96,7 @@ def write_scalable(result: AnalysisResult, folder: Path, demand_layer: gpd.GeoDa
     points = demand_layer.set_geometry(result.demand.geometry.to_crs(4326).values)  # cell centres or nodes
     facilities = facilities.copy()
     for table, name in ((points, DEMAND_PARQUET), (facilities, FACILITIES_PARQUET)):
-        table.attrs = {}  # run-time attachments (e.g. POI reports) are not table metadata
+        table.attrs = {}  # run-time attachments (e.g. a source path) are not table metadata
         table.to_parquet(folder / name)
     files.update({"demand_parquet": DEMAND_PARQUET, "facilities_parquet": FACILITIES_PARQUET})
     return files

@@ -160,7 +160,7 @@ def load_facilities(sources: list[FacilitySource], resolve: Callable[[str], Path
     dropped with a warning that names them.
     """
     frames = []
-    poi_reports: list = []
+    any_poi = False
     for src in sources:
         wanted = src.categories or ([src.category] if src.category else None)
         if src.path.lower() == "osm":
@@ -175,7 +175,7 @@ def load_facilities(sources: list[FacilitySource], resolve: Callable[[str], Path
         elif src.format:  # POI exports (AMap/Baidu JSON, POI CSV): categories from the preset's rules
             gdf, report = load_poi_source(src, resolve(src.path), resolve(src.preset) if src.preset else None)
             warnings.warn(report.summary(), AccessWarning, stacklevel=2)
-            poi_reports.append(report)
+            any_poi = True
             frames.append(gdf[gdf["category"].isin(wanted)] if wanted else gdf)
         else:
             path = resolve(src.path)
@@ -190,7 +190,7 @@ def load_facilities(sources: list[FacilitySource], resolve: Callable[[str], Path
     out = pd.concat(frames, ignore_index=True) if frames else gpd.GeoDataFrame(columns=FACILITY_COLUMNS)
     out = gpd.GeoDataFrame(out, geometry="geometry", crs=4326)
     out = out[out["category"].isin(categories)].reset_index(drop=True)
-    if poi_reports:  # one facility listed by several sources (a POI export and a government list) is merged
+    if any_poi:  # one facility listed by several sources (a POI export and a government list) is merged
         out, merged = merge_duplicates(out)
         out = out.reset_index(drop=True)
         if len(merged):
@@ -198,7 +198,4 @@ def load_facilities(sources: list[FacilitySource], resolve: Callable[[str], Path
                           "similar names), e.g. " + "; ".join(f"'{r.dropped_name}' ({r.dropped_source}) = "
                           f"'{r.kept_name}' ({r.kept_source}), {r.distance_m:g} m" for r in merged.head(3).itertuples()),
                           AccessWarning, stacklevel=2)
-        for rep in poi_reports:
-            rep.duplicates = merged[(merged["kept_source"] == rep.source) | (merged["dropped_source"] == rep.source)]
-        out.attrs["poi_reports"] = poi_reports
     return out
