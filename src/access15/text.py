@@ -590,8 +590,6 @@ def _message_table(lang: str) -> list[tuple[int, re.Pattern, list[tuple[bool, st
     return table
 
 
-
-
 @functools.lru_cache(maxsize=4096)
 def translate(msg: str, lang: str) -> str | None:
     """``msg`` in ``lang`` when every part of it is in the message table ``data/messages_<lang>.toml``, else None.
