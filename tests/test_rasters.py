@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+import shapely
 
 from access15.outputs import write_outputs
 from access15.provenance import verify_outputs
@@ -127,3 +128,17 @@ def test_gpkg_cells_is_checked(tmp_path):
             "facilities": [{"path": "osm"}]}
     with pytest.raises(InputError, match=r"gpkg_cells = 'cells'.*\"polygons\".*\"points\""):
         config_from_dict({**base, "output": {"gpkg_cells": "cells"}})
+
+
+def test_grid_outline_is_the_union_of_the_cells(demo_result):
+    """Grid.outline (traced from a cell mask) covers exactly the union of the cell squares, holes included."""
+    res = demo_result
+    for cat in ("clinic", "combined"):
+        gaps = res.demand[~res.demand[f"covered_{cat}"].to_numpy(bool)]
+        ix, iy = gaps["ix"].to_numpy(), gaps["iy"].to_numpy()
+        traced = res.grid.outline(ix, iy)
+        union = shapely.coverage_union_all(res.grid.cell_polygons(ix, iy))
+        assert traced.is_valid and traced.area == pytest.approx(union.area, rel=1e-12)
+        assert shapely.symmetric_difference(traced, union).area < 1e-6 * union.area
+        assert traced.area == pytest.approx(len(gaps) * res.grid.cell ** 2, rel=1e-12)
+    assert res.grid.outline(np.array([], int), np.array([], int)).is_empty

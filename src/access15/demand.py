@@ -26,7 +26,10 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pyproj
+import rasterio.features
+import rasterio.transform
 import shapely
+import shapely.geometry
 from scipy.spatial import cKDTree
 
 from .errors import AccessWarning, InputError
@@ -54,6 +57,19 @@ class Grid:
     cell: float
     nx: int
     ny: int
+
+    def outline(self, ix: np.ndarray, iy: np.ndarray) -> shapely.Geometry:
+        """The area of the given cells as one (multi)polygon in the grid's CRS: the union of their squares,
+        traced from a cell mask by GDAL (``rasterio.features.shapes``, 4-connected) instead of unioning
+        polygons. O(nx * ny) bytes and time."""
+        if not len(ix):
+            return shapely.Polygon()
+        mask = np.zeros((self.ny, self.nx), dtype=np.uint8)
+        mask[self.ny - 1 - np.asarray(iy), np.asarray(ix)] = 1
+        transform = rasterio.transform.from_origin(self.x0, self.y0 + self.ny * self.cell, self.cell, self.cell)
+        parts = [shapely.geometry.shape(g) for g, _ in rasterio.features.shapes(mask, mask=mask.astype(bool),
+                                                                                transform=transform)]
+        return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
 
     def cell_polygons(self, ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
         """Square polygons for the given cell indices."""

@@ -356,8 +356,7 @@ def _gap_group(data: MapData, covered: str, name: str, shift: Shift, weights: np
         merc, bounds = _to_mercator(arr, tr, data.crs, shift)
         cls = np.where(np.isnan(merc), -1, np.searchsorted(breaks, merc, side="left").clip(0, len(breaks) - 1))
         folium.raster_layers.ImageOverlay(png_url(cls, ramp, GAP_ALPHA), bounds=bounds, name=name).add_to(group)
-        polys = data.grid.cell_polygons(gaps["ix"].to_numpy(), gaps["iy"].to_numpy())
-        merged = shapely.coverage_union_all(polys) if len(polys) else shapely.Polygon()
+        merged = data.grid.outline(gaps["ix"].to_numpy(), gaps["iy"].to_numpy())
     else:
         merged = shapely.union_all(shapely.buffer(gaps.geometry.values, 20)) if len(gaps) else shapely.Polygon()
     outline = _geo_layer(gpd.GeoDataFrame({"layer": [name]}, geometry=[merged], crs=data.crs), shift,

@@ -166,8 +166,7 @@ def _draw(data: MapData, category: str, lang: str) -> plt.Figure:
             img = np.where(np.isnan(arr), np.nan, 0.0)
             ax.imshow(img, extent=extent, cmap=ListedColormap([GREY_RAMP[1]]), interpolation="nearest", zorder=3)
         gaps = data.gaps(category)
-        polys = data.grid.cell_polygons(gaps["ix"].to_numpy(), gaps["iy"].to_numpy())
-        merged = shapely.coverage_union_all(polys) if len(polys) else shapely.Polygon()
+        merged = data.grid.outline(gaps["ix"].to_numpy(), gaps["iy"].to_numpy())
         if not merged.is_empty:
             gpd.GeoSeries([merged], crs=data.crs).plot(ax=ax, facecolor="none", edgecolor="black", hatch="////",
                                                        linewidth=0.8, zorder=4)

@@ -45,7 +45,7 @@ def _cells(check: SiteCheck, mask: np.ndarray, name: str) -> gpd.GeoDataFrame:
     if not len(dem):
         geom = shapely.Polygon()
     elif result.grid is not None:
-        geom = shapely.coverage_union_all(result.grid.cell_polygons(dem["ix"].to_numpy(), dem["iy"].to_numpy()))
+        geom = result.grid.outline(dem["ix"].to_numpy(), dem["iy"].to_numpy())
     else:
         geom = shapely.union_all(shapely.buffer(dem.geometry.values, 20))
     return map_layer(gpd.GeoDataFrame({"layer": [name]}, geometry=[geom], crs=result.network.crs), result.config)
