@@ -476,3 +476,19 @@ def test_an_analysis_with_a_poi_export_is_cached(tmp_path):
     assert not cache.skipped and "load cache" not in first.timings
     assert list(again.timings) == ["load cache"]
     pd.testing.assert_frame_equal(again.coverage, first.coverage)
+
+
+def test_validate_lists_the_facilities_two_sources_share():
+    """validate names every facility the analysis counts once because the AMap export and the district list
+    both hold it: as many notes as the run merges, each naming both names and sources."""
+    from access15 import analyze
+    from access15.validate import validate
+
+    cfg = Path(__file__).resolve().parents[1] / "configs" / "tutorial_haidian.toml"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        notes = [p for p in validate(cfg) if p.severity == "note" and "counted once" in p.problem]
+        run = analyze(cfg)
+    merged = next(w for w in run.warnings if "listed by two sources merged" in w)
+    assert len(notes) == int(merged.split()[0]) > 0
+    assert all(p.file.endswith("tsinghua_amap_pois.json") and "haidian_district_list.csv" in p.problem for p in notes)

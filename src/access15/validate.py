@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from .checks import duplicate_facilities
@@ -44,7 +45,7 @@ from .fetch import fetch_paths, is_online
 from .fetch import prepare as fetch_prepare
 from .io.facilities import read_facility_file
 from .io.osm import is_osm_file, load_tag_rules, osm_header_info, read_osm_facilities
-from .io.poi import load_poi_source
+from .io.poi import load_poi_source, merge_duplicates
 from .io.tables import (
     BOUNDARY_FIX,
     CATEGORY_HEADERS,
@@ -332,6 +333,7 @@ def validate(config: str | Path | Config) -> list[Problem]:
     loaded = _check_files(cfg, rep)
     if has_errors(rep.items):
         return _sorted(rep.items)
+    _merged_sources(cfg, loaded, rep)
     prepared = judge(cfg, rep)
     if prepared is not None:
         net = prepared.network
@@ -358,6 +360,20 @@ def validate(config: str | Path | Config) -> list[Problem]:
         for fac in loaded:
             _facility_checks(cfg, fac, area, area_name, rep)
     return _sorted(rep.items)
+
+
+def _merged_sources(cfg: Config, loaded: list[gpd.GeoDataFrame], rep: _Report) -> None:
+    """With a POI export among the sources, the facilities the analysis will count once because two sources
+    list them (:func:`access15.io.poi.merge_duplicates`, as :func:`load_facilities` does): a note per pair."""
+    if len(loaded) < 2 or not any(src.format for src in cfg.facilities):
+        return
+    _, merged = merge_duplicates(gpd.GeoDataFrame(pd.concat(loaded, ignore_index=True), crs=4326))
+    for r in merged.head(MAX_ROWS_PER_CHECK).itertuples():
+        rep.add(r.dropped_source, f"'{r.dropped_name}' ({r.dropped_id}) is '{r.kept_name}' of {r.kept_source}, "
+                f"{r.distance_m:.0f} m apart: counted once", "", "note")
+    if len(merged) > MAX_ROWS_PER_CHECK:
+        rep.add(cfg.source or "config", f"{len(merged) - MAX_ROWS_PER_CHECK} more facilities listed by two sources "
+                "are counted once", "", "note")
 
 
 def judge(cfg: Config, rep: _Report) -> Prepared | None:

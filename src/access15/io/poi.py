@@ -39,7 +39,7 @@ import re
 import sys
 import unicodedata
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -291,8 +291,9 @@ class PoiReport:
     """What reading and mapping one POI source did.
 
     ``counts``: category, subkind, count of the facilities kept; ``excluded``: rule, comment, count;
-    ``unmatched``: type, typecode, count (most frequent first: extend the preset with these);
-    ``duplicates``: pairs merged (kept and dropped name/source/id, distance_m, similarity).
+    ``unmatched``: type, typecode, count (most frequent first: extend the preset with these).
+    (Facilities listed by two sources are merged across sources by :func:`merge_duplicates`, which returns the
+    pairs; :func:`access15.io.facilities.load_facilities` names them in a warning.)
     ``crs_note`` says which coordinate system the positions were taken to be and why.
     """
 
@@ -304,9 +305,6 @@ class PoiReport:
     counts: pd.DataFrame
     excluded: pd.DataFrame
     unmatched: pd.DataFrame
-    duplicates: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        columns=["kept_name", "kept_source", "kept_id", "dropped_name", "dropped_source", "dropped_id",
-                 "distance_m", "similarity"]))
     same_id_dropped: int = 0
 
     @property
@@ -335,8 +333,6 @@ class PoiReport:
                  else "  (none)", "", "excluded by rule:",
                  self.excluded.to_string(index=False) if len(self.excluded) else "  (none)", "",
                  "unmatched types:", self.unmatched.to_string(index=False) if len(self.unmatched) else "  (none)"]
-        if len(self.duplicates):
-            parts += ["", "duplicates merged:", self.duplicates.to_string(index=False)]
         return "\n".join(parts)
 
 
