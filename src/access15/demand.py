@@ -58,17 +58,27 @@ class Grid:
     nx: int
     ny: int
 
+    @property
+    def transform(self) -> rasterio.Affine:
+        """The affine transform of :meth:`raster` (north up, top-left corner at ``(x0, y0 + ny * cell)``)."""
+        return rasterio.transform.from_origin(self.x0, self.y0 + self.ny * self.cell, self.cell, self.cell)
+
+    def raster(self, ix: np.ndarray, iy: np.ndarray, values, fill=np.nan, dtype=np.float32) -> np.ndarray:
+        """An (ny, nx) array of ``values`` at cells ``(ix, iy)`` and ``fill`` elsewhere, north up: cell
+        ``(ix, iy)`` is row ``ny - 1 - iy``, column ``ix`` (see :attr:`transform`)."""
+        arr = np.full((self.ny, self.nx), fill, dtype=dtype)
+        arr[self.ny - 1 - np.asarray(iy), np.asarray(ix)] = values
+        return arr
+
     def outline(self, ix: np.ndarray, iy: np.ndarray) -> shapely.Geometry:
         """The area of the given cells as one (multi)polygon in the grid's CRS: the union of their squares,
         traced from a cell mask by GDAL (``rasterio.features.shapes``, 4-connected) instead of unioning
         polygons. O(nx * ny) bytes and time."""
         if not len(ix):
             return shapely.Polygon()
-        mask = np.zeros((self.ny, self.nx), dtype=np.uint8)
-        mask[self.ny - 1 - np.asarray(iy), np.asarray(ix)] = 1
-        transform = rasterio.transform.from_origin(self.x0, self.y0 + self.ny * self.cell, self.cell, self.cell)
+        mask = self.raster(ix, iy, 1, fill=0, dtype=np.uint8)
         parts = [shapely.geometry.shape(g) for g, _ in rasterio.features.shapes(mask, mask=mask.astype(bool),
-                                                                                transform=transform)]
+                                                                                transform=self.transform)]
         return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
 
     def cell_polygons(self, ix: np.ndarray, iy: np.ndarray) -> np.ndarray:

@@ -30,7 +30,6 @@ import geopandas as gpd
 import numpy as np
 import rasterio
 from rasterio.shutil import copy as rio_copy
-from rasterio.transform import from_origin
 
 from .coverage import COMBINED
 from .demand import Grid
@@ -64,14 +63,10 @@ def _write_cog(path: Path, grid: Grid, crs, ix: np.ndarray, iy: np.ndarray, band
     tmp = path.with_suffix(".tmp.tif")
     profile = {"driver": "GTiff", "width": grid.nx, "height": grid.ny, "count": len(bands), "dtype": "float32",
                "crs": crs, "nodata": np.nan, "tiled": True, "blockxsize": 512, "blockysize": 512,
-               "transform": from_origin(grid.x0, grid.y0 + grid.ny * grid.cell, grid.cell, grid.cell)}
-    rows, cols = grid.ny - 1 - iy, ix
+               "transform": grid.transform}
     with rasterio.open(tmp, "w", **profile) as dst:
-        band = np.empty((grid.ny, grid.nx), dtype=np.float32)
         for i, (name, values) in enumerate(bands.items(), start=1):
-            band.fill(np.nan)
-            band[rows, cols] = values
-            dst.write(band, i)
+            dst.write(grid.raster(ix, iy, values), i)
             dst.set_band_description(i, name)
         dst.update_tags(**tags)
     rio_copy(tmp, path, driver="COG", **COG_OPTIONS)

@@ -44,12 +44,12 @@ class TableInfo:
 
 #: File name endings read as tables (text, or the first sheet of an Excel workbook) rather than GIS layers.
 TEXT_SUFFIXES = (".csv", ".txt")
-EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")  # .xls (Excel 97-2003) is recognised to be refused with the fix
 
 
 def is_table(path: Path) -> bool:
     """True for a file read by :func:`read_table` (CSV/TXT text or an Excel workbook), False for a GIS file."""
-    return path.suffix.lower() in TEXT_SUFFIXES + EXCEL_SUFFIXES + (".xls",)
+    return path.suffix.lower() in TEXT_SUFFIXES + EXCEL_SUFFIXES
 
 
 def _read_workbook(path: Path) -> tuple[pd.DataFrame, TableInfo]:
@@ -102,7 +102,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, TableInfo]:
     ------
     InputError : the file is empty, binary, in an encoding other than UTF-8/GBK, or not a table.
     """
-    if path.suffix.lower() in EXCEL_SUFFIXES + (".xls",):
+    if path.suffix.lower() in EXCEL_SUFFIXES:
         return _read_workbook(path)
     try:
         raw = path.read_bytes()

@@ -136,11 +136,7 @@ def band_edges(max_minutes: float) -> list[float]:
 def _grid_raster(data: MapData, values: np.ndarray) -> tuple[np.ndarray, rasterio.Affine]:
     """A float32 raster (NaN = no cell) of per-cell ``values`` in the analysis CRS."""
     g = data.grid
-    arr = np.full((g.ny, g.nx), np.nan, dtype=np.float32)
-    rows = g.ny - 1 - data.demand["iy"].to_numpy()
-    arr[rows, data.demand["ix"].to_numpy()] = values
-    transform = rasterio.transform.from_origin(g.x0, g.y0 + g.ny * g.cell, g.cell, g.cell)
-    return arr, transform
+    return g.raster(data.demand["ix"].to_numpy(), data.demand["iy"].to_numpy(), values), g.transform
 
 
 def burn_lines(lines: np.ndarray, x0: float, y1: float, res: float, shape: tuple[int, int]) -> np.ndarray:

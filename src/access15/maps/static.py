@@ -72,8 +72,7 @@ def print_level(data: MapData) -> str | None:
 
 def _cell_image(data: MapData, values: np.ndarray) -> tuple[np.ndarray, list[float]]:
     g = data.grid
-    arr = np.full((g.ny, g.nx), np.nan)
-    arr[g.ny - 1 - data.demand["iy"].to_numpy(), data.demand["ix"].to_numpy()] = values
+    arr = g.raster(data.demand["ix"].to_numpy(), data.demand["iy"].to_numpy(), values, dtype=np.float64)
     return arr, [g.x0, g.x0 + g.nx * g.cell, g.y0, g.y0 + g.ny * g.cell]
 
 
