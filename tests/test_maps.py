@@ -13,6 +13,8 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
+import pyproj
 import pytest
 import shapely
 from typer.testing import CliRunner
@@ -23,11 +25,11 @@ from access15.config import config_from_dict
 from access15.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from access15.errors import InputError
 from access15.maps.html import build_map, render_map, resolve_basemap, write_map
-from access15.maps.mapdata import MapData
+from access15.maps.mapdata import STREET_SIMPLIFY_M, MapData
 from access15.maps.offline import external_resources, inline_assets
 from access15.maps.static import GREY_RAMP, SHARE_RAMP, static_names, write_static_maps
 from access15.maps.style import weight_breaks
-from access15.outputs import META_TABLE, load_result, write_outputs
+from access15.outputs import GPKG_WRITE_OPTIONS, META_TABLE, load_result, write_outputs
 from access15.outputs import read_meta_table as read_meta
 
 from .browser import open_offline, require_browser
@@ -304,8 +306,6 @@ def test_gpkg_holds_what_the_maps_need(demo_outputs, demo_result):
     assert meta["format"] == "access15-gpkg/1"
     assert meta["grid"]["cell"] == 100.0 and meta["grid"]["nx"] == demo_result.grid.nx
     assert set(meta["config"]["categories"]) == set(demo_result.config.categories)
-    import pyogrio
-
     layers = dict(pyogrio.list_layers(demo_outputs["gpkg"]))
     assert layers[META_TABLE] is None and layers["coverage"] is None and layers["streets"] is not None
     data = load_result(demo_outputs["gpkg"].parent)
@@ -314,6 +314,16 @@ def test_gpkg_holds_what_the_maps_need(demo_outputs, demo_result):
     assert len(data.demand) == len(demo_result.demand)
     np.testing.assert_allclose(shapely.get_coordinates(data.demand.geometry.values),
                                shapely.get_coordinates(demo_result.demand.geometry.values), atol=1e-6)
+    # the streets are stored as drawn, in the analysis's metric CRS: read back bit for bit
+    live = MapData.from_result(demo_result).streets
+    assert pyproj.CRS(pyogrio.read_info(demo_outputs["gpkg"], layer="streets")["crs"]) == pyproj.CRS(demo_result.network.crs)
+    assert shapely.equals_exact(data.streets, live, tolerance=0).all()
+    # two-point lines skip GEOS's simplify; the rest are simplified: the same lines as simplifying them all
+    edges = np.asarray(demo_result.network.edge_geometry)
+    assert (shapely.get_num_coordinates(edges) == 2).any() and (shapely.get_num_coordinates(edges) > 2).any()
+    assert shapely.equals_exact(live, shapely.simplify(edges, STREET_SIMPLIFY_M), tolerance=0).all()
+    # GDAL's SQLite settings of the write are the write's own
+    assert all(pyogrio.get_gdal_config_option(k) is None for k in GPKG_WRITE_OPTIONS)
 
 
 def test_map_from_gpkg_equals_the_runs_map(demo_outputs, tmp_path):
