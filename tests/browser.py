@@ -88,10 +88,11 @@ PROBE = """() => {
 
 def open_offline(html: str | Path, screenshot: str | Path | None = None, size: tuple[int, int] = (1400, 900),
                  click_first_unchecked: bool = False, executable: str | None = None,
-                 check: tuple[str, ...] = ()) -> PageReport:
+                 check: tuple[str, ...] = (), evaluate: str | None = None) -> PageReport:
     """Load ``html`` (a file) in headless Chromium with all but ``file:``/``data:`` requests aborted,
     wait for it to settle, check the inputs matched by each selector of ``check`` in turn (e.g. a radio
-    button), probe the DOM (:data:`PROBE`) and optionally save a screenshot."""
+    button), probe the DOM (:data:`PROBE`), run the JavaScript function ``evaluate`` (its result in
+    ``data["eval"]``) and optionally save a screenshot."""
     from playwright.sync_api import sync_playwright
 
     report = PageReport()
@@ -122,6 +123,8 @@ def open_offline(html: str | Path, screenshot: str | Path | None = None, size: t
                 page.locator(selector).first.check()
                 page.wait_for_timeout(300)
             report.data = page.evaluate(PROBE)
+            if evaluate:
+                report.data["eval"] = page.evaluate(evaluate)
             if screenshot:
                 Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshot))

@@ -24,6 +24,7 @@ from access15.cli import app
 from access15.config import config_from_dict
 from access15.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from access15.errors import InputError
+from access15.maps import compact
 from access15.maps.html import build_map, render_map, resolve_basemap, write_map
 from access15.maps.mapdata import STREET_SIMPLIFY_M, MapData
 from access15.maps.offline import external_resources, inline_assets
@@ -31,6 +32,7 @@ from access15.maps.static import GREY_RAMP, SHARE_RAMP, static_names, write_stat
 from access15.maps.style import weight_breaks
 from access15.outputs import GPKG_WRITE_OPTIONS, META_TABLE, load_result, write_outputs
 from access15.outputs import read_meta_table as read_meta
+from access15.text import t
 
 from .browser import open_offline, require_browser
 
@@ -454,3 +456,80 @@ def test_node_demand_maps(helsinki_network, tmp_path):
     assert shapely.from_geojson(json.dumps(outline.data["features"][0]["geometry"])).area > 0
     written = write_static_maps(data, tmp_path / "print", formats=("png",))
     assert set(written) == {"clinic", "fitness", "combined"}
+
+
+# ------------------------------------------------------------------------------ metro-size (compact) layers
+#: Every compact layer of the page: its points / rings as Leaflet holds them, and the first point's popup.
+COMPACT_PROBE = """() => {
+  const out = {};
+  for (const k of Object.keys(window)) {
+    if (k.startsWith('dot_layer_')) {
+      const g = window[k], ls = g.getLayers();
+      g.fire('click', {layer: ls[0]});
+      const pop = ls[0].getPopup(), table = pop && pop.isOpen() ? pop.getContent() : null;
+      out[k] = {latlngs: ls.map(l => [l.getLatLng().lat, l.getLatLng().lng]), on_map: !!g._map,
+                popup: table ? Array.from(table.rows).map(r => [r.cells[0].textContent, r.cells[1].textContent]) : null,
+                canvas: ls.every(l => l._renderer instanceof L.Canvas)};
+      ls[0].closePopup();
+    } else if (k.startsWith('ring_layer_')) {
+      const r = window[k];
+      out[k] = {rings: r.getLatLngs().map(p => p.map(ring => ring.map(ll => [ll.lng, ll.lat]))), on_map: !!r._map};
+    }
+  }
+  return out;
+}"""
+
+
+def _decoded(coded: list[int]) -> np.ndarray:
+    """A delta-coded ``[lat0, lon0, dlat, dlon, ...]`` back to (N, 2) lon/lat degrees."""
+    return np.cumsum(np.asarray(coded, dtype=np.int64).reshape(-1, 2), axis=0)[:, ::-1] * compact.UNIT_DEG
+
+
+def test_metro_size_layers_draw_the_same_points_popups_and_outlines(longgang, tmp_path, monkeypatch):
+    """Above the size limits, facilities are canvas dots and outlines delta-coded rings: the page shows the
+    same points (to the 1e-5 degree every layer is rounded to), the same popup fields and the same gap
+    outlines as folium's GeoJSON layers of a smaller map, in Chromium without an error."""
+    exe = require_browser()
+    data = MapData.from_result(longgang)
+    plain = build_map(data, basemap="none")
+    monkeypatch.setattr(compact, "DOTS_ABOVE", 0)
+    monkeypatch.setattr(compact, "OUTLINE_VERTICES_ABOVE", 0)
+    fmap = build_map(data, basemap="none")
+    page = tmp_path / "compact.html"
+    page.write_text(fmap.get_root().render(), encoding="utf-8")
+    assert external_resources(page.read_text(encoding="utf-8")) == []
+    rep = open_offline(page, executable=exe, evaluate=COMPACT_PROBE)
+    assert rep.errors == [] and rep.blocked == []
+    got = rep.data["eval"]
+    # facilities: one dot layer per category with facilities, each in the layer control, on the canvas
+    dots = {c.layer_name: c for c in fmap._children.values() if isinstance(c, compact.DotLayer)}
+    geojson = {n: gj for n, gj in _layers(plain).items() if n.endswith("设施") and isinstance(gj, folium.GeoJson)}
+    assert set(dots) == set(geojson) and len(dots) >= 2
+    assert set(dots) <= set(rep.data["overlay_labels"])
+    assert rep.data["markers"] == 0  # no DOM marker at all
+    for name, layer in dots.items():
+        mine, theirs = got[layer.get_name()], geojson[name]
+        assert mine["on_map"] and mine["canvas"]
+        np.testing.assert_allclose(np.array(mine["latlngs"])[:, ::-1], _points(theirs), atol=1e-9)
+        # the first facility's popup: every non-empty field of folium's popup, under the same label
+        props = theirs.data["features"][0]["properties"]
+        expected = [[t("zh", k), str(v)] for k, v in props.items() if str(v) != ""]
+        assert sorted(mine["popup"]) == sorted(expected)
+    # gap outlines: the rings of each gap layer, as polygons, equal folium's GeoJSON outline
+    rings = [c for g in fmap._children.values() if isinstance(g, folium.FeatureGroup)
+             for c in g._children.values() if isinstance(c, compact.RingLayer)]
+    outlines = [c for g in plain._children.values() if isinstance(g, folium.FeatureGroup)
+                for c in g._children.values() if isinstance(c, folium.GeoJson)]
+    assert len(rings) == len(outlines) >= 2
+    for ring, outline in zip(rings, outlines):
+        expected = shapely.from_geojson(json.dumps(outline.data["features"][0]["geometry"]))
+        coded = json.loads(ring.payload)
+        mine = shapely.MultiPolygon([shapely.Polygon(_decoded(p[0]), [_decoded(h) for h in p[1:]]) for p in coded])
+        assert mine.symmetric_difference(expected).area < 1e-12 and mine.area > 0
+        if ring.get_name() in got:  # the layers shown at first: what Leaflet holds is the same rings
+            drawn = got[ring.get_name()]["rings"]
+            assert sum(len(p) for p in drawn) == sum(len(p) for p in coded)
+    # and far smaller: the compact layers against folium's GeoJSON of the same points and rings
+    mine_bytes = sum(len(x.payload) for x in [*dots.values(), *rings])
+    theirs_bytes = sum(len(json.dumps(x.data, ensure_ascii=False)) for x in [*geojson.values(), *outlines])
+    assert mine_bytes < 0.4 * theirs_bytes, (mine_bytes, theirs_bytes)

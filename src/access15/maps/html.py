@@ -41,6 +41,7 @@ from ..presets import load_walk_profiles
 from ..provenance import footer_lines as provenance_footer
 from ..result import AnalysisResult
 from ..text import demand_text, profile_name, t, word
+from . import compact
 from .mapdata import MapData, as_map_data
 from .offline import assert_offline, inline_assets
 from .style import SHARE_BREAKS, of_level, sources_line, unit_levels, weight_breaks, weight_key
@@ -357,10 +358,11 @@ def _gap_group(data: MapData, covered: str, name: str, shift: Shift, weights: np
         merged = shapely.union_all(shapely.buffer(gaps.geometry.values, 20)) if len(gaps) else shapely.Polygon()
     outline = _geo_layer(gpd.GeoDataFrame({"layer": [name]}, geometry=[merged], crs=data.crs), shift,
                          simplify_deg=PRECISION_DEG)
-    if len(outline):
-        folium.GeoJson(outline, name=name, style_function=lambda _f: {
-            "color": GAP_COLOUR, "weight": 2, "fill": data.grid is None, "fillColor": GAP_COLOUR,
-            "fillOpacity": 0.3}).add_to(group)
+    style = {"color": GAP_COLOUR, "weight": 2, "fill": data.grid is None, "fillColor": GAP_COLOUR, "fillOpacity": 0.3}
+    if len(outline) and shapely.get_num_coordinates(outline.geometry.values).sum() > compact.OUTLINE_VERTICES_ABOVE:
+        compact.RingLayer(outline.geometry.values[0], style, name).add_to(group)
+    elif len(outline):
+        folium.GeoJson(outline, name=name, style_function=lambda _f: style).add_to(group)
     return group
 
 
@@ -504,10 +506,13 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
     popup_fields = [c for c in ("name", "capacity", "address", "facility_id", "osm_id", "source", "snap_m")
                     if c in fac_all.columns]
     marker_items = []
+    dots = len(fac_all) > compact.DOTS_ABOVE  # metro size: canvas dots from compact columns (maps/compact.py)
+    if dots:
+        fmap.add_child(compact.script_element())
     for i, (cat, ccfg) in enumerate(cfg.categories.items()):
         colour, shape = category_style(i)
         sub = fac_all[fac_all["category"] == cat][[*popup_fields, "geometry"]].copy()
-        marker_items.append((_svg_marker(shape, colour, 14), f"{ccfg.label(lang)} ({len(sub)})"))
+        marker_items.append((_svg_marker("circle" if dots else shape, colour, 14), f"{ccfg.label(lang)} ({len(sub)})"))
         if not len(sub):
             continue
         if "snap_m" in sub:
@@ -516,6 +521,10 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
             if col != "snap_m":
                 sub[col] = sub[col].astype(object).where(sub[col].notna(), "").astype(str)
         sub = _geo_layer(sub, shift)
+        if dots:
+            compact.DotLayer(sub, popup_fields, [t(lang, f) for f in popup_fields], colour,
+                             t(lang, "facilities", label=ccfg.label(lang)), tooltip="name").add_to(fmap)
+            continue
         folium.GeoJson(
             sub, name=t(lang, "facilities", label=ccfg.label(lang)),
             marker=folium.Marker(icon=folium.DivIcon(html=_svg_marker(shape, colour), icon_size=(16, 16),
