@@ -30,7 +30,7 @@ from access15.maps.mapdata import STREET_SIMPLIFY_M, MapData
 from access15.maps.offline import external_resources, inline_assets
 from access15.maps.static import GREY_RAMP, SHARE_RAMP, static_names, write_static_maps
 from access15.maps.style import weight_breaks
-from access15.outputs import GPKG_WRITE_OPTIONS, META_TABLE, load_result, write_outputs
+from access15.outputs import GPKG_WRITE_OPTIONS, META_TABLE, STREETS_PER_ROW, load_result, write_outputs
 from access15.outputs import read_meta_table as read_meta
 from access15.text import t
 
@@ -320,6 +320,8 @@ def test_gpkg_holds_what_the_maps_need(demo_outputs, demo_result):
     live = MapData.from_result(demo_result).streets
     assert pyproj.CRS(pyogrio.read_info(demo_outputs["gpkg"], layer="streets")["crs"]) == pyproj.CRS(demo_result.network.crs)
     assert shapely.equals_exact(data.streets, live, tolerance=0).all()
+    info = pyogrio.read_info(demo_outputs["gpkg"], layer="streets")  # a MultiLineString per 1,000 streets
+    assert info["geometry_type"] == "MultiLineString" and info["features"] == -(-len(live) // STREETS_PER_ROW) > 1
     # two-point lines skip GEOS's simplify; the rest are simplified: the same lines as simplifying them all
     edges = np.asarray(demo_result.network.edge_geometry)
     assert (shapely.get_num_coordinates(edges) == 2).any() and (shapely.get_num_coordinates(edges) > 2).any()
