@@ -26,7 +26,7 @@ from access15.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from access15.errors import InputError
 from access15.maps import compact
 from access15.maps.html import build_map, render_map, resolve_basemap, write_map
-from access15.maps.mapdata import STREET_SIMPLIFY_M, MapData
+from access15.maps.mapdata import MapData
 from access15.maps.offline import external_resources, inline_assets
 from access15.maps.static import GREY_RAMP, SHARE_RAMP, static_names, write_static_maps
 from access15.maps.style import weight_breaks
@@ -322,10 +322,7 @@ def test_gpkg_holds_what_the_maps_need(demo_outputs, demo_result):
     assert shapely.equals_exact(data.streets, live, tolerance=0).all()
     info = pyogrio.read_info(demo_outputs["gpkg"], layer="streets")  # a MultiLineString per 1,000 streets
     assert info["geometry_type"] == "MultiLineString" and info["features"] == -(-len(live) // STREETS_PER_ROW) > 1
-    # two-point lines skip GEOS's simplify; the rest are simplified: the same lines as simplifying them all
-    edges = np.asarray(demo_result.network.edge_geometry)
-    assert (shapely.get_num_coordinates(edges) == 2).any() and (shapely.get_num_coordinates(edges) > 2).any()
-    assert shapely.equals_exact(live, shapely.simplify(edges, STREET_SIMPLIFY_M), tolerance=0).all()
+    assert shapely.equals_exact(live, np.asarray(demo_result.network.edge_geometry), tolerance=0).all()
     # GDAL's SQLite settings of the write are the write's own
     assert all(pyogrio.get_gdal_config_option(k) is None for k in GPKG_WRITE_OPTIONS)
 
@@ -535,3 +532,21 @@ def test_metro_size_layers_draw_the_same_points_popups_and_outlines(longgang, tm
     mine_bytes = sum(len(x.payload) for x in [*dots.values(), *rings])
     theirs_bytes = sum(len(json.dumps(x.data, ensure_ascii=False)) for x in [*geojson.values(), *outlines])
     assert mine_bytes < 0.4 * theirs_bytes, (mine_bytes, theirs_bytes)
+
+
+def test_streets_image_samples_every_segment_like_segmentize(demo_result):
+    """burn_lines samples each segment at the vertices shapely.segmentize would make (without building them):
+    on the demo's real streets the image is pixel for pixel the binning of segmentize's vertices."""
+    from access15.maps.html import burn_lines
+
+    lines = np.asarray(demo_result.network.edge_geometry)
+    x0, y0, x1, y1 = shapely.total_bounds(lines)
+    for res in (5.0, 23.0):
+        shape = (int(np.ceil((y1 - y0) / res)), int(np.ceil((x1 - x0) / res)))
+        xy = shapely.get_coordinates(shapely.segmentize(lines, res / 2))
+        col, row = np.floor((xy[:, 0] - x0) / res).astype(int), np.floor((y1 - xy[:, 1]) / res).astype(int)
+        ok = (col < shape[1]) & (row < shape[0])
+        expected = np.zeros(shape, np.float32)
+        expected[row[ok], col[ok]] = 1
+        got = burn_lines(lines, x0, y1, res, shape)
+        assert got.sum() > 1000 and np.array_equal(got, expected)

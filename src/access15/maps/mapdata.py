@@ -26,19 +26,6 @@ from ..result import AnalysisResult
 
 #: Decimals kept for travel times (minutes) in every stored or drawn output.
 MINUTES_DECIMALS = 3
-#: Tolerance (metres) of the street lines drawn and stored for maps: a background, not the routing network.
-STREET_SIMPLIFY_M = 1.0
-
-
-def simplified_streets(lines: np.ndarray) -> np.ndarray:
-    """The street lines as the maps draw them: simplified to :data:`STREET_SIMPLIFY_M` metres. A line of two
-    points is already as simple as it gets, so only the others go through GEOS (most edges of a city
-    network have two points; O(edges))."""
-    lines = np.asarray(lines)
-    bent = shapely.get_num_coordinates(lines) > 2
-    out = lines.copy()
-    out[bent] = shapely.simplify(lines[bent], STREET_SIMPLIFY_M)
-    return out
 
 
 @dataclass
@@ -103,7 +90,7 @@ class MapData:
                    demand_label=result.demand_label, facilities=result.facilities.to_crs(4326),
                    coverage=result.coverage, unit_coverage=result.unit_coverage,
                    boundaries=None if result.boundaries is None else result.boundaries.to_crs(4326),
-                   streets=simplified_streets(net.edge_geometry), sources=sources, data_date=data_date,
+                   streets=np.asarray(net.edge_geometry), sources=sources, data_date=data_date,
                    created=_dt.datetime.now(_dt.timezone.utc).date().isoformat(), version=str(result.version),
                    provenance=dict(getattr(result, "provenance", None) or {}))
 
