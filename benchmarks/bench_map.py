@@ -52,7 +52,6 @@ def parts(page: str) -> dict[str, float]:
 def open_timed(path: Path, runs: int) -> list[dict]:
     """Open ``path`` ``runs`` times in fresh Chromium pages (network blocked); the page's timings each time."""
     from playwright.sync_api import sync_playwright
-
     from tests.browser import CHROMIUM_ARGS, chromium_path
 
     out = []
