@@ -472,7 +472,8 @@ COMPACT_PROBE = """() => {
       ls[0].closePopup();
     } else if (k.startsWith('ring_layer_')) {
       const r = window[k];
-      out[k] = {rings: r.getLatLngs().map(p => p.map(ring => ring.map(ll => [ll.lng, ll.lat]))), on_map: !!r._map};
+      out[k] = {rings: r.getLatLngs().map(p => p.map(ring => ring.map(ll => [ll.lng, ll.lat]))), on_map: !!r._map,
+                svg: r.options.renderer instanceof L.SVG};
     }
   }
   return out;
@@ -526,8 +527,10 @@ def test_metro_size_layers_draw_the_same_points_popups_and_outlines(longgang, tm
         mine = shapely.MultiPolygon([shapely.Polygon(_decoded(p[0]), [_decoded(h) for h in p[1:]]) for p in coded])
         assert mine.symmetric_difference(expected).area < 1e-12 and mine.area > 0
         if ring.get_name() in got:  # the layers shown at first: what Leaflet holds is the same rings
+            assert got[ring.get_name()]["svg"]
             drawn = got[ring.get_name()]["rings"]
             assert sum(len(p) for p in drawn) == sum(len(p) for p in coded)
+    assert any(got[ring.get_name()]["on_map"] for ring in rings)  # the combined circle's, shown at first
     # and far smaller: the compact layers against folium's GeoJSON of the same points and rings
     mine_bytes = sum(len(x.payload) for x in [*dots.values(), *rings])
     theirs_bytes = sum(len(json.dumps(x.data, ensure_ascii=False)) for x in [*geojson.values(), *outlines])

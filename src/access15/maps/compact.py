@@ -9,8 +9,9 @@ written instead as
 - coordinates rounded to 1e-5 degree (about 1 m, the precision of every other layer) and stored as integer
   differences from the previous point: ``[lat0, lon0, dlat1, dlon1, ...]`` (2-8 characters per number);
 - popup fields as columns, a column with few distinct values as a dictionary (``{"k": values, "c": codes}``);
-- facilities drawn as circle markers on the map's canvas (the category colour, a black rim), a popup built
-  on click and a name tooltip on hover from the columns; outlines as canvas polygons in the gap colour.
+- facilities drawn as circle markers on a canvas of their own (the category colour, a black rim), a popup
+  built on click and a name tooltip on hover from the columns; outlines as one SVG polygon each in the gap
+  colour (kept off the dots' canvas, so redrawing 60,000 dots does not repaint a million-vertex outline).
 
 The decoding is :data:`SCRIPT` (a few lines of JavaScript inlined once per page). Smaller maps keep folium's
 GeoJSON layers with shaped SVG markers; both show the same points, fields and rings (tests/test_maps.py).
@@ -33,7 +34,8 @@ OUTLINE_VERTICES_ABOVE = 20_000
 #: Coordinates are stored in units of this many degrees (1e-5 degree is about 1.1 m of latitude).
 UNIT_DEG = 1e-5
 
-#: Decoding and drawing (inlined once per page; function declarations, so the layers may come first).
+#: Decoding and drawing (inlined once per page; function declarations, so the layers may come first; the
+#: renderers are made on first use).
 SCRIPT = """
 function access15Decode(d) {
   var out = new Array(d.length / 2), a = 0, b = 0;
@@ -41,8 +43,13 @@ function access15Decode(d) {
   return out;
 }
 function access15Value(col, i) { return col.k ? col.k[col.c[i]] : col[i]; }
+function access15Renderer(kind) {
+  var made = access15Renderer.made || (access15Renderer.made = {});
+  return made[kind] || (made[kind] = kind === 'svg' ? L.svg() : L.canvas());
+}
 function access15Dots(data, style) {
   var group = L.featureGroup(), pts = access15Decode(data.xy);
+  style = Object.assign({renderer: access15Renderer('dots')}, style);
   for (var i = 0; i < pts.length; i++) { group.addLayer(L.circleMarker(pts[i], Object.assign({i: i}, style))); }
   group.on('click', function (e) {
     var t = document.createElement('table'), i = e.layer.options.i;
@@ -63,7 +70,8 @@ function access15Dots(data, style) {
   return group;
 }
 function access15Rings(polygons, style) {
-  return L.polygon(polygons.map(function (p) { return p.map(access15Decode); }), style);
+  return L.polygon(polygons.map(function (p) { return p.map(access15Decode); }),
+                   Object.assign({renderer: access15Renderer('svg')}, style));
 }
 """
 
