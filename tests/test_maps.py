@@ -553,3 +553,18 @@ def test_streets_image_samples_every_segment_like_segmentize(demo_result):
         expected[row[ok], col[ok]] = 1
         got = burn_lines(lines, x0, y1, res, shape)
         assert got.sum() > 1000 and np.array_equal(got, expected)
+
+
+def test_gpkg_cells_are_the_squares_reprojected_and_the_analysis_is_untouched(demo_result):
+    """The demand layer's squares are made from projected corners (no square in the metric CRS first): the
+    same vertices, in the same order, as the metric squares reprojected; writing leaves the analysis as it was."""
+    from access15.outputs import demand_layer
+
+    before = demo_result.demand.copy()
+    layer = demand_layer(demo_result)
+    d, g = demo_result.demand, demo_result.grid
+    squares = gpd.GeoSeries(g.cell_polygons(d["ix"].to_numpy(), d["iy"].to_numpy()), crs=d.crs).to_crs(4326)
+    assert layer.crs == "EPSG:4326"
+    assert shapely.equals_exact(layer.geometry.values, np.asarray(squares.values), tolerance=0).all()
+    pd.testing.assert_frame_equal(pd.DataFrame(demo_result.demand), pd.DataFrame(before))
+    assert "missing" not in demo_result.demand and demo_result.demand.crs == before.crs

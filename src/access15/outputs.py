@@ -59,15 +59,18 @@ META_TABLE = "access15_meta"
 def demand_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
     """Demand as cell polygons (grid demand, unless ``[output] gpkg_cells = "points"``) or points, with travel
     times and a ``missing`` column that lists the required categories outside their circle (EPSG:4326)."""
-    d = result.demand.copy()
+    d = result.demand.copy(deep=False)  # new columns only: the analysis's own are never written to
     if result.grid is not None and result.config.output.gpkg_cells == "polygons":
-        d = d.set_geometry(result.grid.cell_polygons(d["ix"].to_numpy(), d["iy"].to_numpy()), crs=d.crs)
+        squares = result.grid.cell_polygons(d["ix"].to_numpy(), d["iy"].to_numpy(), crs=d.crs, to=4326)
+        d = d.set_geometry(squares, crs=4326)
+    else:
+        d = d.to_crs(4326)
     req = [c for c, k in result.config.categories.items() if k.required]
     d["missing"] = missing_labels(d, req)
     d["demand_label"] = result.demand_label
     for col in [c for c in d.columns if c.startswith("time_")]:
         d[col] = d[col].round(3)
-    return d.to_crs(4326)
+    return d
 
 
 def missing_labels(demand: pd.DataFrame, required: list[str]) -> np.ndarray:
