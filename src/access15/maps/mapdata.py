@@ -73,7 +73,7 @@ class MapData:
         except the rounded travel times)."""
         cfg = result.config
         net = result.network
-        demand = result.demand.copy()
+        demand = result.demand.copy(deep=False)  # only the rounded times are new columns
         for col in [c for c in demand.columns if c.startswith("time_")]:
             demand[col] = demand[col].round(MINUTES_DECIMALS)
         data_date = ""
