@@ -462,7 +462,10 @@ def test_node_demand_maps(helsinki_network, tmp_path):
 COMPACT_PROBE = """() => {
   const out = {};
   for (const k of Object.keys(window)) {
-    if (k.startsWith('dot_layer_')) {
+    if (k.startsWith('map_') && window[k] instanceof L.Map) {
+      const b = window[k].getBounds();
+      out.view = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+    } else if (k.startsWith('dot_layer_')) {
       const g = window[k], ls = g.getLayers();
       g.fire('click', {layer: ls[0]});
       const pop = ls[0].getPopup(), table = pop && pop.isOpen() ? pop.getContent() : null;
@@ -510,6 +513,9 @@ def test_metro_size_layers_draw_the_same_points_popups_and_outlines(longgang, tm
     for name, layer in dots.items():
         mine, theirs = got[layer.get_name()], geojson[name]
         assert mine["on_map"] and mine["canvas"]
+        lat, lon = np.array(mine["latlngs"]).T  # the view opens on every facility (fitted without animation)
+        w, s_, e, n = got["view"]
+        assert w <= lon.min() and lon.max() <= e and s_ <= lat.min() and lat.max() <= n
         np.testing.assert_allclose(np.array(mine["latlngs"])[:, ::-1], _points(theirs), atol=1e-9)
         # the first facility's popup: every non-empty field of folium's popup, under the same label
         props = theirs.data["features"][0]["properties"]

@@ -432,7 +432,10 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
                                  ".addTo({{ this._parent.get_name() }});", "script"))
     if bm.url:
         folium.TileLayer(bm.url, attr=bm.attribution, name=bm.name, subdomains=bm.subdomains, max_zoom=19).add_to(fmap)
-    fmap.fit_bounds([[s, w], [n, e]])
+    # without animation: an animated zoom to the bounds ends in a second full redraw of every canvas layer
+    # (60,000 facility dots take about a second to draw at 5M edges)
+    fmap.add_child(macro("access15_bounds", f"{{{{ this._parent.get_name() }}}}.fitBounds({json.dumps([[s, w], [n, e]])}, "
+                                            "{animate: false});", "script"))
 
     if bm.url is None:  # streets rasterised so the map has context without a basemap
         res = max(data.grid.cell / 4 if data.grid is not None else 10.0, 5.0,
