@@ -9,6 +9,9 @@ demo config as is; ``1m``/``5m``/``250k`` tile the bundled extract (see ``tiling
 many edges and tile its facilities the same way. The script exits with status 1 when a peer disagrees
 with access15 (see ``peers.py`` for what agreement means per method).
 
+With ``--memory`` each size also reports its resident memory by stage (the RSS after each stage and the peak
+within it; see :class:`MemoryProfile` and docs/performance.md, "Memory by stage").
+
 With ``--out FILE.md`` the results table replaces the block between ``<!-- bench:start -->`` and
 ``<!-- bench:end -->`` in that file (or is appended when the markers are missing).
 """

@@ -74,3 +74,54 @@ def test_graph_is_built_with_int32_indices_as_the_coo_conversion_gives_it(helsin
     ref = sparse.csr_matrix((w[first], (a[first], b[first])), shape=g.shape)
     for k in ("data", "indices", "indptr"):
         np.testing.assert_array_equal(getattr(g, k), getattr(ref, k), err_msg=k)
+
+
+def _bench_run():
+    """``benchmarks/run.py`` imported from its path."""
+    import importlib.util
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("access15_bench_run", ROOT / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _windows(profile_cls) -> dict[str, dict]:
+    import time
+
+    mem = profile_cls()
+    block = np.ones(200 * 2**20 // 8)  # 200 MB, touched: resident
+    time.sleep(0.05)  # (for the sampler)
+    del block
+    mem.mark("spike")  # allocated and freed inside the window: only the peak shows it
+    block = np.ones(200 * 2**20 // 8)
+    mem.mark("hold")
+    del block
+    mem.mark("free")
+    mem.mark("after")
+    return {r["stage"]: r for r in mem.rows}
+
+
+def test_memory_profile_sees_a_peak_inside_a_stage_and_its_release():
+    run = _bench_run()
+    rows = _windows(run.MemoryProfile)
+    assert rows["spike"]["peak_mb"] - rows["start"]["rss_mb"] > 150  # the 200 MB block, gone by the mark
+    assert rows["spike"]["rss_mb"] < rows["spike"]["peak_mb"] - 150
+    assert rows["hold"]["peak_mb"] - rows["start"]["rss_mb"] > 150  # the 200 MB block, while held
+    assert rows["after"]["peak_mb"] < rows["hold"]["peak_mb"] - 150  # a window after the release no longer has it
+    assert rows["after"]["rss_mb"] < rows["hold"]["rss_mb"] - 150
+    merged = run.MemoryProfile.by_stage(type("P", (), {"rows": [{"stage": "a", "rss_mb": 1.0, "peak_mb": 5.0},
+                                                                {"stage": "b", "rss_mb": 2.0, "peak_mb": 3.0}]})(),
+                                        {"b": "a"})
+    assert merged == [{"stage": "a", "rss_mb": 2.0, "peak_mb": 5.0}]  # repeated stages: highest peak, last RSS
+
+
+def test_memory_profile_falls_back_to_sampling(monkeypatch):
+    run = _bench_run()
+    monkeypatch.setattr(run.MemoryProfile, "_reset_hwm", staticmethod(lambda: False))
+    rows = _windows(run.MemoryProfile)
+    assert rows["spike"]["peak_mb"] - rows["start"]["rss_mb"] > 150  # seen by the sampling thread only
+    assert rows["hold"]["peak_mb"] - rows["start"]["rss_mb"] > 150
+    assert rows["after"]["peak_mb"] < rows["hold"]["peak_mb"] - 150
