@@ -9,6 +9,9 @@ demo config as is; ``1m``/``5m``/``250k`` tile the bundled extract (see ``tiling
 many edges and tile its facilities the same way. The script exits with status 1 when a peer disagrees
 with access15 (see ``peers.py`` for what agreement means per method).
 
+With ``--memory`` each size also reports its resident memory by stage (the RSS after each stage and the peak
+within it; see :class:`MemoryProfile` and docs/performance.md, "Memory by stage").
+
 With ``--out FILE.md`` the results table replaces the block between ``<!-- bench:start -->`` and
 ``<!-- bench:end -->`` in that file (or is appended when the markers are missing).
 """
@@ -41,17 +44,86 @@ STAGES = ["load", "build", "facilities", "demand", "population", "snap", "units"
           "coverage", "standards", "render"]
 
 
-class StageTimer:
-    """``with timer("stage"): ...`` adds the block's wall time (seconds) to ``timer.times["stage"]``."""
+class MemoryProfile:
+    """Resident memory (RSS) by stage: :meth:`mark` at the end of each stage records the RSS then and the peak RSS
+    since the previous mark, so a stage's window also holds the untimed glue between it and the stage before.
 
-    def __init__(self) -> None:
+    Two ways to get the peak of a window, the first that works: ``kernel`` resets the kernel's own high-water mark
+    (``VmHWM`` of ``/proc/self/status``, reset by writing 5 to ``/proc/self/clear_refs``, Linux >= 4.0), so every
+    page ever resident counts and nothing is missed; ``sampled`` reads the RSS (psutil) every ``every_s`` seconds
+    in a thread, which can miss a peak shorter than the interval or taken while a C call holds the GIL. Both count
+    native allocations (numpy, GEOS, scipy) as well as Python objects, which tracemalloc would not.
+    """
+
+    def __init__(self, every_s: float = 0.002) -> None:
+        self.rows: list[dict] = []
+        self._peak = 0
+        self.method = "kernel" if self._reset_hwm() else "sampled"
+        if self.method == "sampled":
+            import threading
+
+            import psutil
+
+            self._proc, self._stop = psutil.Process(), threading.Event()
+            self._peak = self._proc.memory_info().rss
+
+            def sample() -> None:
+                while not self._stop.wait(every_s):
+                    self._peak = max(self._peak, self._proc.memory_info().rss)
+
+            self._thread = threading.Thread(target=sample, daemon=True)
+            self._thread.start()
+        self.mark("start")
+
+    @staticmethod
+    def _reset_hwm() -> bool:
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            return "VmHWM" in Path("/proc/self/status").read_text()
+        except OSError:
+            return False
+
+    @staticmethod
+    def _status(key: str) -> int:
+        return int(re.search(rf"{key}:\s*(\d+) kB", Path("/proc/self/status").read_text()).group(1)) * 1024
+
+    def mark(self, stage: str) -> None:
+        """The stage that just ended: RSS now and the peak since the previous mark (MB); starts the next window."""
+        if self.method == "kernel":
+            rss, peak = self._status("VmRSS"), self._status("VmHWM")
+            self._reset_hwm()
+        else:
+            rss = self._proc.memory_info().rss
+            peak, self._peak = max(self._peak, rss), rss
+        self.rows.append({"stage": stage, "rss_mb": rss / 2**20, "peak_mb": peak / 2**20})
+
+    def by_stage(self, rename: dict[str, str] | None = None) -> list[dict]:
+        """The rows with repeated (renamed) stages merged: the highest peak, the RSS after the last one."""
+        out: dict[str, dict] = {}
+        for r in self.rows:
+            name = (rename or {}).get(r["stage"], r["stage"])
+            if name in out:
+                out[name] = {"stage": name, "rss_mb": r["rss_mb"], "peak_mb": max(out[name]["peak_mb"], r["peak_mb"])}
+            else:
+                out[name] = {**r, "stage": name}
+        return list(out.values())
+
+
+class StageTimer:
+    """``with timer("stage"): ...`` adds the block's wall time (seconds) to ``timer.times["stage"]``; with a
+    :class:`MemoryProfile`, marks it at the end of each block."""
+
+    def __init__(self, memory: MemoryProfile | None = None) -> None:
         self.times: dict[str, float] = {}
+        self.memory = memory
 
     @contextmanager
     def __call__(self, name: str):
         t = time.perf_counter()
         yield
         self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - t
+        if self.memory is not None:
+            self.memory.mark(name)
 
 
 def parse_size(size: str) -> int | None:
@@ -100,17 +172,19 @@ def _inputs(size: str, timer, population: bool = False):
     return cfg, net, fac
 
 
-def run_pipeline(size: str, html: bool, population: bool = False) -> dict:
-    """Every stage for one size, in this process."""
+def run_pipeline(size: str, html: bool, population: bool = False, memory: bool = False) -> dict:
+    """Every stage for one size, in this process; ``memory``: also the RSS after and the peak within each stage
+    (:class:`MemoryProfile`)."""
     from access15.outputs import write_outputs
     from access15.pipeline import analyze
 
-    timer = StageTimer()
+    mem = MemoryProfile() if memory else None
+    timer = StageTimer(mem)
     times = timer.times
 
     t0 = time.perf_counter()
     cfg, net, fac = _inputs(size, timer, population)
-    res = analyze(cfg, network=net, facilities=fac)
+    res = analyze(cfg, network=net, facilities=fac, progress=None if mem is None else lambda name, _: mem.mark(name))
     names = {"load facilities": "facilities", "demand points": "demand"}
     for k, v in res.timings.items():
         times[names.get(k, k)] = times.get(names.get(k, k), 0.0) + v
@@ -119,12 +193,15 @@ def run_pipeline(size: str, html: bool, population: bool = False) -> dict:
             written = write_outputs(res, Path(tmp) / "out", html=html)
         total = time.perf_counter() - t0
         output_mb = {k: Path(p).stat().st_size / 1e6 for k, p in written.items()}
+    # (the kernel's high-water mark that MemoryProfile resets is the one getrusage reads: the stages' peaks hold it)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"size": size, "nodes": net.n_nodes, "edges": net.n_edges, "tiles": net.info.get("tiles", 1),
             "facilities": len(fac), "demand_points": len(res.demand), "stages_s": times, "total_s": total,
             "population": cfg.population is not None,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "html": html,
-            "output_mb": output_mb,
-            "coverage": res.coverage[["category", "share_covered"]].to_dict("records")}
+            "peak_rss_mb": peak_mb if mem is None else max(peak_mb, *(r["peak_mb"] for r in mem.rows)),
+            "html": html, "output_mb": output_mb,
+            "coverage": res.coverage[["category", "share_covered"]].to_dict("records"),
+            **({} if mem is None else {"memory": {"method": mem.method, "stages": mem.by_stage(names)}})}
 
 
 def run_peers(size: str, ego_sample: int | None, skip: set[str], live_sample: int | None = None) -> dict:
@@ -259,6 +336,9 @@ def report(mach: dict, pipes: list[dict], peer_runs: list[dict], readers: list[d
             p["html"] for p in pipes) else " (and the HTML map where `html` is true).")
                   + " On tiled sizes `load` reads the bundled extract once and `build` includes the tiling; "
                   "reading a real file of that size is measured in the reader table below.", ""]
+    mems = [p for p in pipes if p.get("memory")]
+    if mems:
+        lines += memory_table(mems)
     for pr in peer_runs:
         ref = next(r for r in pr["results"] if r["method"] == "access15")
         lines += [f"### Routing side by side: {pr['size']} ({pr['nodes']:,} nodes, {pr['edges']:,} edges)", "",
@@ -287,6 +367,30 @@ def report(mach: dict, pipes: list[dict], peer_runs: list[dict], readers: list[d
     return "\n".join(lines)
 
 
+def memory_table(pipes: list[dict]) -> list[str]:
+    """The memory-by-stage table (Markdown lines) of the runs made with ``--memory``."""
+    seen = ["start"] + [s for s in STAGES if any(r["stage"] == s for p in pipes for r in p["memory"]["stages"])]
+    seen += list(dict.fromkeys(r["stage"] for p in pipes for r in p["memory"]["stages"] if r["stage"] not in seen))
+    methods = sorted({p["memory"]["method"] for p in pipes})
+    lines = ["### Memory by stage (GB)", "",
+             "| stage | " + " | ".join(f"{p['size']} peak within | {p['size']} RSS after" for p in pipes) + " |",
+             "|---|" + "---:|---:|" * len(pipes)]
+    for s in seen:
+        cells = []
+        for p in pipes:
+            r = next((r for r in p["memory"]["stages"] if r["stage"] == s), None)
+            cells += ["–", "–"] if r is None else [f"{r['peak_mb'] / 1024:.2f}", f"{r['rss_mb'] / 1024:.2f}"]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    lines.append("| **whole run** | " + " | ".join(f"**{p['peak_rss_mb'] / 1024:.2f}** | " for p in pipes) + " |")
+    lines += ["", "Peak within a stage: the highest resident memory (RSS) between the end of the stage before and the "
+              "end of this one (so it includes the untimed glue between them); `start` is the interpreter with "
+              "the libraries imported. Measured by " + " and ".join(
+                  {"kernel": "the kernel's high-water mark (`VmHWM`), reset after every stage through "
+                             "`/proc/self/clear_refs`: exact, native allocations included",
+                   "sampled": "sampling the RSS (psutil) every 2 ms in a thread"}[m] for m in methods) + ".", ""]
+    return lines
+
+
 def write_block(path: Path, text: str) -> None:
     """Replace the benchmark block in ``path`` (between the markers), or append it."""
     start, end = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -311,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-html", action="store_true", help="render without the HTML map")
     ap.add_argument("--population", action="store_true",
                     help="keep the census population on tiled sizes, so the per-capita standards stage runs")
+    ap.add_argument("--memory", action="store_true",
+                    help="also measure resident memory by stage (RSS after each stage, peak within it)")
     ap.add_argument("--out", type=Path, help="Markdown file whose benchmark block is replaced")
     ap.add_argument("--json", type=Path, help="also write the raw results as JSON")
     ap.add_argument("--reader", default="", help="sizes whose tiled network is written as .osm.pbf and read back "
@@ -329,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(read_one(*a.read_one)))
         return 0
     if a.one:
-        print(json.dumps(run_pipeline(a.one, not a.no_html, a.population)))
+        print(json.dumps(run_pipeline(a.one, not a.no_html, a.population, a.memory)))
         return 0
     if a.peers_one:
         print(json.dumps(run_peers(a.peers_one, a.ego_sample, skip, a.cityseer_sample)))
@@ -337,8 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.from_json:
         saved = json.loads(a.from_json.read_text())
         return _finish(a, saved["machine"], saved["stages"], saved["peers"], saved.get("reader", []))
-    common = (["--no-html"] if a.no_html else []) + (["--population"] if a.population else []) + ["--ego-sample", str(a.ego_sample), "--skip", a.skip,
-                                                     "--cityseer-sample", str(a.cityseer_sample)]
+    common = ((["--no-html"] if a.no_html else []) + (["--population"] if a.population else [])
+              + (["--memory"] if a.memory else [])
+              + ["--ego-sample", str(a.ego_sample), "--skip", a.skip, "--cityseer-sample", str(a.cityseer_sample)])
     pipes, peer_runs = [], []
     for size in [s for s in a.sizes.split(",") if s]:
         parse_size(size)

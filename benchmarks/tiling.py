@@ -59,7 +59,8 @@ def tile_network(net: WalkNetwork, rect: tuple[float, float, float, float], nx: 
     q = np.round(all_xy * 1000.0).astype(np.int64)  # mm; tiled extents stay far below 2**31 mm
     q -= q.min(axis=0)
     _, key = np.unique(q[:, 0] * (int(q[:, 1].max()) + 1) + q[:, 1], return_inverse=True)
-    out = network_from_vertices(key.astype(np.int64), all_xy, all_off, net.crs,
+    del q, _  # (0.3 GB at 5M edges, not kept while the network is folded)
+    out = network_from_vertices(key.astype(np.int64, copy=False), all_xy, all_off, net.crs,
                                 source=f"{net.source} tiled {nx}x{ny}")
     out.info.update({"tiles": len(tiles), "tile_grid": (nx, ny), "tile_rect_m": rect, "lines_per_tile": nl})
     return out

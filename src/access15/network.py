@@ -93,15 +93,20 @@ class WalkNetwork:
     def graph(self) -> sparse.csr_matrix:
         """Symmetric CSR adjacency (N x N), weights in metres; parallel edges keep the shortest,
         self-loops are dropped. Used by every shortest-path call."""
+        n = self.n_nodes
+        idx = np.int32 if max(n, 2 * self.n_edges) < 2**31 else np.int64  # the index type scipy would choose
         keep = self.edge_u != self.edge_v
-        a = np.concatenate([self.edge_u[keep], self.edge_v[keep]])
-        b = np.concatenate([self.edge_v[keep], self.edge_u[keep]])
+        a = np.concatenate([self.edge_u[keep], self.edge_v[keep]]).astype(idx)
+        b = np.concatenate([self.edge_v[keep], self.edge_u[keep]]).astype(idx)
         w = np.maximum(np.concatenate([self.edge_length[keep]] * 2), 1e-9)  # csgraph ignores zeros
         order = np.lexsort((w, b, a))
         a, b, w = a[order], b[order], w[order]
+        del order
         first = np.ones(len(a), dtype=bool)
         first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-        return sparse.csr_matrix((w[first], (a[first], b[first])), shape=(self.n_nodes, self.n_nodes))
+        # sorted by (row, column) without repeats: the CSR arrays directly, as the COO -> CSR conversion gives them
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(a[first], minlength=n))]).astype(idx)
+        return sparse.csr_matrix((w[first], b[first], indptr), shape=(n, n))
 
     @cached_property
     def component(self) -> np.ndarray:
@@ -148,10 +153,28 @@ class WalkNetwork:
                                 geometry=self.edge_geometry, crs=self.crs)
 
     def hull(self) -> shapely.Geometry:
-        """Convex hull of the nodes (metric CRS)."""
-        return shapely.convex_hull(shapely.multipoints(self.node_xy))
+        """Convex hull of the nodes (metric CRS).
+
+        The hull of the hulls of blocks of :data:`HULL_BLOCK` nodes: the same polygon (a hull depends only on its
+        extreme points, which are extreme in their block too) without a GEOS point per node at once, which took
+        about 0.6 GB at 5 million edges."""
+        xy = self.node_xy
+        if len(xy) <= HULL_BLOCK:
+            return shapely.convex_hull(shapely.multipoints(xy))
+        ext = [shapely.get_coordinates(shapely.convex_hull(shapely.multipoints(xy[i:i + HULL_BLOCK])))
+               for i in range(0, len(xy), HULL_BLOCK)]
+        return shapely.convex_hull(shapely.multipoints(np.concatenate(ext)))
+
+    def drop_indexes(self) -> None:
+        """Forget the spatial indexes (:attr:`tree`, :attr:`main_tree`, :attr:`node_tree`); the next use rebuilds
+        them (about 0.3 s per million edges each). They take about 75 bytes per edge each (0.75 GB for the two
+        edge trees at 5 million edges), and an analysis needs them only to snap."""
+        for name in ("tree", "main_tree", "node_tree"):
+            self.__dict__.pop(name, None)
 
 
+#: Nodes per block of :meth:`WalkNetwork.hull` (the GEOS points of one block exist at a time).
+HULL_BLOCK = 1 << 18
 #: The per-edge OSM tag fields of :class:`WalkNetwork` (besides ``edge_highway``), by OSM key.
 TAG_FIELDS = {"wheelchair": "edge_wheelchair", "ramp": "edge_ramp", "ramp:stroller": "edge_ramp_stroller",
               "step_count": "edge_step_count", "incline": "edge_incline"}
@@ -216,42 +239,52 @@ def network_from_vertices(node_key: np.ndarray, xy: np.ndarray, offsets: np.ndar
         Tags of the OSM nodes with ids ``node_label`` that carry crossing / kerb tags (``highway``, ``crossing``,
         ``kerb``): kept as ``edge_kerb`` and ``node_crossing``.
     """
-    node_label = node_key if node_label is None else node_label
+    same_label = node_label is None
     lengths = np.diff(offsets)
     line_of = np.repeat(np.arange(len(lengths)), lengths)
     # drop repeated consecutive vertices (zero-length segments)
     keep = np.ones(len(node_key), dtype=bool)
     keep[1:] = ~((line_of[1:] == line_of[:-1]) & (node_key[1:] == node_key[:-1]))
-    node_key, xy, line_of, node_label = node_key[keep], xy[keep], line_of[keep], node_label[keep]
+    node_key, xy, line_of = node_key[keep], xy[keep], line_of[keep]
+    node_label = node_key if same_label else node_label[keep]
+    del keep
     nv = len(node_key)
     if nv == 0:
         raise InputError(source, "no walkable ways in the network", "check the extract covers the study area")
+    # (each temporary below is deleted once used: at 5 million edges every per-vertex array is about 0.1 GB)
     is_first = np.ones(nv, dtype=bool)
     is_first[1:] = line_of[1:] != line_of[:-1]
     is_last = np.ones(nv, dtype=bool)
     is_last[:-1] = line_of[1:] != line_of[:-1]
     _, inv, counts = np.unique(node_key, return_inverse=True, return_counts=True)
+    del node_key
     brk = (counts[inv] > 1) | is_first | is_last  # intersections, shared vertices and line ends
+    del counts, is_first
     starts = brk & ~is_last                       # vertices where an edge begins
+    del brk
     seg = np.flatnonzero(~is_last)               # segment k runs from vertex k to k+1
+    del is_last
     if len(seg) == 0:
         raise InputError(source, "no walkable ways in the network", "check the extract covers the study area")
-    edge_of = np.cumsum(starts) - 1
-    seg_edge = edge_of[seg]
+    seg_edge = (np.cumsum(starts) - 1)[seg]
     n_edges = int(starts.sum())
-    seg_len = np.hypot(*(xy[seg + 1] - xy[seg]).T)
-    edge_len = np.bincount(seg_edge, weights=seg_len, minlength=n_edges)
     start_pos = np.flatnonzero(starts)
-    last_seg = np.flatnonzero(np.r_[seg_edge[1:] != seg_edge[:-1], True])
-    end_pos = seg[last_seg] + 1
+    del starts
+    edge_line = line_of[start_pos]
+    del line_of
+    edge_len = np.bincount(seg_edge, weights=np.hypot(*(xy[seg + 1] - xy[seg]).T), minlength=n_edges)
+    end_pos = seg[np.flatnonzero(np.r_[seg_edge[1:] != seg_edge[:-1], True])] + 1
     # edge geometries: each edge's segment starts, then its end vertex
     vidx = np.concatenate([seg, end_pos])
     veid = np.concatenate([seg_edge, np.arange(n_edges)])
+    del seg, seg_edge
     order = np.lexsort((vidx, veid))
     geoms = shapely.linestrings(xy[vidx[order]], indices=veid[order])
+    del order
     # compact node numbering over edge endpoints only
     ends = np.concatenate([start_pos, end_pos])
     uniq, first_at, node_of_end = np.unique(inv[ends], return_index=True, return_inverse=True)
+    del inv
     return WalkNetwork(
         crs=crs,
         node_xy=xy[ends[first_at]],
@@ -261,8 +294,8 @@ def network_from_vertices(node_key: np.ndarray, xy: np.ndarray, offsets: np.ndar
         edge_length=edge_len,
         edge_geometry=geoms,
         source=source,
-        edge_highway=None if line_class is None else np.asarray(line_class, dtype=object)[line_of[start_pos]],
-        **{f: np.asarray(line_tags[k], dtype=object)[line_of[start_pos]]
+        edge_highway=None if line_class is None else np.asarray(line_class, dtype=object)[edge_line],
+        **{f: np.asarray(line_tags[k], dtype=object)[edge_line]
            for k, f in TAG_FIELDS.items() if line_tags is not None and k in line_tags},
         **({} if node_tags is None else
            _node_tag_fields(node_label, node_tags, ends[first_at], vidx, veid, n_edges)),

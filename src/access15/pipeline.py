@@ -292,6 +292,9 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | Any | None = 
     Returns
     -------
     AnalysisResult with tables and GeoDataFrames in the network's metric CRS; times in minutes.
+
+    The network's spatial indexes are dropped once snapping is done (:meth:`WalkNetwork.drop_indexes`; a later
+    use rebuilds them), so they do not hold memory through routing and the outputs.
     """
     cfg = config if isinstance(config, Config) else load_config(config)
     cfg, fetched = fetch_prepare(cfg)  # [network] place/polygon/bbox: downloaded once, then the cached files
@@ -306,6 +309,7 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | Any | None = 
         warnings.simplefilter("always", AccessWarning)
         warnings.simplefilter("always", AccessNote)
         p = prepare(cfg, network=network, facilities=facilities, boundaries=boundaries, stage=stage)
+        p.network.drop_indexes()  # snapping is done: the spatial indexes would sit through routing and rendering
         fac, out, dsnap, thresholds, assign, walk = p.facilities, p.points, p.dsnap, p.thresholds, p.assign, p.walk
         with stage("route"):
             times = _route(cfg, p.network, fac, p.fsnap, dsnap, out, None if assign is None else assign.cls,
@@ -338,6 +342,7 @@ def analyze(config: Config | str | Path, *, network: WalkNetwork | Any | None = 
         noted = list(dict.fromkeys(str(w.message) for w in wlist if issubclass(w.category, AccessNote)))
     record = provenance.finish(record)
     record["warnings"], record["notes"] = caught, noted
+    p.network.drop_indexes()  # (the standards' node tree, or the class profiles' edge tree, when built)
     return AnalysisResult(cfg, p.network, fac, out, p.demand.grid, p.demand.label, table, units, p.boundaries,
                           stage.timings, caught,
                           unit_check=assign.check if assign is not None else pd.DataFrame(),
