@@ -574,3 +574,15 @@ def test_gpkg_cells_are_the_squares_reprojected_and_the_analysis_is_untouched(de
     assert shapely.equals_exact(layer.geometry.values, np.asarray(squares.values), tolerance=0).all()
     pd.testing.assert_frame_equal(pd.DataFrame(demo_result.demand), pd.DataFrame(before))
     assert "missing" not in demo_result.demand and demo_result.demand.crs == before.crs
+
+
+def test_streets_layer_written_in_blocks_reads_back_whole(demo_result, tmp_path, monkeypatch):
+    """The streets are written a block at a time (appended): every street comes back, in order, bit for bit."""
+    from access15 import outputs
+
+    monkeypatch.setattr(outputs, "STREETS_PER_ROW", 10)  # blocks of 2,560 streets: about ten blocks
+    lines = np.asarray(demo_result.network.edge_geometry)
+    outputs.write_streets(lines, demo_result.network.crs, tmp_path / "s.gpkg")
+    back = gpd.read_file(tmp_path / "s.gpkg", layer="streets")
+    assert len(back) == -(-len(lines) // 10) and back.crs == pyproj.CRS(demo_result.network.crs)
+    assert shapely.equals_exact(shapely.get_parts(back.geometry.values), lines, tolerance=0).all()

@@ -199,6 +199,7 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
             dem.to_file(gpkg, layer="demand", driver="GPKG", use_arrow=True)
             files.update(write_scalable(result, staging, dem, fac))
             dem[~dem[f"covered_{COMBINED}"]].to_file(gpkg, layer="gaps", driver="GPKG", use_arrow=True)
+            del dem  # a polygon per cell: not kept while the maps are drawn
             if result.boundaries is not None:
                 result.boundaries.to_crs(4326).to_file(gpkg, layer="boundaries", driver="GPKG", use_arrow=True)
                 if len(result.unit_coverage):
@@ -265,12 +266,15 @@ def write_streets(lines: np.ndarray, crs: Any, gpkg: str | Path) -> None:
     behind a 9-byte header, so the rows are joined bytes, written by GDAL from Arrow without a geometry object
     per street. A million streets: 0.8 s and 41 MB instead of 3 s and 93 MB as a row each. O(total vertices).
     :func:`load_result` takes them apart again (``shapely.get_parts``), in the same order."""
-    wkb = shapely.to_wkb(np.asarray(lines), output_dimension=2, byte_order=1)
-    rows = [struct.pack("<BII", 1, 5, len(part)) + b"".join(part)
-            for part in (wkb[i:i + STREETS_PER_ROW] for i in range(0, len(wkb), STREETS_PER_ROW))]
-    pyogrio.write_arrow(pa.table({"geometry": pa.array(rows, type=pa.binary())}), gpkg, layer="streets",
-                        driver="GPKG", geometry_name="geometry", geometry_type="MultiLineString",
-                        crs=pyproj.CRS(crs).to_wkt(), layer_options={"SPATIAL_INDEX": "NO"})
+    lines, wkt = np.asarray(lines), pyproj.CRS(crs).to_wkt()
+    block = STREETS_PER_ROW * 256  # written in blocks: one block's WKB in memory at a time
+    for start in range(0, max(len(lines), 1), block):
+        wkb = shapely.to_wkb(lines[start:start + block], output_dimension=2, byte_order=1)
+        rows = [struct.pack("<BII", 1, 5, len(part)) + b"".join(part)
+                for part in (wkb[i:i + STREETS_PER_ROW] for i in range(0, len(wkb), STREETS_PER_ROW))]
+        pyogrio.write_arrow(pa.table({"geometry": pa.array(rows, type=pa.binary())}), gpkg, layer="streets",
+                            driver="GPKG", geometry_name="geometry", geometry_type="MultiLineString", crs=wkt,
+                            layer_options={"SPATIAL_INDEX": "NO"}, append=start > 0)
 
 
 def write_map_tables(data: MapData, gpkg: str | Path) -> None:
