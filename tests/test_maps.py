@@ -543,7 +543,7 @@ def test_metro_size_layers_draw_the_same_points_popups_and_outlines(longgang, tm
     assert mine_bytes < 0.4 * theirs_bytes, (mine_bytes, theirs_bytes)
 
 
-def test_streets_image_samples_every_segment_like_segmentize(demo_result):
+def test_streets_image_samples_every_segment_like_segmentize(demo_result, monkeypatch):
     """burn_lines samples each segment at the vertices shapely.segmentize would make (without building them):
     on the demo's real streets the image is pixel for pixel the binning of segmentize's vertices."""
     from access15.maps.html import burn_lines
@@ -559,6 +559,9 @@ def test_streets_image_samples_every_segment_like_segmentize(demo_result):
         expected[row[ok], col[ok]] = 1
         got = burn_lines(lines, x0, y1, res, shape)
         assert got.sum() > 1000 and np.array_equal(got, expected)
+        monkeypatch.setattr("access15.maps.html.BURN_BLOCK", 1_000)  # 27 blocks: the same image
+        assert np.array_equal(burn_lines(lines, x0, y1, res, shape), expected)
+        monkeypatch.undo()
 
 
 def test_gpkg_cells_are_the_squares_reprojected_and_the_analysis_is_untouched(demo_result):

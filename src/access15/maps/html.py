@@ -140,6 +140,10 @@ def _grid_raster(data: MapData, values: np.ndarray) -> tuple[np.ndarray, rasteri
     return g.raster(data.demand["ix"].to_numpy(), data.demand["iy"].to_numpy(), values), g.transform
 
 
+#: Lines sampled at a time by :func:`burn_lines`.
+BURN_BLOCK = 100_000
+
+
 def burn_lines(lines: np.ndarray, x0: float, y1: float, res: float, shape: tuple[int, int]) -> np.ndarray:
     """A float32 raster (1 where a line passes, else 0) with top-left corner ``(x0, y1)`` and square pixels of
     ``res`` metres: every segment is sampled at ``n + 1`` evenly spaced points, ``n`` the fewest pieces of at
@@ -149,18 +153,20 @@ def burn_lines(lines: np.ndarray, x0: float, y1: float, res: float, shape: tuple
     Vectorised (O(total length / res)); a line that only grazes a pixel corner may leave it blank, which is
     fine for a context layer (rasterio's rasterize walks every geometry in Python: 15 s per million edges).
     """
-    coords, line = shapely.get_coordinates(np.asarray(lines), return_index=True)
-    inner = line[1:] == line[:-1]  # consecutive vertices of one line: a segment
-    a, d = coords[:-1][inner], np.diff(coords, axis=0)[inner]
-    n = np.maximum(np.ceil(np.hypot(d[:, 0], d[:, 1]) / (res / 2)), 1).astype(np.int64)
-    seg = np.repeat(np.arange(len(a)), n + 1)
-    k = np.arange(len(seg)) - np.repeat(np.cumsum(n + 1) - (n + 1), n + 1)
-    xy = a[seg] + d[seg] * (k / n[seg])[:, None]
-    col = np.floor((xy[:, 0] - x0) / res).astype(np.int64)
-    row = np.floor((y1 - xy[:, 1]) / res).astype(np.int64)
-    ok = (col >= 0) & (col < shape[1]) & (row >= 0) & (row < shape[0])
     out = np.zeros(shape, dtype=np.float32)
-    out[row[ok], col[ok]] = 1.0
+    lines = np.asarray(lines)
+    for start in range(0, len(lines), BURN_BLOCK):  # a block of lines at a time: bounded memory
+        coords, line = shapely.get_coordinates(lines[start:start + BURN_BLOCK], return_index=True)
+        inner = line[1:] == line[:-1]  # consecutive vertices of one line: a segment
+        a, d = coords[:-1][inner], np.diff(coords, axis=0)[inner]
+        n = np.maximum(np.ceil(np.hypot(d[:, 0], d[:, 1]) / (res / 2)), 1).astype(np.int64)
+        seg = np.repeat(np.arange(len(a)), n + 1)
+        k = np.arange(len(seg)) - np.repeat(np.cumsum(n + 1) - (n + 1), n + 1)
+        xy = a[seg] + d[seg] * (k / n[seg])[:, None]
+        col = np.floor((xy[:, 0] - x0) / res).astype(np.int64)
+        row = np.floor((y1 - xy[:, 1]) / res).astype(np.int64)
+        ok = (col >= 0) & (col < shape[1]) & (row >= 0) & (row < shape[0])
+        out[row[ok], col[ok]] = 1.0
     return out
 
 
