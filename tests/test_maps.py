@@ -589,3 +589,24 @@ def test_streets_layer_written_in_blocks_reads_back_whole(demo_result, tmp_path,
     back = gpd.read_file(tmp_path / "s.gpkg", layer="streets")
     assert len(back) == -(-len(lines) // 10) and back.crs == pyproj.CRS(demo_result.network.crs)
     assert shapely.equals_exact(shapely.get_parts(back.geometry.values), lines, tolerance=0).all()
+
+
+def test_demand_and_gap_layers_written_in_batches_equal_geopandas_writing_them(demo_result, tmp_path, monkeypatch):
+    """The demand and gap layers are streamed to GDAL in Arrow batches (each with its own squares): the file
+    holds what geopandas writes from demand_layer's one table: fields, types, values and geometry."""
+    from access15 import outputs
+
+    monkeypatch.setattr(outputs, "CELL_BATCH", 1_000)  # 15 batches on the demo
+    written = write_outputs(demo_result, tmp_path / "out", html=False)
+    ref = outputs.demand_layer(demo_result)
+    ref.to_file(tmp_path / "ref.gpkg", layer="demand", driver="GPKG", use_arrow=True)
+    ref[~ref["covered_combined"]].to_file(tmp_path / "ref.gpkg", layer="gaps", driver="GPKG", use_arrow=True)
+    for layer in ("demand", "gaps"):
+        mine, theirs = (pyogrio.read_info(p, layer=layer) for p in (written["gpkg"], tmp_path / "ref.gpkg"))
+        for key in ("fields", "ogr_types", "ogr_subtypes"):
+            assert list(mine[key]) == list(theirs[key]), (layer, key)
+        assert (mine["geometry_type"], mine["geometry_name"], mine["crs"], mine["features"]) == \
+            (theirs["geometry_type"], theirs["geometry_name"], theirs["crs"], theirs["features"]) and mine["features"]
+        a, b = (gpd.read_file(p, layer=layer) for p in (written["gpkg"], tmp_path / "ref.gpkg"))
+        pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry")))
+        assert shapely.equals_exact(a.geometry.values, b.geometry.values, tolerance=0).all()

@@ -56,21 +56,59 @@ FORMAT = "access15-gpkg/1"
 META_TABLE = "access15_meta"
 
 
-def demand_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
-    """Demand as cell polygons (grid demand, unless ``[output] gpkg_cells = "points"``) or points, with travel
-    times and a ``missing`` column that lists the required categories outside their circle (EPSG:4326)."""
-    d = result.demand.copy(deep=False)  # new columns only: the analysis's own are never written to
-    if result.grid is not None and result.config.output.gpkg_cells == "polygons":
-        squares = result.grid.cell_polygons(d["ix"].to_numpy(), d["iy"].to_numpy(), crs=d.crs, to=4326)
-        d = d.set_geometry(squares, crs=4326)
-    else:
-        d = d.to_crs(4326)
+def demand_attributes(result: AnalysisResult) -> pd.DataFrame:
+    """The demand table as the GeoPackage and GeoParquet hold it, without geometry: the analysis's columns
+    (shared, not copied), travel times rounded to 3 decimals (minutes), the ``missing`` column (the required
+    categories outside their circle) and ``demand_label``."""
+    d = pd.DataFrame(result.demand.drop(columns=result.demand.geometry.name))
     req = [c for c, k in result.config.categories.items() if k.required]
     d["missing"] = missing_labels(d, req)
     d["demand_label"] = result.demand_label
     for col in [c for c in d.columns if c.startswith("time_")]:
         d[col] = d[col].round(3)
     return d
+
+
+def cell_geometry(result: AnalysisResult, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+    """The GeoPackage geometry of the demand points ``rows`` (EPSG:4326): the cell squares (grid demand, unless
+    ``[output] gpkg_cells = "points"``), else the points."""
+    d = result.demand
+    if result.grid is not None and result.config.output.gpkg_cells == "polygons":
+        return result.grid.cell_polygons(d["ix"].to_numpy()[rows], d["iy"].to_numpy()[rows], crs=d.crs, to=4326)
+    return np.asarray(gpd.GeoSeries(d.geometry.values[rows], crs=d.crs).to_crs(4326).values)
+
+
+def demand_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
+    """Demand as cell polygons (grid demand, unless ``[output] gpkg_cells = "points"``) or points, with travel
+    times and a ``missing`` column that lists the required categories outside their circle (EPSG:4326): the
+    GeoPackage's ``demand`` layer in one table (:func:`write_outputs` writes it in batches)."""
+    return gpd.GeoDataFrame(demand_attributes(result), geometry=cell_geometry(result), crs=4326)
+
+
+#: Demand points per Arrow batch when the ``demand`` and ``gaps`` layers are written: the geometry of one
+#: batch exists at a time.
+CELL_BATCH = 262_144
+
+
+def write_cells(result: AnalysisResult, attrs: pd.DataFrame, rows: np.ndarray, gpkg: Path, layer: str) -> None:
+    """Write the demand points ``rows`` (positions in ``result.demand``) with their attributes ``attrs`` (the
+    same rows) as ``layer`` of ``gpkg``: one GDAL write fed by a stream of Arrow batches of :data:`CELL_BATCH`
+    points, each with its own geometry (see :func:`cell_geometry`). The layer equals :func:`demand_layer`'s rows;
+    only one batch's polygons exist at a time (1.9 million cells: about 1 GB less). O(n)."""
+    table = pa.Table.from_pandas(attrs, preserve_index=False)
+    table = table.cast(pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                                  for f in table.schema]))  # a column of None only: text, as geopandas writes it
+    schema = table.schema.append(pa.field("geometry", pa.binary()))
+
+    def batches():
+        for start in range(0, len(rows), CELL_BATCH):
+            wkb = shapely.to_wkb(cell_geometry(result, rows[start:start + CELL_BATCH]), output_dimension=2)
+            block = table.slice(start, len(wkb)).append_column(schema.field("geometry"), pa.array(wkb, pa.binary()))
+            yield from block.combine_chunks().to_batches()
+
+    kind = "Polygon" if result.grid is not None and result.config.output.gpkg_cells == "polygons" else "Point"
+    pyogrio.write_arrow(pa.RecordBatchReader.from_batches(schema, batches()), gpkg, layer=layer, driver="GPKG",
+                        geometry_name="geometry", geometry_type=kind, crs=pyproj.CRS(4326).to_wkt())
 
 
 def missing_labels(demand: pd.DataFrame, required: list[str]) -> np.ndarray:
@@ -195,11 +233,12 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
             gpkg = staging / "access15.gpkg"
             fac = result.facilities.to_crs(4326)
             fac.to_file(gpkg, layer="facilities", driver="GPKG", use_arrow=True)
-            dem = demand_layer(result)
-            dem.to_file(gpkg, layer="demand", driver="GPKG", use_arrow=True)
-            files.update(write_scalable(result, staging, dem, fac))
-            dem[~dem[f"covered_{COMBINED}"]].to_file(gpkg, layer="gaps", driver="GPKG", use_arrow=True)
-            del dem  # a polygon per cell: not kept while the maps are drawn
+            attrs = demand_attributes(result)
+            write_cells(result, attrs, np.arange(len(attrs)), gpkg, "demand")
+            gap_rows = np.flatnonzero(~attrs[f"covered_{COMBINED}"].to_numpy(bool))
+            write_cells(result, attrs.iloc[gap_rows], gap_rows, gpkg, "gaps")
+            files.update(write_scalable(result, staging, attrs, fac))
+            del attrs
             if result.boundaries is not None:
                 result.boundaries.to_crs(4326).to_file(gpkg, layer="boundaries", driver="GPKG", use_arrow=True)
                 if len(result.unit_coverage):

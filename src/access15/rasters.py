@@ -28,6 +28,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import rasterio
 from rasterio.shutil import copy as rio_copy
 
@@ -73,11 +74,12 @@ def _write_cog(path: Path, grid: Grid, crs, ix: np.ndarray, iy: np.ndarray, band
     tmp.unlink()
 
 
-def write_scalable(result: AnalysisResult, folder: Path, demand_layer: gpd.GeoDataFrame,
+def write_scalable(result: AnalysisResult, folder: Path, demand_attributes: pd.DataFrame,
                    facilities: gpd.GeoDataFrame) -> dict[str, str]:
     """Write the COGs (grid demand only) and the GeoParquet files into ``folder``; return key -> file name.
 
-    ``demand_layer`` and ``facilities`` are the GeoPackage's layers (EPSG:4326), written here as points.
+    ``demand_attributes`` (the GeoPackage's ``demand`` columns, see
+    :func:`access15.outputs.demand_attributes`) and ``facilities`` (its layer, EPSG:4326) are written as points.
     """
     files = {}
     if result.grid is not None and len(result.demand):
@@ -88,7 +90,8 @@ def write_scalable(result: AnalysisResult, folder: Path, demand_layer: gpd.GeoDa
         for name, bands in grid_bands(result).items():
             _write_cog(folder / name, result.grid, result.demand.crs, ix, iy, bands, tags)
             files[Path(name).stem + "_tif"] = name
-    points = demand_layer.set_geometry(result.demand.geometry.to_crs(4326).values)  # cell centres or nodes
+    points = gpd.GeoDataFrame(demand_attributes, geometry=result.demand.geometry.to_crs(4326).values,
+                              crs=4326)  # cell centres or nodes
     facilities = facilities.copy()
     for table, name in ((points, DEMAND_PARQUET), (facilities, FACILITIES_PARQUET)):
         table.attrs = {}  # run-time attachments (e.g. a source path) are not table metadata
