@@ -9,7 +9,9 @@ return plain arrays / GeoDataFrames in EPSG:4326; projecting is the caller's job
 
 from __future__ import annotations
 
+import re
 import sys
+import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -164,61 +166,225 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None,
     """Stream the walkable ways (and their node coordinates) out of an OSM file.
 
     ``bbox = (min_lon, min_lat, max_lon, max_lat)`` (WGS84 degrees) keeps only the ways whose own bounding
-    box meets it, whole (like ``osmium extract --strategy complete_ways``): ways are dropped while streaming,
-    so memory follows the clipped network, apart from pyosmium's node-location index.
+    box meets it, whole (like ``osmium extract --strategy complete_ways``). Way nodes missing from the file or
+    with coordinates out of range are dropped, and so are ways left with fewer than two nodes.
+
+    No way or node goes through Python one by one. Two passes of libosmium write OPL text to a temporary
+    folder: first every ``highway=*`` way with its node ids (about 50 bytes per way), then every node (about
+    40 bytes per node); pyarrow's CSV reader parses both in blocks, the walk filter runs once per distinct tag
+    set, only the nodes the walkable ways use are kept and numpy joins them to the ways by id. Only the few
+    nodes tagged as crossings, signals or kerbs become Python objects. A node is found by its id wherever it
+    is in the file (pyosmium's location index, ``with_locations``, finds only nodes stored before the way, so
+    a file with ways before nodes read as one without locations).
     """
     path = Path(path)
     _check_file(path)
     rules = rules or load_tag_rules()
-    ids: list[list[int]] = []
-    lons: list[list[float]] = []
-    lats: list[list[float]] = []
-    way_ids: list[int] = []
-    highways: list[str] = []
-    extra: list[tuple] = []
-    node_ids: list[int] = []
-    node_extra: list[tuple] = []
+    tagged = _TaggedNodes()
     try:
-        fp = (osmium.FileProcessor(str(path))
-              .with_locations()
-              .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY | osmium.osm.NODE))
-              .with_filter(osmium.filter.KeyFilter(*NODE_TAGS)))
-        for way in fp:
-            if way.is_node():  # a crossing, signals or kerb node (nodes come first; the few tagged ones only)
-                t = way.tags
-                if t.get("highway") in CROSSING_HIGHWAY or "crossing" in t or "kerb" in t:
-                    node_ids.append(way.id)
-                    node_extra.append(tuple(t.get(k) for k in NODE_TAGS))
-                continue
-            if not way.is_way() or not rules.is_walkable(way.tags):
-                continue
-            nodes = [(n.ref, n.lon, n.lat) for n in way.nodes if n.location.valid()]
-            if len(nodes) < 2:
-                continue
-            r, x, y = zip(*nodes)
-            if bbox is not None and (max(x) < bbox[0] or min(x) > bbox[2] or max(y) < bbox[1] or min(y) > bbox[3]):
-                continue
-            ids.append(r)
-            lons.append(x)
-            lats.append(y)
-            way_ids.append(way.id)
-            highways.append(way.tags.get("highway"))
-            extra.append(tuple(way.tags.get(k) for k in WALK_TAGS))
+        with tempfile.TemporaryDirectory(prefix="access15-osm-", ignore_cleanup_errors=True) as tmp:
+            ways_opl, nodes_opl = Path(tmp) / "ways.opl", Path(tmp) / "nodes.opl"
+            _write_opl(path, osmium.osm.NODE | osmium.osm.WAY, ways_opl, _key_filter(NODE_TAGS, osmium.osm.NODE),
+                       tagged, osmium.filter.EntityFilter(osmium.osm.WAY), _key_filter(["highway"], osmium.osm.WAY))
+            blocks = _parse_opl_ways(ways_opl, rules)
+            refs = np.sort(np.concatenate([b[2] for b in blocks])) if blocks else np.empty(0, dtype=np.int64)
+            used = refs[np.concatenate([[True], refs[1:] != refs[:-1]])] if len(refs) else refs
+            del refs
+            nodes = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
+            if len(used):
+                _write_opl(path, osmium.osm.NODE, nodes_opl)
+                nodes = _parse_opl_nodes(nodes_opl, used)
     except (RuntimeError, ValueError, OSError) as exc:
         raise _osm_failure(path, exc) from None
-    order = np.argsort(np.asarray(node_ids, dtype=np.int64), kind="stable")
-    lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=len(ids))
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    flat = lambda parts, dt: np.fromiter((v for p in parts for v in p), dtype=dt, count=int(offsets[-1]))  # noqa: E731
+    return _way_arrays(blocks, nodes, tagged, bbox)
+
+
+class _TaggedNodes:
+    """A handler in the first pass of :func:`read_walk_ways`: keeps the crossing, signals and kerb nodes (only
+    nodes with a ``highway``, ``crossing`` or ``kerb`` key get here) and filters out every node it sees."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.tags: list[tuple] = []
+
+    def node(self, n: Any) -> bool:
+        t = n.tags
+        if t.get("highway") in CROSSING_HIGHWAY or "crossing" in t or "kerb" in t:
+            self.ids.append(n.id)
+            self.tags.append(tuple(t.get(k) for k in NODE_TAGS))
+        return True
+
+
+def _key_filter(keys: Any, entities: Any) -> Any:
+    """A libosmium filter passing objects with any of ``keys``, applied to ``entities`` only."""
+    f = osmium.filter.KeyFilter(*keys)
+    f.enable_for(entities)
+    return f
+
+
+def _write_opl(path: Path, entities: Any, out: Path, *chain: Any) -> None:
+    """Read ``entities`` of ``path`` through the handler ``chain`` into ``out`` as OPL without metadata."""
+    reader = osmium.io.Reader(str(path), entities)
+    try:
+        writer = osmium.SimpleWriter(osmium.io.File(str(out), "opl,add_metadata=false"), overwrite=True)
+        try:
+            osmium.apply(reader, *chain, writer)
+        finally:
+            writer.close()
+    finally:
+        reader.close()
+
+
+#: An escaped character in OPL text: ``%<hex code point>%`` (spaces, commas, ``=``, ``%``, most non-Latin text).
+_OPL_ESCAPE = re.compile(r"%([0-9a-fA-F]+)%")
+
+
+def _opl_unescape(text: str) -> str:
+    return _OPL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "%" in text else text
+
+
+def _opl_tags(field: str) -> dict[str, str]:
+    """An OPL tag field (``Tk=v,k2=v2``) as a dict; of repeated keys the first wins, as in ``TagList.get``."""
+    tags: dict[str, str] = {}
+    for kv in field[1:].split(",") if len(field) > 1 else ():
+        k, _, v = kv.partition("=")
+        tags.setdefault(_opl_unescape(k), _opl_unescape(v))
+    return tags
+
+
+def _opl_csv(path: Path, columns: list[str]) -> Any:
+    """An OPL file (space-separated fields, no quoting) as a streaming pyarrow reader of string columns."""
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
+
+    return pacsv.open_csv(path, read_options=pacsv.ReadOptions(column_names=columns, block_size=1 << 24),
+                          parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False),
+                          convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}))
+
+
+def _string_bytes(arr: Any) -> tuple[bytes, np.ndarray]:
+    """The concatenated UTF-8 bytes of a pyarrow string array and its value offsets (from 0)."""
+    off = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1].astype(np.int64)
+    data = arr.buffers()[2]
+    return (data[int(off[0]):int(off[-1])].to_pybytes() if data is not None and len(arr) else b""), off - off[0]
+
+
+def _numbers(data: bytes, sep: bytes, dtype: Any) -> np.ndarray:
+    """The values of fields that all begin with ``sep`` (e.g. ``x1.5x2x`` -> 1.5, 2, NaN), in one parse."""
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
+
+    if not data:
+        return np.empty(0, dtype=dtype)
+    t = pa.int64() if dtype == np.int64 else pa.float64()
+    col = pacsv.read_csv(pa.py_buffer(data[1:].replace(sep, b"\n") + b"\n"),
+                         read_options=pacsv.ReadOptions(column_names=["v"]),
+                         parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
+                         convert_options=pacsv.ConvertOptions(column_types={"v": t})).column("v")
+    return col.to_numpy() if dtype == np.int64 else col.to_numpy().astype(np.float64, copy=False)
+
+
+def _parse_opl_ways(opl: Path, rules: TagRules) -> list[tuple]:
+    """The walkable ways of the first pass's OPL, one tuple per block: (way ids, nodes per way, node ids,
+    highway, WALK_TAGS values...)."""
+    import pyarrow as pa
+
+    verdicts: dict[str, tuple | None] = {}  # tag field -> None (not walkable) or (highway, *WALK_TAGS values)
+    blocks = []
+    if not opl.stat().st_size:
+        return blocks
+    with _opl_csv(opl, ["w", "t", "n"]) as reader:
+        for block in reader:
+            codes = block.column("t").dictionary_encode()
+            found = []
+            for field in codes.dictionary.to_pylist():
+                if field not in verdicts:
+                    tags = _opl_tags(field)
+                    verdicts[field] = ((tags.get("highway"), *(tags.get(k) for k in WALK_TAGS))
+                                       if rules.is_walkable(tags) else None)
+                found.append(verdicts[field])
+            code = codes.indices.to_numpy()
+            keep = np.array([f is not None for f in found], dtype=bool)[code]
+            if not keep.any():
+                continue
+            code = code[keep]
+            values = [np.array([None if f is None else f[i] for f in found], dtype=object)[code]
+                      for i in range(1 + len(WALK_TAGS))]
+            mask = pa.array(keep)
+            way_id = _numbers(_string_bytes(block.column("w").filter(mask))[0], b"w", np.int64)
+            nodes, off = _string_bytes(block.column("n").filter(mask))  # "Nn1,n2,n3" per way
+            starts = np.flatnonzero(np.frombuffer(nodes, dtype=np.uint8) == ord("n"))
+            counts = np.diff(np.searchsorted(starts, off))
+            refs = _numbers(nodes.replace(b"N", b"").replace(b",", b""), b"n", np.int64)
+            if len(way_id) != len(counts) or len(refs) != len(starts):
+                raise ValueError("unexpected OPL text from libosmium")
+            blocks.append((way_id, counts, refs, *values))
+    return blocks
+
+
+def _parse_opl_nodes(opl: Path, used: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ids, longitudes and latitudes (NaN where undefined) of the nodes in the second pass's OPL whose id is
+    in ``used`` (sorted), in file order."""
+    import pyarrow as pa
+
+    parts = []
+    if opl.stat().st_size:
+        with _opl_csv(opl, ["n", "t", "x", "y"]) as reader:
+            for block in reader:
+                ids = _numbers(_string_bytes(block.column("n"))[0], b"n", np.int64)
+                at = np.minimum(np.searchsorted(used, ids), len(used) - 1)
+                keep = used[at] == ids
+                if not keep.any():
+                    continue
+                pa_mask = pa.array(keep)
+                parts.append((ids[keep], *(_numbers(_string_bytes(block.column(c).filter(pa_mask))[0], c.encode(),
+                                                     np.float64) for c in ("x", "y"))))
+    if not parts:
+        return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+
+
+def _way_arrays(blocks: list[tuple], nodes: tuple[np.ndarray, np.ndarray, np.ndarray], tagged: _TaggedNodes,
+                bbox: tuple[float, float, float, float] | None) -> WayArrays:
+    """Join the ways to their node coordinates; drop invalid locations, ways left with < 2 nodes and ways
+    outside ``bbox``."""
+    def cat(i: int, dtype: Any) -> np.ndarray:
+        return np.concatenate([b[i] for b in blocks]) if blocks else np.empty(0, dtype=dtype)
+
+    way_id, counts, node_id = cat(0, np.int64), cat(1, np.int64), cat(2, np.int64)
+    values = [cat(3 + i, object) for i in range(1 + len(WALK_TAGS))]
+    ids, x, y = nodes
+    order = None if np.all(ids[1:] > ids[:-1]) else np.argsort(ids, kind="stable")
+    sorted_ids = ids if order is None else ids[order]
+    at = np.searchsorted(sorted_ids, node_id, side="right") - 1  # the last of repeated ids, as a location index
+    found = at >= 0
+    found[found] = sorted_ids[at[found]] == node_id[found]
+    found &= node_id >= 0  # as pyosmium's location index: no location for negative ids (unsaved editor objects)
+    at = at if order is None else order[at]
+    lon, lat = np.full(len(node_id), np.nan), np.full(len(node_id), np.nan)
+    lon[found], lat[found] = x[at[found]], y[at[found]]
+    valid = (lon >= -180) & (lon <= 180) & (lat >= -90) & (lat <= 90)  # Location.valid(); NaN fails
+    way_of = np.repeat(np.arange(len(way_id)), counts)[valid]
+    node_id, lon, lat = node_id[valid], lon[valid], lat[valid]
+    counts = np.bincount(way_of, minlength=len(way_id))
+    keep = counts >= 2
+    if bbox is not None and keep.any():
+        sel = keep[way_of]
+        bx, by = lon[sel], lat[sel]
+        start = np.concatenate([[0], np.cumsum(counts[keep])[:-1]])
+        keep[keep] = ~((np.maximum.reduceat(bx, start) < bbox[0]) | (np.minimum.reduceat(bx, start) > bbox[2])
+                       | (np.maximum.reduceat(by, start) < bbox[1]) | (np.minimum.reduceat(by, start) > bbox[3]))
+    sel = keep[way_of]
+    order = np.argsort(np.asarray(tagged.ids, dtype=np.int64), kind="stable")
     return WayArrays(
-        node_id=flat(ids, np.int64),
-        lonlat=np.column_stack([flat(lons, np.float64), flat(lats, np.float64)]) if len(ids) else np.empty((0, 2)),
-        offsets=offsets,
-        way_id=np.asarray(way_ids, dtype=np.int64),
-        highway=np.asarray(highways, dtype=object),
-        tags={k: np.array([t[i] for t in extra], dtype=object) for i, k in enumerate(WALK_TAGS)},
-        tagged_node_id=np.asarray(node_ids, dtype=np.int64)[order],
-        node_tags={k: np.array([t[i] for t in node_extra], dtype=object).reshape(-1)[order]
+        node_id=node_id[sel],
+        lonlat=np.column_stack([lon[sel], lat[sel]]) if keep.any() else np.empty((0, 2)),
+        offsets=np.concatenate([[0], np.cumsum(counts[keep])]).astype(np.int64),
+        way_id=way_id[keep],
+        highway=values[0][keep],
+        tags={k: values[1 + i][keep] for i, k in enumerate(WALK_TAGS)},
+        tagged_node_id=np.asarray(tagged.ids, dtype=np.int64)[order],
+        node_tags={k: np.array([t[i] for t in tagged.tags], dtype=object).reshape(-1)[order]
                    for i, k in enumerate(NODE_TAGS)},
     )
 
