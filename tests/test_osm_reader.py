@@ -147,7 +147,8 @@ EDGE_CASES = """<?xml version="1.0" encoding="UTF-8"?>
 
 def test_tag_text_and_location_edge_cases(tmp_path):
     """Escaped text in tag values (commas, '=', '%', Chinese), empty values, missing and out-of-range
-    locations, a negative node id, one-node ways and the walk filter's cases."""
+    locations (lat 95: written on a way by libosmium's OPL writer it aborts the process), a negative node id,
+    one-node ways and the walk filter's cases."""
     path = tmp_path / "edge.osm"
     path.write_text(EDGE_CASES, encoding="utf-8")
     want = reference_read(path)
@@ -169,3 +170,15 @@ def test_no_walkable_way_gives_empty_arrays(tmp_path):
                     '<node id="2" lat="1" lon="1.1"/><way id="1"><nd ref="1"/><nd ref="2"/>'
                     '<tag k="building" v="yes"/></way></osm>', encoding="utf-8")
     assert_same(read_walk_ways(path), reference_read(path))
+
+
+def test_nodes_after_their_ways_are_found(tmp_path):
+    """The one intended difference from a location-index reading: a file listing its ways before their nodes
+    (e.g. two Overpass outputs appended) keeps its ways; ``with_locations`` saw no locations there."""
+    path = tmp_path / "ways_first.osm"
+    path.write_text('<?xml version="1.0"?><osm version="0.6"><way id="1"><nd ref="1"/><nd ref="2"/>'
+                    '<tag k="highway" v="footway"/></way><node id="1" lat="1" lon="1"/>'
+                    '<node id="2" lat="1" lon="1.1"/></osm>', encoding="utf-8")
+    assert len(reference_read(path).way_id) == 0
+    got = read_walk_ways(path)
+    assert got.way_id.tolist() == [1] and got.lonlat.tolist() == [[1.0, 1.0], [1.1, 1.0]]

@@ -171,11 +171,16 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None,
 
     No way or node goes through Python one by one. Two passes of libosmium write OPL text to a temporary
     folder: first every ``highway=*`` way with its node ids (about 50 bytes per way), then every node (about
-    40 bytes per node); pyarrow's CSV reader parses both in blocks, the walk filter runs once per distinct tag
-    set, only the nodes the walkable ways use are kept and numpy joins them to the ways by id. Only the few
-    nodes tagged as crossings, signals or kerbs become Python objects. A node is found by its id wherever it
-    is in the file (pyosmium's location index, ``with_locations``, finds only nodes stored before the way, so
-    a file with ways before nodes read as one without locations).
+    40 bytes per node). pyarrow's CSV reader parses both in blocks of 16 MB, the walk filter runs once per
+    distinct tag set, and a hash lookup (pandas) keeps the coordinates of the nodes the walkable ways use.
+    Only the few nodes tagged as crossings, signals or kerbs become Python objects. Memory follows the
+    walkable ways and their nodes; there is no location index of every node.
+
+    The nodes come from their own pass rather than from a location index (``with_locations``) so that a node
+    with out-of-range coordinates is dropped like a missing one: libosmium's OPL writer aborts the process on
+    such a location when it is written on a way. A node is found by its id wherever it is in the file (a
+    location index finds only nodes stored before the way); negative ids (unsaved editor objects) have no
+    location, as in pyosmium's index.
     """
     path = Path(path)
     _check_file(path)
@@ -186,17 +191,14 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None,
             ways_opl, nodes_opl = Path(tmp) / "ways.opl", Path(tmp) / "nodes.opl"
             _write_opl(path, osmium.osm.NODE | osmium.osm.WAY, ways_opl, _key_filter(NODE_TAGS, osmium.osm.NODE),
                        tagged, osmium.filter.EntityFilter(osmium.osm.WAY), _key_filter(["highway"], osmium.osm.WAY))
-            blocks = _parse_opl_ways(ways_opl, rules)
-            refs = np.sort(np.concatenate([b[2] for b in blocks])) if blocks else np.empty(0, dtype=np.int64)
-            used = refs[np.concatenate([[True], refs[1:] != refs[:-1]])] if len(refs) else refs
-            del refs
-            nodes = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
-            if len(used):
+            ways = _OplWays(ways_opl, rules)
+            nodes = (np.full(len(ways.used), np.nan), np.full(len(ways.used), np.nan))
+            if len(ways.used):
                 _write_opl(path, osmium.osm.NODE, nodes_opl)
-                nodes = _parse_opl_nodes(nodes_opl, used)
+                nodes = _parse_opl_nodes(nodes_opl, ways.used)
     except (RuntimeError, ValueError, OSError) as exc:
         raise _osm_failure(path, exc) from None
-    return _way_arrays(blocks, nodes, tagged, bbox)
+    return _way_arrays(ways, nodes, tagged, bbox)
 
 
 class _TaggedNodes:
@@ -237,6 +239,10 @@ def _write_opl(path: Path, entities: Any, out: Path, *chain: Any) -> None:
 
 #: An escaped character in OPL text: ``%<hex code point>%`` (spaces, commas, ``=``, ``%``, most non-Latin text).
 _OPL_ESCAPE = re.compile(r"%([0-9a-fA-F]+)%")
+#: OPL way nodes ``Nn1,n2,n3`` of consecutive ways -> one node id per line.
+_OPL_REFS = bytes.maketrans(b"n", b"\n"), b"N,"
+#: Bytes read from an OPL file at a time (whole lines).
+_OPL_BLOCK = 1 << 24
 
 
 def _opl_unescape(text: str) -> str:
@@ -252,121 +258,123 @@ def _opl_tags(field: str) -> dict[str, str]:
     return tags
 
 
-def _opl_csv(path: Path, columns: list[str]) -> Any:
-    """An OPL file (space-separated fields, no quoting) as a streaming pyarrow reader of string columns."""
+def _opl_blocks(path: Path) -> Any:
+    """The bytes of a text file in blocks of whole lines."""
+    with open(path, "rb") as f:
+        rest = b""
+        while block := f.read(_OPL_BLOCK):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            rest = block[cut:]
+            if cut:
+                yield block[:cut]
+        if rest:
+            yield rest
+
+
+def _csv(data: bytes, columns: dict[str, Any]) -> Any:
+    """Space-separated text without quoting as a pyarrow table; ``columns`` maps each column name to its type
+    (None: skipped)."""
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
-    return pacsv.open_csv(path, read_options=pacsv.ReadOptions(column_names=columns, block_size=1 << 24),
+    return pacsv.read_csv(pa.py_buffer(data), read_options=pacsv.ReadOptions(column_names=list(columns)),
                           parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False),
-                          convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}))
+                          convert_options=pacsv.ConvertOptions(
+                              column_types={c: t for c, t in columns.items() if t is not None},
+                              include_columns=[c for c, t in columns.items() if t is not None]))
 
 
-def _string_bytes(arr: Any) -> tuple[bytes, np.ndarray]:
-    """The concatenated UTF-8 bytes of a pyarrow string array and its value offsets (from 0)."""
-    off = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1].astype(np.int64)
-    data = arr.buffers()[2]
-    return (data[int(off[0]):int(off[-1])].to_pybytes() if data is not None and len(arr) else b""), off - off[0]
-
-
-def _numbers(data: bytes, sep: bytes, dtype: Any) -> np.ndarray:
-    """The values of fields that all begin with ``sep`` (e.g. ``x1.5x2x`` -> 1.5, 2, NaN), in one parse."""
+def _one_per_line(data: bytes, dtype: Any) -> np.ndarray:
+    """One number per line (``\\n5\\n7``; the empty first line is skipped) as a numpy array."""
     import pyarrow as pa
-    from pyarrow import csv as pacsv
 
-    if not data:
+    if not data.strip():
         return np.empty(0, dtype=dtype)
-    t = pa.int64() if dtype == np.int64 else pa.float64()
-    col = pacsv.read_csv(pa.py_buffer(data[1:].replace(sep, b"\n") + b"\n"),
-                         read_options=pacsv.ReadOptions(column_names=["v"]),
-                         parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
-                         convert_options=pacsv.ConvertOptions(column_types={"v": t})).column("v")
-    return col.to_numpy() if dtype == np.int64 else col.to_numpy().astype(np.float64, copy=False)
+    return _csv(data, {"v": pa.int64() if dtype == np.int64 else pa.float64()}).column("v").to_numpy()
 
 
-def _parse_opl_ways(opl: Path, rules: TagRules) -> list[tuple]:
-    """The walkable ways of the first pass's OPL, one tuple per block: (way ids, nodes per way, node ids,
-    highway, WALK_TAGS values...)."""
-    import pyarrow as pa
+class _OplWays:
+    """The walkable ways of the first pass's OPL (``w<id> T<tags> Nn<node>,n<node>,...`` per line), in file
+    order: ``way_id``, ``counts`` (nodes per way), ``refs`` (their node ids), ``code`` (index of the way's tag
+    set in ``values``: its highway and WALK_TAGS values), ``used`` (the distinct node ids) and ``ref_index``
+    (``refs == used[ref_index]``)."""
 
-    verdicts: dict[str, tuple | None] = {}  # tag field -> None (not walkable) or (highway, *WALK_TAGS values)
-    blocks = []
-    if not opl.stat().st_size:
-        return blocks
-    with _opl_csv(opl, ["w", "t", "n"]) as reader:
-        for block in reader:
-            codes = block.column("t").dictionary_encode()
-            found = []
-            for field in codes.dictionary.to_pylist():
-                if field not in verdicts:
+    def __init__(self, opl: Path, rules: TagRules) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        index: dict[str, int] = {}  # tag field -> index into self.values, -1 when not walkable
+        self.values: list[tuple] = []
+        parts = []
+        for data in _opl_blocks(opl):
+            block = _csv(data, {"w": pa.string(), "t": pa.string(), "n": pa.string()})
+            codes = block.column("t").combine_chunks().dictionary_encode()
+            found = np.empty(len(codes.dictionary), dtype=np.int64)
+            for i, field in enumerate(codes.dictionary.to_pylist()):
+                if field not in index:
                     tags = _opl_tags(field)
-                    verdicts[field] = ((tags.get("highway"), *(tags.get(k) for k in WALK_TAGS))
-                                       if rules.is_walkable(tags) else None)
-                found.append(verdicts[field])
-            code = codes.indices.to_numpy()
-            keep = np.array([f is not None for f in found], dtype=bool)[code]
+                    walkable = rules.is_walkable(tags)
+                    index[field] = len(self.values) if walkable else -1
+                    if walkable:
+                        self.values.append((tags.get("highway"), *(tags.get(k) for k in WALK_TAGS)))
+                found[i] = index[field]
+            code = found[codes.indices.to_numpy()]
+            keep = code >= 0
             if not keep.any():
                 continue
-            code = code[keep]
-            values = [np.array([None if f is None else f[i] for f in found], dtype=object)[code]
-                      for i in range(1 + len(WALK_TAGS))]
             mask = pa.array(keep)
-            way_id = _numbers(_string_bytes(block.column("w").filter(mask))[0], b"w", np.int64)
-            nodes, off = _string_bytes(block.column("n").filter(mask))  # "Nn1,n2,n3" per way
-            starts = np.flatnonzero(np.frombuffer(nodes, dtype=np.uint8) == ord("n"))
-            counts = np.diff(np.searchsorted(starts, off))
-            refs = _numbers(nodes.replace(b"N", b"").replace(b",", b""), b"n", np.int64)
-            if len(way_id) != len(counts) or len(refs) != len(starts):
+            ids = block.column("w").filter(mask)
+            nodes = block.column("n").filter(mask)
+            way_id = _one_per_line(_joined(ids).replace(b"w", b"\n"), np.int64)
+            counts = pc.count_substring(nodes, "n").to_numpy().astype(np.int64)
+            refs = _one_per_line(_joined(nodes).translate(*_OPL_REFS), np.int64)
+            if len(way_id) != len(counts) or len(refs) != counts.sum():
                 raise ValueError("unexpected OPL text from libosmium")
-            blocks.append((way_id, counts, refs, *values))
-    return blocks
+            parts.append((way_id, counts, refs, code[keep]))
+        cat = [np.concatenate([p[i] for p in parts]) if parts else np.empty(0, dtype=np.int64) for i in range(4)]
+        self.way_id, self.counts, self.refs, self.code = cat
+        self.ref_index, self.used = pd.factorize(self.refs)  # refs == used[ref_index]
 
 
-def _parse_opl_nodes(opl: Path, used: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ids, longitudes and latitudes (NaN where undefined) of the nodes in the second pass's OPL whose id is
-    in ``used`` (sorted), in file order."""
+def _joined(col: Any) -> bytes:
+    """The values of a pyarrow string column, concatenated."""
+    out = []
+    for c in col.chunks:
+        if len(c):
+            off = np.frombuffer(c.buffers()[1], dtype=np.int32)[[c.offset, c.offset + len(c)]]
+            out.append(c.buffers()[2][int(off[0]):int(off[1])].to_pybytes())
+    return b"".join(out)
+
+
+def _parse_opl_nodes(opl: Path, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude and latitude of each node id in ``used`` from the second pass's OPL (``n<id> T<tags> x<lon>
+    y<lat>`` per line); NaN for ids not in the file or without a location. Of repeated ids the last wins, as in
+    a location index."""
     import pyarrow as pa
 
-    parts = []
-    if opl.stat().st_size:
-        with _opl_csv(opl, ["n", "t", "x", "y"]) as reader:
-            for block in reader:
-                ids = _numbers(_string_bytes(block.column("n"))[0], b"n", np.int64)
-                at = np.minimum(np.searchsorted(used, ids), len(used) - 1)
-                keep = used[at] == ids
-                if not keep.any():
-                    continue
-                pa_mask = pa.array(keep)
-                parts.append((ids[keep], *(_numbers(_string_bytes(block.column(c).filter(pa_mask))[0], c.encode(),
-                                                     np.float64) for c in ("x", "y"))))
-    if not parts:
-        return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+    lookup = pd.Index(used)
+    lon, lat = np.full(len(used), np.nan), np.full(len(used), np.nan)
+    for data in _opl_blocks(opl):
+        # dropping the letters n, x, y leaves the numbers bare; the tag field, also changed, is skipped
+        tab = _csv(data.translate(None, b"nxy"), {"i": pa.int64(), "t": None, "x": pa.float64(), "y": pa.float64()})
+        at = lookup.get_indexer(tab.column("i").to_numpy())
+        keep = at >= 0
+        lon[at[keep]] = tab.column("x").to_numpy()[keep]
+        lat[at[keep]] = tab.column("y").to_numpy()[keep]
+    return lon, lat
 
 
-def _way_arrays(blocks: list[tuple], nodes: tuple[np.ndarray, np.ndarray, np.ndarray], tagged: _TaggedNodes,
+def _way_arrays(ways: _OplWays, nodes: tuple[np.ndarray, np.ndarray], tagged: _TaggedNodes,
                 bbox: tuple[float, float, float, float] | None) -> WayArrays:
     """Join the ways to their node coordinates; drop invalid locations, ways left with < 2 nodes and ways
     outside ``bbox``."""
-    def cat(i: int, dtype: Any) -> np.ndarray:
-        return np.concatenate([b[i] for b in blocks]) if blocks else np.empty(0, dtype=dtype)
-
-    way_id, counts, node_id = cat(0, np.int64), cat(1, np.int64), cat(2, np.int64)
-    values = [cat(3 + i, object) for i in range(1 + len(WALK_TAGS))]
-    ids, x, y = nodes
-    order = None if np.all(ids[1:] > ids[:-1]) else np.argsort(ids, kind="stable")
-    sorted_ids = ids if order is None else ids[order]
-    at = np.searchsorted(sorted_ids, node_id, side="right") - 1  # the last of repeated ids, as a location index
-    found = at >= 0
-    found[found] = sorted_ids[at[found]] == node_id[found]
-    found &= node_id >= 0  # as pyosmium's location index: no location for negative ids (unsaved editor objects)
-    at = at if order is None else order[at]
-    lon, lat = np.full(len(node_id), np.nan), np.full(len(node_id), np.nan)
-    lon[found], lat[found] = x[at[found]], y[at[found]]
+    lon, lat = (v[ways.ref_index] for v in nodes)
+    lon[ways.refs < 0] = np.nan  # as pyosmium's location index: no location for negative ids
     valid = (lon >= -180) & (lon <= 180) & (lat >= -90) & (lat <= 90)  # Location.valid(); NaN fails
-    way_of = np.repeat(np.arange(len(way_id)), counts)[valid]
-    node_id, lon, lat = node_id[valid], lon[valid], lat[valid]
-    counts = np.bincount(way_of, minlength=len(way_id))
+    way_of = np.repeat(np.arange(len(ways.way_id)), ways.counts)[valid]
+    node_id, lon, lat = ways.refs[valid], lon[valid], lat[valid]
+    counts = np.bincount(way_of, minlength=len(ways.way_id))
     keep = counts >= 2
     if bbox is not None and keep.any():
         sel = keep[way_of]
@@ -374,15 +382,17 @@ def _way_arrays(blocks: list[tuple], nodes: tuple[np.ndarray, np.ndarray, np.nda
         start = np.concatenate([[0], np.cumsum(counts[keep])[:-1]])
         keep[keep] = ~((np.maximum.reduceat(bx, start) < bbox[0]) | (np.minimum.reduceat(bx, start) > bbox[2])
                        | (np.maximum.reduceat(by, start) < bbox[1]) | (np.minimum.reduceat(by, start) > bbox[3]))
-    sel = keep[way_of]
+    sel = keep[way_of] if not keep.all() else slice(None)
+    code = ways.code[keep]
+    column = [np.array([v[i] for v in ways.values], dtype=object) for i in range(1 + len(WALK_TAGS))]
     order = np.argsort(np.asarray(tagged.ids, dtype=np.int64), kind="stable")
     return WayArrays(
         node_id=node_id[sel],
         lonlat=np.column_stack([lon[sel], lat[sel]]) if keep.any() else np.empty((0, 2)),
         offsets=np.concatenate([[0], np.cumsum(counts[keep])]).astype(np.int64),
-        way_id=way_id[keep],
-        highway=values[0][keep],
-        tags={k: values[1 + i][keep] for i, k in enumerate(WALK_TAGS)},
+        way_id=ways.way_id[keep],
+        highway=column[0][code],
+        tags={k: column[1 + i][code] for i, k in enumerate(WALK_TAGS)},
         tagged_node_id=np.asarray(tagged.ids, dtype=np.int64)[order],
         node_tags={k: np.array([t[i] for t in tagged.tags], dtype=object).reshape(-1)[order]
                    for i, k in enumerate(NODE_TAGS)},
