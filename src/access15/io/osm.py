@@ -171,7 +171,7 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None,
 
     No way or node goes through Python one by one. Two passes of libosmium write OPL text to a temporary
     folder: first every ``highway=*`` way with its node ids (about 50 bytes per way), then every node (about
-    40 bytes per node). pyarrow's CSV reader parses both in blocks of 16 MB, the walk filter runs once per
+    36 bytes per node); both files are deleted on return. pyarrow's CSV reader parses both in blocks of 16 MB, the walk filter runs once per
     distinct tag set, and a hash lookup (pandas) keeps the coordinates of the nodes the walkable ways use.
     Only the few nodes tagged as crossings, signals or kerbs become Python objects. Memory follows the
     walkable ways and their nodes; there is no location index of every node.
@@ -289,7 +289,7 @@ def _one_per_line(data: bytes, dtype: Any) -> np.ndarray:
     """One number per line (``\\n5\\n7``; the empty first line is skipped) as a numpy array."""
     import pyarrow as pa
 
-    if not data.strip():
+    if not data or data.isspace():
         return np.empty(0, dtype=dtype)
     return _csv(data, {"v": pa.int64() if dtype == np.int64 else pa.float64()}).column("v").to_numpy()
 
