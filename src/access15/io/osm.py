@@ -9,7 +9,9 @@ return plain arrays / GeoDataFrames in EPSG:4326; projecting is the caller's job
 
 from __future__ import annotations
 
+import re
 import sys
+import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -164,61 +166,235 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None,
     """Stream the walkable ways (and their node coordinates) out of an OSM file.
 
     ``bbox = (min_lon, min_lat, max_lon, max_lat)`` (WGS84 degrees) keeps only the ways whose own bounding
-    box meets it, whole (like ``osmium extract --strategy complete_ways``): ways are dropped while streaming,
-    so memory follows the clipped network, apart from pyosmium's node-location index.
+    box meets it, whole (like ``osmium extract --strategy complete_ways``). Way nodes missing from the file or
+    with coordinates out of range are dropped, and so are ways left with fewer than two nodes.
+
+    No way or node goes through Python one by one. Two passes of libosmium write OPL text to a temporary
+    folder: first every ``highway=*`` way with its node ids (about 50 bytes per way), then every node (about
+    36 bytes per node); both files are deleted on return. pyarrow's CSV reader parses both in blocks of 16 MB, the walk filter runs once per
+    distinct tag set, and a hash lookup (pandas) keeps the coordinates of the nodes the walkable ways use.
+    Only the few nodes tagged as crossings, signals or kerbs become Python objects. Memory follows the
+    walkable ways and their nodes; there is no location index of every node.
+
+    The nodes come from their own pass rather than from a location index (``with_locations``) so that a node
+    with out-of-range coordinates is dropped like a missing one: libosmium's OPL writer aborts the process on
+    such a location when it is written on a way. A node is found by its id wherever it is in the file (a
+    location index finds only nodes stored before the way); negative ids (unsaved editor objects) have no
+    location, as in pyosmium's index.
     """
     path = Path(path)
     _check_file(path)
     rules = rules or load_tag_rules()
-    ids: list[list[int]] = []
-    lons: list[list[float]] = []
-    lats: list[list[float]] = []
-    way_ids: list[int] = []
-    highways: list[str] = []
-    extra: list[tuple] = []
-    node_ids: list[int] = []
-    node_extra: list[tuple] = []
+    tagged = _TaggedNodes()
     try:
-        fp = (osmium.FileProcessor(str(path))
-              .with_locations()
-              .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY | osmium.osm.NODE))
-              .with_filter(osmium.filter.KeyFilter(*NODE_TAGS)))
-        for way in fp:
-            if way.is_node():  # a crossing, signals or kerb node (nodes come first; the few tagged ones only)
-                t = way.tags
-                if t.get("highway") in CROSSING_HIGHWAY or "crossing" in t or "kerb" in t:
-                    node_ids.append(way.id)
-                    node_extra.append(tuple(t.get(k) for k in NODE_TAGS))
-                continue
-            if not way.is_way() or not rules.is_walkable(way.tags):
-                continue
-            nodes = [(n.ref, n.lon, n.lat) for n in way.nodes if n.location.valid()]
-            if len(nodes) < 2:
-                continue
-            r, x, y = zip(*nodes)
-            if bbox is not None and (max(x) < bbox[0] or min(x) > bbox[2] or max(y) < bbox[1] or min(y) > bbox[3]):
-                continue
-            ids.append(r)
-            lons.append(x)
-            lats.append(y)
-            way_ids.append(way.id)
-            highways.append(way.tags.get("highway"))
-            extra.append(tuple(way.tags.get(k) for k in WALK_TAGS))
+        with tempfile.TemporaryDirectory(prefix="access15-osm-", ignore_cleanup_errors=True) as tmp:
+            ways_opl, nodes_opl = Path(tmp) / "ways.opl", Path(tmp) / "nodes.opl"
+            _write_opl(path, osmium.osm.NODE | osmium.osm.WAY, ways_opl, _key_filter(NODE_TAGS, osmium.osm.NODE),
+                       tagged, osmium.filter.EntityFilter(osmium.osm.WAY), _key_filter(["highway"], osmium.osm.WAY))
+            ways = _OplWays(ways_opl, rules)
+            nodes = (np.full(len(ways.used), np.nan), np.full(len(ways.used), np.nan))
+            if len(ways.used):
+                _write_opl(path, osmium.osm.NODE, nodes_opl)
+                nodes = _parse_opl_nodes(nodes_opl, ways.used)
     except (RuntimeError, ValueError, OSError) as exc:
         raise _osm_failure(path, exc) from None
-    order = np.argsort(np.asarray(node_ids, dtype=np.int64), kind="stable")
-    lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=len(ids))
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    flat = lambda parts, dt: np.fromiter((v for p in parts for v in p), dtype=dt, count=int(offsets[-1]))  # noqa: E731
+    return _way_arrays(ways, nodes, tagged, bbox)
+
+
+class _TaggedNodes:
+    """A handler in the first pass of :func:`read_walk_ways`: keeps the crossing, signals and kerb nodes (only
+    nodes with a ``highway``, ``crossing`` or ``kerb`` key get here) and filters out every node it sees."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.tags: list[tuple] = []
+
+    def node(self, n: Any) -> bool:
+        t = n.tags
+        if t.get("highway") in CROSSING_HIGHWAY or "crossing" in t or "kerb" in t:
+            self.ids.append(n.id)
+            self.tags.append(tuple(t.get(k) for k in NODE_TAGS))
+        return True
+
+
+def _key_filter(keys: Any, entities: Any) -> Any:
+    """A libosmium filter passing objects with any of ``keys``, applied to ``entities`` only."""
+    f = osmium.filter.KeyFilter(*keys)
+    f.enable_for(entities)
+    return f
+
+
+def _write_opl(path: Path, entities: Any, out: Path, *chain: Any) -> None:
+    """Read ``entities`` of ``path`` through the handler ``chain`` into ``out`` as OPL without metadata."""
+    reader = osmium.io.Reader(str(path), entities)
+    try:
+        writer = osmium.SimpleWriter(osmium.io.File(str(out), "opl,add_metadata=false"), overwrite=True)
+        try:
+            osmium.apply(reader, *chain, writer)
+        finally:
+            writer.close()
+    finally:
+        reader.close()
+
+
+#: An escaped character in OPL text: ``%<hex code point>%`` (spaces, commas, ``=``, ``%``, most non-Latin text).
+_OPL_ESCAPE = re.compile(r"%([0-9a-fA-F]+)%")
+#: OPL way nodes ``Nn1,n2,n3`` of consecutive ways -> one node id per line.
+_OPL_REFS = bytes.maketrans(b"n", b"\n"), b"N,"
+#: Bytes read from an OPL file at a time (whole lines).
+_OPL_BLOCK = 1 << 24
+
+
+def _opl_unescape(text: str) -> str:
+    return _OPL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "%" in text else text
+
+
+def _opl_tags(field: str) -> dict[str, str]:
+    """An OPL tag field (``Tk=v,k2=v2``) as a dict; of repeated keys the first wins, as in ``TagList.get``."""
+    tags: dict[str, str] = {}
+    for kv in field[1:].split(",") if len(field) > 1 else ():
+        k, _, v = kv.partition("=")
+        tags.setdefault(_opl_unescape(k), _opl_unescape(v))
+    return tags
+
+
+def _opl_blocks(path: Path) -> Any:
+    """The bytes of a text file in blocks of whole lines."""
+    with open(path, "rb") as f:
+        rest = b""
+        while block := f.read(_OPL_BLOCK):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            rest = block[cut:]
+            if cut:
+                yield block[:cut]
+        if rest:
+            yield rest
+
+
+def _csv(data: bytes, columns: dict[str, Any]) -> Any:
+    """Space-separated text without quoting as a pyarrow table; ``columns`` maps each column name to its type
+    (None: skipped)."""
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
+
+    return pacsv.read_csv(pa.py_buffer(data), read_options=pacsv.ReadOptions(column_names=list(columns)),
+                          parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False),
+                          convert_options=pacsv.ConvertOptions(
+                              column_types={c: t for c, t in columns.items() if t is not None},
+                              include_columns=[c for c, t in columns.items() if t is not None]))
+
+
+def _one_per_line(data: bytes, dtype: Any) -> np.ndarray:
+    """One number per line (``\\n5\\n7``; the empty first line is skipped) as a numpy array."""
+    import pyarrow as pa
+
+    if not data or data.isspace():
+        return np.empty(0, dtype=dtype)
+    return _csv(data, {"v": pa.int64() if dtype == np.int64 else pa.float64()}).column("v").to_numpy()
+
+
+class _OplWays:
+    """The walkable ways of the first pass's OPL (``w<id> T<tags> Nn<node>,n<node>,...`` per line), in file
+    order: ``way_id``, ``counts`` (nodes per way), ``refs`` (their node ids), ``code`` (index of the way's tag
+    set in ``values``: its highway and WALK_TAGS values), ``used`` (the distinct node ids) and ``ref_index``
+    (``refs == used[ref_index]``)."""
+
+    def __init__(self, opl: Path, rules: TagRules) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        index: dict[str, int] = {}  # tag field -> index into self.values, -1 when not walkable
+        self.values: list[tuple] = []
+        parts = []
+        for data in _opl_blocks(opl):
+            block = _csv(data, {"w": pa.string(), "t": pa.string(), "n": pa.string()})
+            codes = block.column("t").combine_chunks().dictionary_encode()
+            found = np.empty(len(codes.dictionary), dtype=np.int64)
+            for i, field in enumerate(codes.dictionary.to_pylist()):
+                if field not in index:
+                    tags = _opl_tags(field)
+                    walkable = rules.is_walkable(tags)
+                    index[field] = len(self.values) if walkable else -1
+                    if walkable:
+                        self.values.append((tags.get("highway"), *(tags.get(k) for k in WALK_TAGS)))
+                found[i] = index[field]
+            code = found[codes.indices.to_numpy()]
+            keep = code >= 0
+            if not keep.any():
+                continue
+            mask = pa.array(keep)
+            ids = block.column("w").filter(mask)
+            nodes = block.column("n").filter(mask)
+            way_id = _one_per_line(_joined(ids).replace(b"w", b"\n"), np.int64)
+            counts = pc.count_substring(nodes, "n").to_numpy().astype(np.int64)
+            refs = _one_per_line(_joined(nodes).translate(*_OPL_REFS), np.int64)
+            if len(way_id) != len(counts) or len(refs) != counts.sum():
+                raise ValueError("unexpected OPL text from libosmium")
+            parts.append((way_id, counts, refs, code[keep]))
+        cat = [np.concatenate([p[i] for p in parts]) if parts else np.empty(0, dtype=np.int64) for i in range(4)]
+        self.way_id, self.counts, self.refs, self.code = cat
+        self.ref_index, self.used = pd.factorize(self.refs)  # refs == used[ref_index]
+
+
+def _joined(col: Any) -> bytes:
+    """The values of a pyarrow string column, concatenated."""
+    out = []
+    for c in col.chunks:
+        if len(c):
+            off = np.frombuffer(c.buffers()[1], dtype=np.int32)[[c.offset, c.offset + len(c)]]
+            out.append(c.buffers()[2][int(off[0]):int(off[1])].to_pybytes())
+    return b"".join(out)
+
+
+def _parse_opl_nodes(opl: Path, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude and latitude of each node id in ``used`` from the second pass's OPL (``n<id> T<tags> x<lon>
+    y<lat>`` per line); NaN for ids not in the file or without a location. Of repeated ids the last wins, as in
+    a location index."""
+    import pyarrow as pa
+
+    lookup = pd.Index(used)
+    lon, lat = np.full(len(used), np.nan), np.full(len(used), np.nan)
+    for data in _opl_blocks(opl):
+        # dropping the letters n, x, y leaves the numbers bare; the tag field, also changed, is skipped
+        tab = _csv(data.translate(None, b"nxy"), {"i": pa.int64(), "t": None, "x": pa.float64(), "y": pa.float64()})
+        at = lookup.get_indexer(tab.column("i").to_numpy())
+        keep = at >= 0
+        lon[at[keep]] = tab.column("x").to_numpy()[keep]
+        lat[at[keep]] = tab.column("y").to_numpy()[keep]
+    return lon, lat
+
+
+def _way_arrays(ways: _OplWays, nodes: tuple[np.ndarray, np.ndarray], tagged: _TaggedNodes,
+                bbox: tuple[float, float, float, float] | None) -> WayArrays:
+    """Join the ways to their node coordinates; drop invalid locations, ways left with < 2 nodes and ways
+    outside ``bbox``."""
+    lon, lat = (v[ways.ref_index] for v in nodes)
+    lon[ways.refs < 0] = np.nan  # as pyosmium's location index: no location for negative ids
+    valid = (lon >= -180) & (lon <= 180) & (lat >= -90) & (lat <= 90)  # Location.valid(); NaN fails
+    way_of = np.repeat(np.arange(len(ways.way_id)), ways.counts)[valid]
+    node_id, lon, lat = ways.refs[valid], lon[valid], lat[valid]
+    counts = np.bincount(way_of, minlength=len(ways.way_id))
+    keep = counts >= 2
+    if bbox is not None and keep.any():
+        sel = keep[way_of]
+        bx, by = lon[sel], lat[sel]
+        start = np.concatenate([[0], np.cumsum(counts[keep])[:-1]])
+        keep[keep] = ~((np.maximum.reduceat(bx, start) < bbox[0]) | (np.minimum.reduceat(bx, start) > bbox[2])
+                       | (np.maximum.reduceat(by, start) < bbox[1]) | (np.minimum.reduceat(by, start) > bbox[3]))
+    sel = keep[way_of] if not keep.all() else slice(None)
+    code = ways.code[keep]
+    column = [np.array([v[i] for v in ways.values], dtype=object) for i in range(1 + len(WALK_TAGS))]
+    order = np.argsort(np.asarray(tagged.ids, dtype=np.int64), kind="stable")
     return WayArrays(
-        node_id=flat(ids, np.int64),
-        lonlat=np.column_stack([flat(lons, np.float64), flat(lats, np.float64)]) if len(ids) else np.empty((0, 2)),
-        offsets=offsets,
-        way_id=np.asarray(way_ids, dtype=np.int64),
-        highway=np.asarray(highways, dtype=object),
-        tags={k: np.array([t[i] for t in extra], dtype=object) for i, k in enumerate(WALK_TAGS)},
-        tagged_node_id=np.asarray(node_ids, dtype=np.int64)[order],
-        node_tags={k: np.array([t[i] for t in node_extra], dtype=object).reshape(-1)[order]
+        node_id=node_id[sel],
+        lonlat=np.column_stack([lon[sel], lat[sel]]) if keep.any() else np.empty((0, 2)),
+        offsets=np.concatenate([[0], np.cumsum(counts[keep])]).astype(np.int64),
+        way_id=ways.way_id[keep],
+        highway=column[0][code],
+        tags={k: column[1 + i][code] for i, k in enumerate(WALK_TAGS)},
+        tagged_node_id=np.asarray(tagged.ids, dtype=np.int64)[order],
+        node_tags={k: np.array([t[i] for t in tagged.tags], dtype=object).reshape(-1)[order]
                    for i, k in enumerate(NODE_TAGS)},
     )
 
