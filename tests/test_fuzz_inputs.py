@@ -179,3 +179,13 @@ def test_validate_reports_instead_of_raising(tmp_path, role, content):
         problems = validate(cfg)
     assert has_errors(problems)
     assert any(str(bad) == p.file or bad.name in p.file for p in problems if p.severity == "error")
+
+
+@pytest.mark.parametrize("data", [b'a"\rb,c\n1,2\n', b"name,lon\rx,lat\n1,2\n", b"\r\r1\n"])
+def test_carriage_return_inside_the_header_line(tmp_path, data):
+    """A lone "\\r" ends a line for pandas; the header check reads the same first line (found by the fuzz test
+    above: it raised csv.Error from deep inside the csv module)."""
+    p = tmp_path / "cr.csv"
+    p.write_bytes(data)
+    got = clean(read_facility_file, FacilitySource(path=str(p)), p)
+    assert isinstance(got, (InputError, gpd.GeoDataFrame))

@@ -128,8 +128,8 @@ def read_table(path: Path) -> tuple[pd.DataFrame, TableInfo]:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(path, f"cannot parse as a table ({first})",
                          "save it as comma-separated UTF-8 text with one header row") from None
-    header = [c.strip() for c in next(csv.reader(io.StringIO(text.lstrip("\ufeff").split("\n", 1)[0]),
-                                                   delimiter=sep), [])]
+    lines = text.lstrip("\ufeff").splitlines()  # "\r" ends a line too, as for pandas' parser
+    header = [c.strip() for c in next(csv.reader(io.StringIO(lines[0] if lines else ""), delimiter=sep), [])]
     df.columns = [str(c).strip() for c in df.columns]
     if len(header) != len(set(header)):  # (pandas would have renamed a repeat to "name.1")
         dup = sorted({c for c in header if header.count(c) > 1})
