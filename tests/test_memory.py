@@ -30,6 +30,8 @@ def test_snapping_in_blocks_gives_the_same_attachments(helsinki_network, monkeyp
                          hi + rng.random((300, 2)) * 2000.0])  # beyond the snap limit
     whole = snap_points(net, xy, 300.0)
     monkeypatch.setattr(snap_mod, "SNAP_BLOCK", 1000)
+    monkeypatch.setattr(snap_mod, "SNAP_THREADS", 3)  # blocks in threads, on a network whose trees are not built
+    net.drop_indexes()
     blocked = snap_points(net, xy, 300.0)
     assert whole.alt_edge is not None and (whole.alt_edge >= 0).any() and (~whole.ok).any()
     for name, a in whole.arrays().items():
