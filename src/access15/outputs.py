@@ -60,7 +60,8 @@ def demand_attributes(result: AnalysisResult) -> pd.DataFrame:
     """The demand table as the GeoPackage and GeoParquet hold it, without geometry: the analysis's columns
     (shared, not copied), travel times rounded to 3 decimals (minutes), the ``missing`` column (the required
     categories outside their circle) and ``demand_label``."""
-    d = pd.DataFrame(result.demand.drop(columns=result.demand.geometry.name))
+    d = pd.DataFrame(result.demand.copy(deep=False))
+    del d[result.demand.geometry.name]
     req = [c for c, k in result.config.categories.items() if k.required]
     d["missing"] = missing_labels(d, req)
     d["demand_label"] = result.demand_label
@@ -90,14 +91,18 @@ def demand_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
 CELL_BATCH = 262_144
 
 
-def write_cells(result: AnalysisResult, attrs: pd.DataFrame, rows: np.ndarray, gpkg: Path, layer: str) -> None:
-    """Write the demand points ``rows`` (positions in ``result.demand``) with their attributes ``attrs`` (the
-    same rows) as ``layer`` of ``gpkg``: one GDAL write fed by a stream of Arrow batches of :data:`CELL_BATCH`
-    points, each with its own geometry (see :func:`cell_geometry`). The layer equals :func:`demand_layer`'s rows;
-    only one batch's polygons exist at a time (1.9 million cells: about 1 GB less). O(n)."""
+def arrow_table(attrs: pd.DataFrame) -> pa.Table:
+    """``attrs`` as an Arrow table as geopandas gives it to GDAL (a column of None only becomes text)."""
     table = pa.Table.from_pandas(attrs, preserve_index=False)
-    table = table.cast(pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
-                                  for f in table.schema]))  # a column of None only: text, as geopandas writes it
+    return table.cast(pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]))
+
+
+def write_cells(result: AnalysisResult, table: pa.Table, rows: np.ndarray, gpkg: Path, layer: str) -> None:
+    """Write the demand points ``rows`` (positions in ``result.demand``) with their attributes ``table`` (the
+    same rows, see :func:`arrow_table`) as ``layer`` of ``gpkg``: one GDAL write fed by a stream of Arrow
+    batches of :data:`CELL_BATCH` points, each with its own geometry (see :func:`cell_geometry`). The layer
+    equals :func:`demand_layer`'s rows; only one batch's polygons exist at a time (1.9 million cells: about 1 GB
+    less). O(n)."""
     schema = table.schema.append(pa.field("geometry", pa.binary()))
 
     def batches():
@@ -234,9 +239,11 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
             fac = result.facilities.to_crs(4326)
             fac.to_file(gpkg, layer="facilities", driver="GPKG", use_arrow=True)
             attrs = demand_attributes(result)
-            write_cells(result, attrs, np.arange(len(attrs)), gpkg, "demand")
+            table = arrow_table(attrs)
+            write_cells(result, table, np.arange(len(attrs)), gpkg, "demand")
             gap_rows = np.flatnonzero(~attrs[f"covered_{COMBINED}"].to_numpy(bool))
-            write_cells(result, attrs.iloc[gap_rows], gap_rows, gpkg, "gaps")
+            write_cells(result, table.take(gap_rows), gap_rows, gpkg, "gaps")
+            del table
             files.update(write_scalable(result, staging, attrs, fac))
             del attrs
             if result.boundaries is not None:
