@@ -495,8 +495,12 @@ def test_metro_size_layers_draw_the_same_points_popups_and_outlines(longgang, tm
     exe = require_browser()
     data = MapData.from_result(longgang)
     plain = build_map(data, basemap="none")
+    monkeypatch.setattr(compact, "OUTLINE_VERTICES_ABOVE", 0)  # compact outlines alone: the page still works
+    rings_only = tmp_path / "rings.html"
+    rings_only.write_text(build_map(data, basemap="none").get_root().render(), encoding="utf-8")
+    rep = open_offline(rings_only, executable=exe)
+    assert rep.errors == [] and rep.data["markers"] == len(data.facilities)
     monkeypatch.setattr(compact, "DOTS_ABOVE", 0)
-    monkeypatch.setattr(compact, "OUTLINE_VERTICES_ABOVE", 0)
     fmap = build_map(data, basemap="none")
     page = tmp_path / "compact.html"
     page.write_text(fmap.get_root().render(), encoding="utf-8")

@@ -5,11 +5,12 @@ reads the GeoPackage back into a :class:`~access15.maps.mapdata.MapData` without
 :func:`render_maps` re-renders the maps from it (``access15 map``).
 
 The GeoPackage holds the layers ``facilities``, ``demand``, ``gaps``, ``boundaries`` and ``unit_coverage``
-(EPSG:4326) and ``streets`` (the analysis's metric CRS, as the maps draw them), the non-spatial tables ``coverage``, ``supply``, ``targets``, ``unit_check`` and
-``capacity_missing``, and the table ``access15_meta`` (``key``, ``value`` as JSON text; the last row of a
-key wins): ``format``, ``version``, ``config``, ``crs`` (WKT of the metric CRS), ``grid`` (x0, y0, cell in
-metres, nx, ny), ``demand_label``, ``sources``, ``data_date``, ``created`` and the provenance keys (inputs
-with SHA-256, run times, OSM date; see :mod:`access15.provenance`).
+(EPSG:4326) and ``streets`` (the analysis's metric CRS, as the maps draw them), the non-spatial tables
+``coverage``, ``supply``, ``targets``, ``unit_check`` and ``capacity_missing``, and the table
+``access15_meta`` (``key``, ``value`` as JSON text; the last row of a key wins): ``format``, ``version``,
+``config``, ``crs`` (WKT of the metric CRS), ``grid`` (x0, y0, cell in metres, nx, ny), ``demand_label``,
+``sources``, ``data_date``, ``created`` and the provenance keys (inputs with SHA-256, run times, OSM date; see
+:mod:`access15.provenance`).
 
 Every file is first written into a staging folder beside the output folder and moved into place only
 when all of them are complete, so a failed or interrupted run never leaves a half-written file and never
@@ -239,11 +240,11 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
             fac = result.facilities.to_crs(4326)
             fac.to_file(gpkg, layer="facilities", driver="GPKG", use_arrow=True)
             attrs = demand_attributes(result)
-            table = arrow_table(attrs)
-            write_cells(result, table, np.arange(len(attrs)), gpkg, "demand")
+            cells = arrow_table(attrs)
+            write_cells(result, cells, np.arange(len(attrs)), gpkg, "demand")
             gap_rows = np.flatnonzero(~attrs[f"covered_{COMBINED}"].to_numpy(bool))
-            write_cells(result, table.take(gap_rows), gap_rows, gpkg, "gaps")
-            del table
+            write_cells(result, cells.take(gap_rows), gap_rows, gpkg, "gaps")
+            del cells
             files.update(write_scalable(result, staging, attrs, fac))
             del attrs
             if result.boundaries is not None:
