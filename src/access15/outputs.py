@@ -71,11 +71,17 @@ def demand_attributes(result: AnalysisResult) -> pd.DataFrame:
     return d
 
 
+def _as_squares(result: AnalysisResult) -> bool:
+    """Whether the GeoPackage holds the demand as cell squares (grid demand, unless ``[output] gpkg_cells =
+    "points"``)."""
+    return result.grid is not None and result.config.output.gpkg_cells == "polygons"
+
+
 def cell_geometry(result: AnalysisResult, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
     """The GeoPackage geometry of the demand points ``rows`` (EPSG:4326): the cell squares (grid demand, unless
     ``[output] gpkg_cells = "points"``), else the points."""
     d = result.demand
-    if result.grid is not None and result.config.output.gpkg_cells == "polygons":
+    if _as_squares(result):
         return result.grid.cell_polygons(d["ix"].to_numpy()[rows], d["iy"].to_numpy()[rows], crs=d.crs, to=4326)
     return np.asarray(gpd.GeoSeries(d.geometry.values[rows], crs=d.crs).to_crs(4326).values)
 
@@ -112,7 +118,7 @@ def write_cells(result: AnalysisResult, table: pa.Table, rows: np.ndarray, gpkg:
             block = table.slice(start, len(wkb)).append_column(schema.field("geometry"), pa.array(wkb, pa.binary()))
             yield from block.combine_chunks().to_batches()
 
-    kind = "Polygon" if result.grid is not None and result.config.output.gpkg_cells == "polygons" else "Point"
+    kind = "Polygon" if _as_squares(result) else "Point"
     pyogrio.write_arrow(pa.RecordBatchReader.from_batches(schema, batches()), gpkg, layer=layer, driver="GPKG",
                         geometry_name="geometry", geometry_type=kind, crs=pyproj.CRS(4326).to_wkt())
 

@@ -171,8 +171,9 @@ def read_walk_ways(path: str | Path, rules: TagRules | None = None,
 
     No way or node goes through Python one by one. Two passes of libosmium write OPL text to a temporary
     folder: first every ``highway=*`` way with its node ids (about 50 bytes per way), then every node (about
-    36 bytes per node); both files are deleted on return. pyarrow's CSV reader parses both in blocks of 16 MB, the walk filter runs once per
-    distinct tag set, and a hash lookup (pandas) keeps the coordinates of the nodes the walkable ways use.
+    36 bytes per node); both files are deleted on return. pyarrow's CSV reader parses both in blocks of 16 MB,
+    the walk filter runs once per distinct tag set, and a hash lookup (pandas) keeps the coordinates of the
+    nodes the walkable ways use.
     Only the few nodes tagged as crossings, signals or kerbs become Python objects. Memory follows the
     walkable ways and their nodes; there is no location index of every node.
 
