@@ -359,17 +359,18 @@ def _gap_group(data: MapData, covered: str, name: str, shift: Shift, weights: np
     """The gap layer of one circle (points where column ``covered`` is false): the cells coloured by uncovered
     weight and their outline (grid demand), or a buffer round the gap points (node demand)."""
     group = folium.FeatureGroup(name=name, show=show, control=control)
-    gaps = data.demand[~data.demand[covered].astype(bool)]
+    gap = ~data.demand[covered].to_numpy(dtype=bool)  # (a mask, not a copy of the gap rows' every column)
     if data.grid is not None:
-        uncovered = np.where(~data.demand[covered].to_numpy(dtype=bool), weights, np.nan)
+        uncovered = np.where(gap, weights, np.nan)
         uncovered[uncovered <= 0] = np.nan
         arr, tr = _grid_raster(data, uncovered)
         merc, bounds = _to_mercator(arr, tr, data.crs, shift)
         cls = np.where(np.isnan(merc), -1, np.searchsorted(breaks, merc, side="left").clip(0, len(breaks) - 1))
         folium.raster_layers.ImageOverlay(png_url(cls, ramp, GAP_ALPHA), bounds=bounds, name=name).add_to(group)
-        merged = data.grid.outline(gaps["ix"].to_numpy(), gaps["iy"].to_numpy())
+        merged = data.grid.outline(data.demand["ix"].to_numpy()[gap], data.demand["iy"].to_numpy()[gap])
     else:
-        merged = shapely.union_all(shapely.buffer(gaps.geometry.values, 20)) if len(gaps) else shapely.Polygon()
+        pts = data.demand.geometry.values[gap]
+        merged = shapely.union_all(shapely.buffer(pts, 20)) if len(pts) else shapely.Polygon()
     outline = _geo_layer(gpd.GeoDataFrame({"layer": [name]}, geometry=[merged], crs=data.crs), shift,
                          simplify_deg=PRECISION_DEG)
     style = {"color": GAP_COLOUR, "weight": 2, "fill": data.grid is None, "fillColor": GAP_COLOUR, "fillOpacity": 0.3}
