@@ -1,5 +1,5 @@
-"""What keeps a metro-size run's memory down must leave every figure as it was: the convex hull built from blocks
-of nodes, snapping a block of points at a time, and the spatial indexes dropped after snapping."""
+"""What keeps a metro-size run's memory down must leave every figure as it was: the convex hull built from the
+extreme nodes, snapping a block of points at a time, and the spatial indexes dropped after snapping."""
 
 from __future__ import annotations
 
@@ -12,12 +12,23 @@ from access15 import snap as snap_mod
 from access15.snap import snap_points
 
 
-def test_hull_from_blocks_is_the_hull_of_all_nodes(porto_alegre_network, monkeypatch):
-    whole = shapely.convex_hull(shapely.multipoints(porto_alegre_network.node_xy))
-    monkeypatch.setattr(network_mod, "HULL_BLOCK", 997)  # many blocks, of an odd size
-    assert porto_alegre_network.n_nodes > 15 * 997
-    blocked = porto_alegre_network.hull()
-    assert np.array_equal(shapely.get_coordinates(blocked), shapely.get_coordinates(whole))  # the same vertices, in order
+def test_hull_from_the_extreme_nodes_is_the_hull_of_all_nodes(porto_alegre_network, helsinki_network):
+    for net in (porto_alegre_network, helsinki_network):
+        whole = shapely.convex_hull(shapely.multipoints(net.node_xy))
+        assert np.array_equal(shapely.get_coordinates(net.hull()), shapely.get_coordinates(whole))  # same vertices, in order
+        assert net.hull() is net.hull()  # computed once
+
+
+def test_hull_of_degenerate_networks_is_what_geos_gives():
+    from pyproj import CRS
+
+    for n in (2, 6):  # two nodes; six collinear nodes (one street per segment), which qhull refuses
+        key = np.repeat(np.arange(n), 2)[1:-1]
+        xy = np.column_stack([key * 10.0, np.zeros(len(key))])
+        net = network_mod.network_from_vertices(key, xy, np.arange(0, len(key) + 1, 2), CRS(32722))
+        assert net.n_nodes == n
+        expected = shapely.convex_hull(shapely.multipoints(net.node_xy))
+        assert net.hull().equals(expected) and net.hull().geom_type == "LineString"
 
 
 def test_snapping_in_blocks_gives_the_same_attachments(helsinki_network, monkeypatch):
