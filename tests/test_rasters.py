@@ -9,6 +9,7 @@ import warnings
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import pytest
 import rasterio
 import shapely
@@ -118,6 +119,27 @@ def test_gpkg_as_points_holds_the_same_rows_and_renders_the_same_map(written, tm
     pd.testing.assert_frame_equal(va.demand.drop(columns="geometry"), vb.demand.drop(columns="geometry"))
     assert va.demand.geometry.geom_equals(vb.demand.geometry).all()
     assert pts["gpkg"].stat().st_size < files["gpkg"].stat().st_size
+
+
+def test_gpkg_cells_auto_writes_squares_up_to_the_limit_and_points_above(written, tmp_path, monkeypatch):
+    """The default ("auto"): the demo's 14,369 cells are squares; a grid above GPKG_SQUARES_UP_TO cells gets
+    the centres (the same rows), and the meta table says which the layers hold."""
+    from access15 import outputs
+    from access15.outputs import read_meta_table
+
+    res, out, files = written
+    assert res.config.output.gpkg_cells == "auto" and len(res.demand) <= outputs.GPKG_SQUARES_UP_TO
+    assert pyogrio.read_info(files["gpkg"], layer="demand")["geometry_type"] == "Polygon"
+    assert read_meta_table(files["gpkg"])["gpkg_cells"] == "polygons"
+    monkeypatch.setattr(outputs, "GPKG_SQUARES_UP_TO", len(res.demand) - 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        big = write_outputs(res, tmp_path / "big", html=False)
+    assert read_meta_table(big["gpkg"])["gpkg_cells"] == "points"
+    for layer in ("demand", "gaps"):
+        a, b = gpd.read_file(files["gpkg"], layer=layer), gpd.read_file(big["gpkg"], layer=layer)
+        assert (b.geom_type == "Point").all() and len(b) == len(a) > 0
+        assert a.geometry.contains(b.geometry).all()
 
 
 def test_gpkg_cells_is_checked(tmp_path):

@@ -254,9 +254,10 @@ class OutputConfig:
     #: walking profiles (data/walk_profiles.toml) the HTML map can switch its travel-time and gap layers to:
     #: every category is also routed for each of them (docs/walking.md)
     map_profiles: list[str] = field(default_factory=list)
-    #: the GeoPackage's demand and gaps layers as grid-cell "polygons" or as their centre "points" (a metro-size
-    #: grid: a fraction of the size and time; travel_time.tif holds the cells; docs/scale.md)
-    gpkg_cells: str = "polygons"
+    #: the GeoPackage's demand and gaps layers as grid-cell "polygons" or as their centre "points" (a fraction of
+    #: the size and time; travel_time.tif holds the cells); "auto": polygons up to 250,000 cells, points above
+    #: (a metro-size grid; docs/scale.md)
+    gpkg_cells: str = "auto"
 
 
 @dataclass
@@ -374,7 +375,8 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
     check_basemap(cfg.output, source)
     if cfg.output.gpkg_cells not in GPKG_CELLS:
         raise InputError(source, f"[output] gpkg_cells = '{cfg.output.gpkg_cells}'",
-                         "use \"polygons\" (grid cells) or \"points\" (their centres)", field="gpkg_cells")
+                         "use \"auto\" (squares up to 250,000 cells), \"polygons\" (grid cells) or \"points\" "
+                         "(their centres)", field="gpkg_cells")
 
     cats = data.get("categories", {})
     if not isinstance(cats, dict) or not cats:
@@ -522,7 +524,7 @@ def peek_lang(path: str | Path | None) -> str | None:
 
 
 #: How the GeoPackage holds grid demand (``[output] gpkg_cells``).
-GPKG_CELLS = ("polygons", "points")
+GPKG_CELLS = ("auto", "polygons", "points")
 
 #: Population kinds (see :class:`PopulationConfig`).
 KINDS = ("raster", "polygons", "points", "buildings")

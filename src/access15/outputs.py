@@ -8,7 +8,8 @@ The GeoPackage holds the layers ``facilities``, ``demand``, ``gaps``, ``boundari
 (EPSG:4326) and ``streets`` (the analysis's metric CRS, as the maps draw them), the non-spatial tables
 ``coverage``, ``supply``, ``targets``, ``unit_check`` and ``capacity_missing``, and the table
 ``access15_meta`` (``key``, ``value`` as JSON text; the last row of a key wins): ``format``, ``version``,
-``config``, ``crs`` (WKT of the metric CRS), ``grid`` (x0, y0, cell in metres, nx, ny), ``demand_label``,
+``config``, ``crs`` (WKT of the metric CRS), ``grid`` (x0, y0, cell in metres, nx, ny), ``gpkg_cells``
+(whether ``demand`` and ``gaps`` hold cell ``polygons`` or ``points``), ``demand_label``,
 ``sources``, ``data_date``, ``created`` and the provenance keys (inputs with SHA-256, run times, OSM date; see
 :mod:`access15.provenance`).
 
@@ -27,6 +28,7 @@ import shutil
 import sqlite3
 import struct
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -71,23 +73,33 @@ def demand_attributes(result: AnalysisResult) -> pd.DataFrame:
     return d
 
 
-def _as_squares(result: AnalysisResult) -> bool:
-    """Whether the GeoPackage holds the demand as cell squares (grid demand, unless ``[output] gpkg_cells =
-    "points"``)."""
-    return result.grid is not None and result.config.output.gpkg_cells == "polygons"
+#: ``[output] gpkg_cells = "auto"``: the GeoPackage holds cell squares up to this many grid cells, their centres
+#: above (a metro-size grid, where the squares would be 60 % of the file and a third of its writing time, and
+#: QGIS draws ``travel_time.tif`` instead; docs/scale.md).
+GPKG_SQUARES_UP_TO = 250_000
+
+
+def gpkg_cells(result: AnalysisResult) -> str:
+    """How the GeoPackage holds the demand: ``"polygons"`` (grid cell squares) or ``"points"`` (grid cell centres,
+    or the demand points of a run without a grid), after ``[output] gpkg_cells`` (``"auto"``: squares up to
+    :data:`GPKG_SQUARES_UP_TO` cells)."""
+    setting = result.config.output.gpkg_cells
+    if result.grid is None or setting == "points":
+        return "points"
+    return "polygons" if setting == "polygons" or len(result.demand) <= GPKG_SQUARES_UP_TO else "points"
 
 
 def cell_geometry(result: AnalysisResult, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-    """The GeoPackage geometry of the demand points ``rows`` (EPSG:4326): the cell squares (grid demand, unless
-    ``[output] gpkg_cells = "points"``), else the points."""
+    """The GeoPackage geometry of the demand points ``rows`` (EPSG:4326): the cell squares or the points (see
+    :func:`gpkg_cells`)."""
     d = result.demand
-    if _as_squares(result):
+    if gpkg_cells(result) == "polygons":
         return result.grid.cell_polygons(d["ix"].to_numpy()[rows], d["iy"].to_numpy()[rows], crs=d.crs, to=4326)
     return np.asarray(gpd.GeoSeries(d.geometry.values[rows], crs=d.crs).to_crs(4326).values)
 
 
 def demand_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
-    """Demand as cell polygons (grid demand, unless ``[output] gpkg_cells = "points"``) or points, with travel
+    """Demand as cell polygons or points (see :func:`gpkg_cells`), with travel
     times and a ``missing`` column that lists the required categories outside their circle (EPSG:4326): the
     GeoPackage's ``demand`` layer in one table (:func:`write_outputs` writes it in batches)."""
     return gpd.GeoDataFrame(demand_attributes(result), geometry=cell_geometry(result), crs=4326)
@@ -118,7 +130,7 @@ def write_cells(result: AnalysisResult, table: pa.Table, rows: np.ndarray, gpkg:
             block = table.slice(start, len(wkb)).append_column(schema.field("geometry"), pa.array(wkb, pa.binary()))
             yield from block.combine_chunks().to_batches()
 
-    kind = "Polygon" if _as_squares(result) else "Point"
+    kind = "Polygon" if gpkg_cells(result) == "polygons" else "Point"
     pyogrio.write_arrow(pa.RecordBatchReader.from_batches(schema, batches()), gpkg, layer=layer, driver="GPKG",
                         geometry_name="geometry", geometry_type=kind, crs=pyproj.CRS(4326).to_wkt())
 
@@ -228,7 +240,7 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
         raise InputError(out_dir, f"cannot create the output folder ({exc.strerror})",
                          "choose another folder with --out or [output] dir") from None
     try:
-        with _gdal_options(GPKG_WRITE_OPTIONS):
+        with _gdal_options(GPKG_WRITE_OPTIONS), ThreadPoolExecutor(1) as pool:
             files: dict[str, str] = {}
             result.coverage.to_csv(staging / "coverage.csv", index=False, float_format="%.6g", lineterminator="\n")
             files["coverage"] = "coverage.csv"
@@ -246,25 +258,27 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
             fac = result.facilities.to_crs(4326)
             fac.to_file(gpkg, layer="facilities", driver="GPKG", use_arrow=True)
             attrs = demand_attributes(result)
+            # the rasters and GeoParquet are compressed by GDAL and Arrow without the GIL: in a thread, beside
+            # the GeoPackage and the map (joined before run.json; the pool waits for it if this block raises)
+            scalable = pool.submit(write_scalable, result, staging, attrs, fac)
             cells = arrow_table(attrs)
             write_cells(result, cells, np.arange(len(attrs)), gpkg, "demand")
             gap_rows = np.flatnonzero(~attrs[f"covered_{COMBINED}"].to_numpy(bool))
             write_cells(result, cells.take(gap_rows), gap_rows, gpkg, "gaps")
-            del cells
-            files.update(write_scalable(result, staging, attrs, fac))
-            del attrs
+            del cells, attrs
             if result.boundaries is not None:
                 result.boundaries.to_crs(4326).to_file(gpkg, layer="boundaries", driver="GPKG", use_arrow=True)
                 if len(result.unit_coverage):
                     unit_layer(result).to_file(gpkg, layer="unit_coverage", driver="GPKG", use_arrow=True)
             _write_tables(result, gpkg)
-            write_meta_table(gpkg, meta_items(result.provenance))
+            write_meta_table(gpkg, {**meta_items(result.provenance), "gpkg_cells": gpkg_cells(result)})
             files["gpkg"] = "access15.gpkg"
             view = MapData.from_result(result)  # one view for the stored tables and the map: they match
             write_map_tables(view, gpkg)
             if html:
                 write_map(view, staging / "map.html")
                 files["html"] = "map.html"
+            files.update(scalable.result())
             write_run_json(staging / RUN_JSON, result.provenance, {k: staging / n for k, n in files.items()})
             files["run"] = RUN_JSON
             for name in files.values():
