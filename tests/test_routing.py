@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -106,6 +107,29 @@ def test_snap_is_to_the_nearest_point_on_an_edge(helsinki_network):
     np.testing.assert_allclose(s.dist_m[s.ok], nearest[s.ok], atol=1e-6)
     node_d = np.min(np.hypot(*(xy[:, None, :] - net.node_xy[None, ::1, :]).transpose(2, 0, 1)), axis=1)
     assert (s.dist_m[s.ok] <= node_d[s.ok] + 1e-6).all()  # never farther than the nearest node
+
+
+def test_nearest_edges_agree_with_geos_nearest_search(porto_alegre_network):
+    """The node-bounded search finds, for every point, an edge at exactly GEOS's nearest distance, the same
+    edge wherever the nearest is unique, the lowest index among ties (junctions), and the same points beyond
+    the limit."""
+    from access15.snap import nearest_edges
+
+    net = porto_alegre_network
+    rng = np.random.default_rng(11)
+    lo, hi = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
+    xy = np.concatenate([rng.uniform(lo - 800, hi + 800, size=(20000, 2)),  # beyond the limit too
+                         net.node_xy[:2000],  # on junctions: ties between the streets meeting there
+                         net.node_xy[:500] + 0.001])
+    pts = shapely.points(xy)
+    pi, ei, d = nearest_edges(net, pts, xy, 300.0)
+    (gi, ge), gd = net.tree.query_nearest(pts, max_distance=300.0, return_distance=True, all_matches=True)
+    np.testing.assert_array_equal(pi, np.unique(gi))  # the same points within the limit
+    assert np.diff(pi).min() > 0
+    best = pd.DataFrame({"p": gi, "e": ge, "d": gd}).groupby("p").agg(d=("d", "min"), e=("e", "min"), k=("e", "size"))
+    np.testing.assert_array_equal(d, best["d"].to_numpy())  # exactly GEOS's nearest distance
+    np.testing.assert_array_equal(ei, best["e"].to_numpy())  # the lowest index among edges that near
+    assert (best["k"] > 1).sum() > 1000 and (best["k"] == 1).sum() > 10000  # many ties, many unique
 
 
 def test_points_on_small_pieces_also_join_the_main_piece(porto_alegre_network):

@@ -12,7 +12,7 @@ is reached along that path by its neighbours, and the path's residents still rea
 network; neither is stranded. (Joining every point to the main piece alone, as before, moved such a clinic
 188 m away and gave its neighbours 23 minutes instead of 3.)
 
-Complexity: two bulk STRtree nearest queries, O(n log E) for n points and E edges.
+Complexity: bulk KD-tree and STRtree queries (see :func:`nearest_edges`), O(n log E) for n points and E edges.
 """
 
 from __future__ import annotations
@@ -115,8 +115,8 @@ class Snapped:
 SNAP_BLOCK = 1 << 16
 #: Points snapped first, alone (they build the network's search trees and pieces before threads share them).
 FIRST_BLOCK = 1 << 10
-#: Threads snapping blocks at once (one block's points each): GEOS's nearest search releases the GIL, so two
-#: cores snap about twice as fast.
+#: Threads snapping blocks at once (one block's points each): the KD-tree, STRtree and GEOS distance calls of
+#: :func:`nearest_edges` release the GIL, so two cores snap about twice as fast.
 SNAP_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
@@ -126,6 +126,28 @@ def _concat(parts: list[Snapped]) -> Snapped:
     if parts[0].alt_edge is None:
         names = names[:4]
     return Snapped(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names})
+
+
+def nearest_edges(net: WalkNetwork, pts: np.ndarray, xy: np.ndarray,
+                  max_snap_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The nearest edge of each point within ``max_snap_m`` metres: (point indices, ascending; edge indices;
+    distances in metres), points with no edge that near left out. ``pts`` are the GEOS points of ``xy``.
+
+    Exact, and about twice as fast as GEOS's nearest-neighbour search on street networks, in three bulk steps:
+    the distance to the nearest network node (:attr:`~access15.network.WalkNetwork.node_tree`, a KD-tree)
+    bounds the distance to the nearest edge, since every node ends an edge; the edges within that bound (an
+    STRtree ``dwithin`` query, a few per point) are the only candidates; their exact distances decide. Among
+    edges at the same distance (a point nearest to a junction is as near to every street meeting there) the
+    lowest edge index wins, so the choice does not depend on the tree's layout. O(n log E).
+    """
+    bound, _ = net.node_tree.query(xy, distance_upper_bound=max_snap_m)
+    # a hair more than the node's distance (GEOS and the KD-tree may round it differently), at most the limit
+    bound = np.minimum(bound * (1 + 1e-9) + 1e-6, max_snap_m)
+    pi, ei = net.tree.query(pts, predicate="dwithin", distance=bound)
+    d = shapely.distance(pts[pi], net.edge_geometry[ei])
+    best = np.lexsort((ei, d, pi))  # per point, nearest first, then lowest edge index
+    best = best[np.r_[True, pi[best][1:] != pi[best][:-1]]] if len(best) else best
+    return pi[best], ei[best], d[best]
 
 
 def _attach(net: WalkNetwork, pts: np.ndarray, which: np.ndarray, edges: np.ndarray,
@@ -149,7 +171,7 @@ def snap_points(net: WalkNetwork, xy: np.ndarray, max_snap_m: float = 500.0,
     n = len(xy)
     if n > SNAP_BLOCK:  # a block at a time: each point's attachment depends on that point and the network only
         # the first few points here, which builds the network's lazy indexes once; then the blocks in threads
-        # (GEOS's nearest-edge search releases the GIL), joined in order: the same result as one by one
+        # (the searches release the GIL), joined in order: the same result as one by one
         head = min(FIRST_BLOCK, SNAP_BLOCK)
         first = snap_points(net, xy[:head], max_snap_m, prefer_main)
         with ThreadPoolExecutor(SNAP_THREADS) as pool:
@@ -163,7 +185,7 @@ def snap_points(net: WalkNetwork, xy: np.ndarray, max_snap_m: float = 500.0,
     if n == 0:
         return Snapped(edge, offset, dist, at)
     pts = shapely.points(xy)
-    (pi, ei), d = net.tree.query_nearest(pts, max_distance=max_snap_m, return_distance=True, all_matches=False)
+    pi, ei, d = nearest_edges(net, pts, xy, max_snap_m)
     edge[pi] = ei
     offset[pi], dist[pi], at[pi] = _attach(net, pts, pi, ei, d)
     if not prefer_main or len(net.main_edges) == net.n_edges:
