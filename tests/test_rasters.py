@@ -80,6 +80,33 @@ def test_geoparquet_equals_the_geopackage(written):
         pd.testing.assert_series_equal(dem_pq[col], dem_gpkg[col], check_dtype=False, check_names=False)
 
 
+def test_streamed_geoparquet_is_what_geopandas_writes(written, tmp_path, monkeypatch):
+    """demand.parquet is written in batches from the Arrow table: the same frame, geometry and GeoParquet
+    metadata (bbox included) as geopandas' to_parquet of the same rows, in one row group per batch."""
+    import pyarrow.parquet as pq
+
+    from access15 import rasters
+    from access15.coords import WGS84, transform_xy
+    from access15.outputs import arrow_table, demand_attributes
+
+    res, out, files = written
+    monkeypatch.setattr(rasters, "PARQUET_BATCH", 1000)
+    attrs = demand_attributes(res)
+    lonlat = transform_xy(shapely.get_coordinates(res.demand.geometry.values), res.demand.crs, WGS84)
+    rasters.write_points_parquet(tmp_path / "streamed.parquet", arrow_table(attrs), lonlat)
+    gpd.GeoDataFrame(attrs, geometry=res.demand.geometry.to_crs(4326).values, crs=4326).to_parquet(tmp_path / "gpd.parquet")
+    a, b = gpd.read_parquet(tmp_path / "streamed.parquet"), gpd.read_parquet(tmp_path / "gpd.parquet")
+    pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry")))
+    assert a.crs == b.crs and a.geometry.geom_equals_exact(b.geometry, 0).all()
+    geo_a, geo_b = (json.loads(pq.read_schema(p).metadata[b"geo"]) for p in (tmp_path / "streamed.parquet",
+                                                                            tmp_path / "gpd.parquet"))
+    assert geo_a == geo_b
+    assert pq.read_metadata(tmp_path / "streamed.parquet").num_row_groups == -(-len(attrs) // 1000)
+    empty = tmp_path / "empty.parquet"
+    rasters.write_points_parquet(empty, arrow_table(attrs.iloc[:0]), lonlat[:0])
+    assert len(gpd.read_parquet(empty)) == 0
+
+
 def test_the_new_files_are_in_run_json(written):
     res, out, files = written
     listed = {rec["name"] for rec in json.loads((out / "run.json").read_text(encoding="utf-8"))["outputs"]}
