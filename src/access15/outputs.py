@@ -13,6 +13,10 @@ The GeoPackage holds the layers ``facilities``, ``demand``, ``gaps``, ``boundari
 ``sources``, ``data_date``, ``created`` and the provenance keys (inputs with SHA-256, run times, OSM date; see
 :mod:`access15.provenance`).
 
+The big layers (``demand``, ``gaps``, ``streets``) are staged as Arrow IPC files and written by a worker
+process while this one builds the map, when they hold more than :data:`GPKG_WORKER_ABOVE` rows (GDAL holds
+the GIL while it writes; :mod:`access15.gpkg_worker`); the rasters and GeoParquet are written in a thread.
+
 Every file is first written into a staging folder beside the output folder and moved into place only
 when all of them are complete, so a failed or interrupted run never leaves a half-written file and never
 mixes new files with a failed run's leftovers. ``run.json`` and the GeoPackage's ``access15_meta`` table
@@ -29,9 +33,8 @@ import sqlite3
 import struct
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -41,10 +44,12 @@ import pyogrio
 import pyproj
 import shapely
 
+from . import gpkg_worker
 from .config import check_basemap, config_from_json, config_to_json
 from .coverage import COMBINED
 from .demand import Grid
 from .errors import InputError
+from .gpkg_worker import StagedLayer
 from .maps.html import write_map
 from .maps.mapdata import MapData
 from .provenance import RUN_JSON, meta_items, write_run_json
@@ -108,6 +113,8 @@ def demand_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
 #: Demand points per Arrow batch when the ``demand`` and ``gaps`` layers are written: the geometry of one
 #: batch exists at a time.
 CELL_BATCH = 262_144
+#: Demand points per staged batch of a layer of points: the rows of one batch are what the writer holds.
+POINT_BATCH = 65_536
 
 
 def arrow_table(attrs: pd.DataFrame) -> pa.Table:
@@ -116,12 +123,18 @@ def arrow_table(attrs: pd.DataFrame) -> pa.Table:
     return table.cast(pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]))
 
 
-def write_cells(result: AnalysisResult, table: pa.Table, rows: np.ndarray, gpkg: Path, layer: str) -> None:
-    """Write the demand points ``rows`` (positions in ``result.demand``) with their attributes ``table`` (the
-    same rows, see :func:`arrow_table`) as ``layer`` of ``gpkg``: one GDAL write fed by a stream of Arrow
-    batches of :data:`CELL_BATCH` points, each with its own geometry (see :func:`cell_geometry`). The layer
-    equals :func:`demand_layer`'s rows; only one batch's polygons exist at a time (1.9 million cells: about 1 GB
-    less). O(n)."""
+def stage_cells(result: AnalysisResult, table: pa.Table, rows: np.ndarray, path: Path, layer: str) -> StagedLayer:
+    """Stage the demand points ``rows`` (positions in ``result.demand``) with their attributes ``table`` (the
+    same rows, see :func:`arrow_table`) as ``layer`` of the GeoPackage (:mod:`access15.gpkg_worker`), streamed
+    to ``path`` in batches of :data:`CELL_BATCH` points: cell squares with their WKB (see :func:`cell_geometry`;
+    one batch's polygons exist at a time: 1.9 million cells, about 1 GB less), points as their coordinates in
+    the analysis CRS, projected by the writer. The layer equals :func:`demand_layer`'s rows. O(n)."""
+    wgs84 = pyproj.CRS(4326).to_wkt()
+    if gpkg_cells(result) == "points":
+        xy = shapely.get_coordinates(result.demand.geometry.values[rows])
+        staged = table.append_column(gpkg_worker.X, pa.array(xy[:, 0])).append_column(gpkg_worker.Y, pa.array(xy[:, 1]))
+        gpkg_worker.stage(path, staged.schema, staged.to_batches(POINT_BATCH))
+        return StagedLayer(layer, str(path), "Point", wgs84, points_crs=result.demand.crs.to_wkt())
     schema = table.schema.append(pa.field("geometry", pa.binary()))
 
     def batches():
@@ -130,9 +143,8 @@ def write_cells(result: AnalysisResult, table: pa.Table, rows: np.ndarray, gpkg:
             block = table.slice(start, len(wkb)).append_column(schema.field("geometry"), pa.array(wkb, pa.binary()))
             yield from block.combine_chunks().to_batches()
 
-    kind = "Polygon" if gpkg_cells(result) == "polygons" else "Point"
-    pyogrio.write_arrow(pa.RecordBatchReader.from_batches(schema, batches()), gpkg, layer=layer, driver="GPKG",
-                        geometry_name="geometry", geometry_type=kind, crs=pyproj.CRS(4326).to_wkt())
+    gpkg_worker.stage(path, schema, batches())
+    return StagedLayer(layer, str(path), "Polygon", wgs84)
 
 
 def missing_labels(demand: pd.DataFrame, required: list[str]) -> np.ndarray:
@@ -173,21 +185,14 @@ OUTPUT_NAMES = ("coverage.csv", "unit_coverage.csv", "unit_check.csv", "supply.c
 STAGING_PREFIX = ".access15-staging-"
 
 
+#: Rows (demand points, gap points and streets) above which a worker process writes the GeoPackage's big layers
+#: beside the map (:mod:`access15.gpkg_worker`); below, starting it would cost more than it saves.
+GPKG_WORKER_ABOVE = 200_000
+
 #: GDAL's SQLite settings while a run writes its GeoPackage into the staging folder: no fsync per transaction
 #: (every staged file is fsync'ed once before it is moved into place, so a crash never exposes a damaged file).
 #: (A larger SQLite page cache, ``OGR_SQLITE_CACHE``, was measured: no faster, and up to 0.25 GB more memory.)
 GPKG_WRITE_OPTIONS = {"OGR_SQLITE_SYNCHRONOUS": "OFF"}
-
-
-@contextmanager
-def _gdal_options(options: dict[str, str]) -> Iterator[None]:
-    """Set GDAL configuration options for the block, then restore what was there."""
-    before = {k: pyogrio.get_gdal_config_option(k) for k in options}
-    pyogrio.set_gdal_config_options(options)
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options(before)
 
 
 def _fsync(path: Path) -> None:
@@ -240,7 +245,7 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
         raise InputError(out_dir, f"cannot create the output folder ({exc.strerror})",
                          "choose another folder with --out or [output] dir") from None
     try:
-        with _gdal_options(GPKG_WRITE_OPTIONS), ThreadPoolExecutor(1) as pool:
+        with gpkg_worker.gdal_options(GPKG_WRITE_OPTIONS), ThreadPoolExecutor(1) as pool:
             files: dict[str, str] = {}
             result.coverage.to_csv(staging / "coverage.csv", index=False, float_format="%.6g", lineterminator="\n")
             files["coverage"] = "coverage.csv"
@@ -257,27 +262,40 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
             gpkg = staging / "access15.gpkg"
             fac = result.facilities.to_crs(4326)
             fac.to_file(gpkg, layer="facilities", driver="GPKG", use_arrow=True)
-            attrs = demand_attributes(result)
-            cells = arrow_table(attrs)
-            # the rasters and GeoParquet are compressed by GDAL and Arrow without the GIL: in a thread, beside
-            # the GeoPackage and the map (joined before run.json; the pool waits for it if this block raises)
-            scalable = pool.submit(write_scalable, result, staging, cells, fac)
-            write_cells(result, cells, np.arange(len(attrs)), gpkg, "demand")
-            gap_rows = np.flatnonzero(~attrs[f"covered_{COMBINED}"].to_numpy(bool))
-            write_cells(result, cells.take(gap_rows), gap_rows, gpkg, "gaps")
-            del cells, attrs
             if result.boundaries is not None:
                 result.boundaries.to_crs(4326).to_file(gpkg, layer="boundaries", driver="GPKG", use_arrow=True)
                 if len(result.unit_coverage):
                     unit_layer(result).to_file(gpkg, layer="unit_coverage", driver="GPKG", use_arrow=True)
             _write_tables(result, gpkg)
             write_meta_table(gpkg, {**meta_items(result.provenance), "gpkg_cells": gpkg_cells(result)})
-            files["gpkg"] = "access15.gpkg"
             view = MapData.from_result(result)  # one view for the stored tables and the map: they match
             write_map_tables(view, gpkg)
-            if html:
-                write_map(view, staging / "map.html")
-                files["html"] = "map.html"
+            files["gpkg"] = "access15.gpkg"
+            attrs = demand_attributes(result)
+            cells = arrow_table(attrs)
+            # the rasters and GeoParquet are compressed by GDAL and Arrow without the GIL: in a thread, beside
+            # the GeoPackage and the map (joined before run.json; the pool waits for it if this block raises)
+            scalable = pool.submit(write_scalable, result, staging, cells, fac)
+            gap_rows = np.flatnonzero(~attrs[f"covered_{COMBINED}"].to_numpy(bool))
+            big = [stage_cells(result, cells, np.arange(len(attrs)), staging / ".demand.arrows", "demand"),
+                   stage_cells(result, cells.take(gap_rows), gap_rows, staging / ".gaps.arrows", "gaps"),
+                   stage_streets(view.streets, view.crs, staging / ".streets.arrows")]
+            del cells, attrs
+            # the big layers: by a worker process beside the map when there are many rows (GDAL holds the GIL)
+            worker = None
+            if len(result.demand) + len(gap_rows) + len(view.streets) > GPKG_WORKER_ABOVE:
+                worker = gpkg_worker.start(gpkg, big, GPKG_WRITE_OPTIONS)
+            else:
+                gpkg_worker.write_staged(gpkg, big, GPKG_WRITE_OPTIONS)
+            try:
+                if html:
+                    write_map(view, staging / "map.html")
+                    files["html"] = "map.html"
+                if worker is not None:
+                    worker.wait()
+            finally:
+                if worker is not None:
+                    worker.stop()
             files.update(scalable.result())
             write_run_json(staging / RUN_JSON, result.provenance, {k: staging / n for k, n in files.items()})
             files["run"] = RUN_JSON
@@ -327,27 +345,37 @@ def read_meta_table(gpkg: str | Path) -> dict[str, Any]:
 STREETS_PER_ROW = 1_000
 
 
-def write_streets(lines: np.ndarray, crs: Any, gpkg: str | Path) -> None:
-    """Write the streets the maps draw as the layer ``streets`` of ``gpkg``, in their own (metric) CRS, as one
-    MultiLineString per :data:`STREETS_PER_ROW` consecutive lines: a MultiLineString's WKB is its lines' WKBs
-    behind a 9-byte header, so the rows are joined bytes, written by GDAL from Arrow without a geometry object
-    per street. A million streets: 0.8 s and 41 MB instead of 3 s and 93 MB as a row each. O(total vertices).
+def stage_streets(lines: np.ndarray, crs: Any, path: Path) -> StagedLayer:
+    """Stage the streets the maps draw as the GeoPackage layer ``streets`` (:mod:`access15.gpkg_worker`), in
+    their own (metric) CRS, as one MultiLineString per :data:`STREETS_PER_ROW` consecutive lines: a
+    MultiLineString's WKB is its lines' WKBs behind a 9-byte header, so the rows are joined bytes, with no
+    geometry object per street, streamed to ``path`` in blocks (one block's WKB in memory at a time). A million
+    streets: 41 MB and under a second, instead of 3 s and 93 MB as a row each. O(total vertices).
     :func:`load_result` takes them apart again (``shapely.get_parts``), in the same order."""
-    lines, wkt = np.asarray(lines), pyproj.CRS(crs).to_wkt()
-    block = STREETS_PER_ROW * 256  # written in blocks: one block's WKB in memory at a time
-    for start in range(0, max(len(lines), 1), block):
-        wkb = shapely.to_wkb(lines[start:start + block], output_dimension=2, byte_order=1)
-        rows = [struct.pack("<BII", 1, 5, len(part)) + b"".join(part)
-                for part in (wkb[i:i + STREETS_PER_ROW] for i in range(0, len(wkb), STREETS_PER_ROW))]
-        pyogrio.write_arrow(pa.table({"geometry": pa.array(rows, type=pa.binary())}), gpkg, layer="streets",
-                            driver="GPKG", geometry_name="geometry", geometry_type="MultiLineString", crs=wkt,
-                            layer_options={"SPATIAL_INDEX": "NO"}, append=start > 0)
+    lines = np.asarray(lines)
+    schema = pa.schema([pa.field("geometry", pa.binary())])
+
+    def batches():
+        block = STREETS_PER_ROW * 256
+        for start in range(0, len(lines), block):
+            wkb = shapely.to_wkb(lines[start:start + block], output_dimension=2, byte_order=1)
+            rows = [struct.pack("<BII", 1, 5, len(part)) + b"".join(part)
+                    for part in (wkb[i:i + STREETS_PER_ROW] for i in range(0, len(wkb), STREETS_PER_ROW))]
+            yield pa.record_batch([pa.array(rows, type=pa.binary())], schema=schema)
+
+    gpkg_worker.stage(path, schema, batches())
+    return StagedLayer("streets", str(path), "MultiLineString", pyproj.CRS(crs).to_wkt(), {"SPATIAL_INDEX": "NO"})
+
+
+def write_streets(lines: np.ndarray, crs: Any, gpkg: str | Path) -> None:
+    """Write the layer ``streets`` of :func:`stage_streets` into ``gpkg`` in this process."""
+    staged = stage_streets(lines, crs, Path(gpkg).with_suffix(".streets.arrows"))
+    gpkg_worker.write_staged(gpkg, [staged], GPKG_WRITE_OPTIONS)
 
 
 def write_map_tables(data: MapData, gpkg: str | Path) -> None:
-    """Add ``streets``, ``coverage`` (and ``unit_coverage`` unless already a layer) and ``access15_meta`` to ``gpkg`` (which
-    :func:`access15.outputs.write_outputs` has already given the spatial layers)."""
-    write_streets(data.streets, data.crs, gpkg)
+    """Add ``coverage`` (and ``unit_coverage`` unless already a layer) and ``access15_meta`` to ``gpkg`` (which
+    :func:`access15.outputs.write_outputs` has already given the spatial layers; it adds ``streets``)."""
     pyogrio.write_dataframe(data.coverage, gpkg, layer="coverage", driver="GPKG")
     if len(data.unit_coverage) and "unit_coverage" not in pyogrio.list_layers(gpkg)[:, 0]:
         pyogrio.write_dataframe(data.unit_coverage, gpkg, layer="unit_coverage", driver="GPKG")

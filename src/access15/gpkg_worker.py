@@ -1,0 +1,168 @@
+"""Write a GeoPackage's big layers in a second process while the run goes on.
+
+GDAL writes a GeoPackage with Python's GIL held (pyogrio), so nothing else of a run, such as building the HTML
+map, can go on in a thread beside it (measured in docs/performance.md); a second process can. The run stages
+each big layer (its rows as Arrow record batches, the geometry as WKB) in an Arrow IPC stream file with
+:func:`stage`; :func:`start` runs ``python -m access15.gpkg_worker`` on a manifest of the staged layers, which
+streams each file into the GeoPackage with ``pyogrio.write_arrow`` (one batch in memory at a time) and deletes
+it; :meth:`Worker.wait` raises :class:`WorkerError` with the worker's one-line message when it failed. A small
+run writes the same staged layers in its own process (:func:`write_staged`): starting Python would cost more
+than it saves.
+
+The worker imports pyarrow and pyogrio only (``import access15`` loads nothing else), so it starts in about
+0.3 s and holds about 0.1 GB besides the batch it writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pyarrow as pa
+import pyogrio
+
+
+@dataclass
+class StagedLayer:
+    """A layer staged for the GeoPackage: ``path`` (an Arrow IPC stream file of its rows, the WKB geometry in the
+    column ``geometry``), its OGR ``geometry_type`` and ``crs`` (WKT), and GDAL layer creation options."""
+
+    layer: str
+    path: str
+    geometry_type: str
+    crs: str
+    layer_options: dict[str, str] = field(default_factory=dict)
+    #: a layer of points staged as coordinates: the columns :data:`X`, :data:`Y` in this CRS (WKT) instead of a
+    #: WKB geometry, so their projection to ``crs`` and the WKB are made by whoever writes the layer
+    points_crs: str | None = None
+
+
+#: The coordinate columns of a layer of points staged without geometry (see :attr:`StagedLayer.points_crs`).
+X, Y = "__x", "__y"
+
+
+class WorkerError(OSError):
+    """The worker could not write the GeoPackage (its message: the first line of what GDAL or Python said)."""
+
+
+def stage(path: str | Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> None:
+    """Write ``batches`` (of ``schema``) to ``path`` as an Arrow IPC stream, one batch at a time."""
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+
+
+@contextmanager
+def gdal_options(options: dict[str, str]) -> Iterator[None]:
+    """Set GDAL configuration options for the block, then restore what was there."""
+    before = {k: pyogrio.get_gdal_config_option(k) for k in options}
+    pyogrio.set_gdal_config_options(options)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(before)
+
+
+def write_staged(gpkg: str | Path, layers: list[StagedLayer], options: dict[str, str]) -> None:
+    """Stream each staged layer into ``gpkg`` (in order, one record batch in memory at a time) and delete its
+    file; GDAL configuration ``options`` apply meanwhile."""
+    with gdal_options(options):
+        for staged in layers:
+            with pa.OSFile(staged.path, "rb") as source:
+                reader = pa.ipc.open_stream(source)
+                if staged.points_crs is not None:
+                    reader = _points(reader, staged.points_crs, staged.crs)
+                pyogrio.write_arrow(reader, gpkg, layer=staged.layer, driver="GPKG", geometry_name="geometry",
+                                    geometry_type=staged.geometry_type, crs=staged.crs,
+                                    layer_options=staged.layer_options or None)
+            os.unlink(staged.path)
+
+
+def _points(reader: pa.RecordBatchReader, src: str, dst: str) -> pa.RecordBatchReader:
+    """``reader``'s batches with the coordinate columns :data:`X`, :data:`Y` (CRS ``src``) replaced by a WKB
+    ``geometry`` column of the points projected to ``dst`` (as ``GeoSeries.to_crs`` projects them)."""
+    import pyproj
+    import shapely
+
+    transformer = pyproj.Transformer.from_crs(pyproj.CRS(src), pyproj.CRS(dst), always_xy=True)
+    names = [n for n in reader.schema.names if n not in (X, Y)]
+    schema = pa.schema([reader.schema.field(n) for n in names] + [pa.field("geometry", pa.binary())])
+
+    def batches():
+        for batch in reader:
+            x, y = transformer.transform(batch.column(X).to_numpy(), batch.column(Y).to_numpy())
+            wkb = pa.array(shapely.to_wkb(shapely.points(x, y), output_dimension=2), pa.binary())
+            yield pa.record_batch([batch.column(n) for n in names] + [wkb], schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+@dataclass
+class Worker:
+    """A running worker (see :func:`start`)."""
+
+    process: subprocess.Popen
+
+    def wait(self) -> None:
+        """Wait for the worker to finish; raise :class:`WorkerError` if it failed."""
+        _, err = self.process.communicate()
+        if self.process.returncode != 0:
+            lines = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
+            raise WorkerError(lines[-1] if lines else f"the GeoPackage worker stopped ({self.process.returncode})")
+
+    def stop(self) -> None:
+        """Kill the worker if it still runs (the run failed or was interrupted) and reap it."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.process.stderr.close()
+
+
+def start(gpkg: str | Path, layers: list[StagedLayer], options: dict[str, str]) -> Worker:
+    """Start a worker process that runs :func:`write_staged` on ``layers`` (manifest written beside ``gpkg``)."""
+    manifest = Path(gpkg).with_suffix(".layers.json")
+    manifest.write_text(json.dumps({"gpkg": str(gpkg), "layers": [asdict(s) for s in layers],
+                                    "gdal_options": options}), encoding="utf-8")
+    cmd = [sys.executable, "-m", "access15.gpkg_worker", str(manifest)]
+    src = str(Path(__file__).resolve().parents[1])  # this access15, whether installed or on sys.path only
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    return Worker(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   env=env))
+
+
+def main(argv: list[str]) -> int:
+    """The worker: ``python -m access15.gpkg_worker MANIFEST``; exit status 1 and one line on stderr on failure."""
+    try:
+        spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+        write_staged(spec["gpkg"], [StagedLayer(**s) for s in spec["layers"]], spec["gdal_options"])
+    except Exception as exc:  # noqa: BLE001 - reported to the run as one line
+        print(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        return 1
+    _report_peak()
+    return 0
+
+
+def _report_peak() -> None:
+    """With ``ACCESS15_WORKER_STATS=FILE`` (the benchmark sets it), append the worker's peak resident memory
+    (``VmHWM`` of Linux, MB) to FILE as a JSON line. (``getrusage`` cannot tell it: the fork that starts a
+    process counts the parent's pages until ``exec``.)"""
+    path = os.environ.get("ACCESS15_WORKER_STATS")
+    if not path:
+        return
+    try:
+        status = Path("/proc/self/status").read_text()
+        kb = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM:")))
+    except (OSError, StopIteration, ValueError):
+        return
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"peak_mb": kb / 1024}) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,116 @@
+"""The GeoPackage's big layers written by a worker process (access15.gpkg_worker): the same file as writing them
+in the run's own process, and a failed or interrupted worker never leaves a half-written output or a process
+behind."""
+
+from __future__ import annotations
+
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from access15 import gpkg_worker, outputs
+from access15.errors import InputError
+from access15.outputs import load_result, write_outputs
+from access15.provenance import verify_outputs
+
+
+def _write(result, out, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return write_outputs(result, out, **kw)
+
+
+@pytest.fixture(scope="module")
+def in_process(demo_result, tmp_path_factory):
+    assert len(demo_result.demand) < outputs.GPKG_WORKER_ABOVE  # the demo writes in its own process
+    return _write(demo_result, tmp_path_factory.mktemp("inproc"), html=False)
+
+
+@pytest.mark.parametrize("cells", ["polygons", "points"])
+def test_the_worker_writes_what_the_run_writes_itself(demo_result, in_process, tmp_path, monkeypatch, cells):
+    from dataclasses import replace
+
+    res = replace(demo_result, config=replace(demo_result.config,
+                                              output=replace(demo_result.config.output, gpkg_cells=cells)))
+    started = []
+    start = gpkg_worker.start
+    monkeypatch.setattr(outputs, "GPKG_WORKER_ABOVE", 0)
+    monkeypatch.setattr(gpkg_worker, "start", lambda *a: started.append(start(*a)) or started[-1])
+    by_worker = _write(res, tmp_path / "w", html=False)
+    monkeypatch.setattr(outputs, "GPKG_WORKER_ABOVE", 10**12)
+    here = _write(res, tmp_path / "h", html=False)
+    assert len(started) == 1 and started[0].process.returncode == 0
+    for layer in ("demand", "gaps", "streets", "facilities"):
+        a, b = gpd.read_file(by_worker["gpkg"], layer=layer), gpd.read_file(here["gpkg"], layer=layer)
+        pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry")))
+        assert a.crs == b.crs and a.geometry.geom_equals_exact(b.geometry, 0).all(), layer
+    dem = gpd.read_file(by_worker["gpkg"], layer="demand")
+    if cells == "points":  # projected by the worker exactly as geopandas projects the cell centres
+        assert dem.geometry.geom_equals_exact(demo_result.demand.geometry.to_crs(4326).reset_index(drop=True), 0).all()
+    else:
+        assert dem.geometry.geom_equals_exact(gpd.read_file(in_process["gpkg"], layer="demand").geometry, 0).all()
+    view = load_result(by_worker["gpkg"])
+    assert len(view.streets) == demo_result.network.n_edges
+    assert verify_outputs(tmp_path / "w") == []
+    assert not list(tmp_path.glob(".access15-staging-*"))  # staged Arrow files went with the staging folder
+
+
+def test_a_failed_worker_is_one_line_and_keeps_the_previous_outputs(demo_result, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    _write(demo_result, out, html=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    monkeypatch.setattr(outputs, "GPKG_WORKER_ABOVE", 0)
+    real = outputs.stage_streets
+
+    def broken(lines, crs, path):  # the staged file is cut short: the worker cannot read it
+        staged = real(lines, crs, path)
+        with open(path, "r+b") as f:
+            f.truncate(100)
+        return staged
+
+    monkeypatch.setattr(outputs, "stage_streets", broken)
+    with pytest.raises(InputError) as err:
+        _write(demo_result, out, html=False)
+    msg = str(err.value)
+    assert "\n" not in msg and "cannot write outputs" in msg and str(out) in msg and "unchanged" in msg
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not list(tmp_path.glob(".access15-staging-*"))
+
+
+def test_an_interrupted_run_stops_its_worker(demo_result, tmp_path, monkeypatch):
+    started = []
+    start = gpkg_worker.start
+    monkeypatch.setattr(outputs, "GPKG_WORKER_ABOVE", 0)
+    monkeypatch.setattr(gpkg_worker, "start", lambda *a: started.append(start(*a)) or started[-1])
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(outputs, "write_map", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _write(demo_result, tmp_path / "out", html=True)
+    assert len(started) == 1 and started[0].process.returncode is not None  # killed or finished, and reaped
+    assert not (tmp_path / "out" / "access15.gpkg").exists()
+    assert not list(tmp_path.glob(".access15-staging-*"))
+
+
+def test_staged_points_are_projected_by_the_writer(tmp_path):
+    import pyarrow as pa
+    import pyogrio
+    import pyproj
+
+    xy = np.array([[500000.0, 6650000.0], [501234.5, 6651234.5]])  # UTM 22S (Porto Alegre)
+    table = pa.table({"id": [1, 2], gpkg_worker.X: xy[:, 0], gpkg_worker.Y: xy[:, 1]})
+    gpkg_worker.stage(tmp_path / "p.arrows", table.schema, table.to_batches())
+    layer = gpkg_worker.StagedLayer("pts", str(tmp_path / "p.arrows"), "Point", pyproj.CRS(4326).to_wkt(),
+                                    points_crs=pyproj.CRS(32722).to_wkt())
+    gpkg_worker.write_staged(tmp_path / "p.gpkg", [layer], {})
+    got = gpd.read_file(tmp_path / "p.gpkg", layer="pts")
+    assert list(got.columns) == ["id", "geometry"] and not (tmp_path / "p.arrows").exists()
+    want = gpd.GeoSeries(shapely.points(xy), crs=32722).to_crs(4326)
+    assert got.geometry.geom_equals_exact(want, 0).all()
+    assert pyogrio.read_info(tmp_path / "p.gpkg", layer="pts")["geometry_type"] == "Point"
