@@ -99,14 +99,16 @@ class WalkNetwork:
         a = np.concatenate([self.edge_u[keep], self.edge_v[keep]]).astype(idx)
         b = np.concatenate([self.edge_v[keep], self.edge_u[keep]]).astype(idx)
         w = np.maximum(np.concatenate([self.edge_length[keep]] * 2), 1e-9)  # csgraph ignores zeros
-        order = np.lexsort((w, b, a))
-        a, b, w = a[order], b[order], w[order]
+        # sorted by (row, column) as one int64 key (one sort instead of lexsort's three), parallel edges merged to
+        # the shortest: the CSR arrays directly, as the COO -> CSR conversion gives them
+        key = a.astype(np.int64) * n + b
+        order = np.argsort(key)
+        key, a, b, w = key[order], a[order], b[order], w[order]
         del order
-        first = np.ones(len(a), dtype=bool)
-        first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-        # sorted by (row, column) without repeats: the CSR arrays directly, as the COO -> CSR conversion gives them
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        del key
         indptr = np.concatenate([[0], np.cumsum(np.bincount(a[first], minlength=n))]).astype(idx)
-        return sparse.csr_matrix((w[first], b[first], indptr), shape=(n, n))
+        return sparse.csr_matrix((np.minimum.reduceat(w, first), b[first], indptr), shape=(n, n))
 
     @cached_property
     def component(self) -> np.ndarray:
