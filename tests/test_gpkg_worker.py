@@ -114,3 +114,12 @@ def test_staged_points_are_projected_by_the_writer(tmp_path):
     want = gpd.GeoSeries(shapely.points(xy), crs=32722).to_crs(4326)
     assert got.geometry.geom_equals_exact(want, 0).all()
     assert pyogrio.read_info(tmp_path / "p.gpkg", layer="pts")["geometry_type"] == "Point"
+
+
+def test_a_worker_whose_run_stopped_stops(tmp_path):
+    worker = gpkg_worker.start(tmp_path / "x.gpkg", {})
+    worker.process.stdin.close()  # the run died before it sent every layer (no DONE line)
+    assert worker.process.wait(timeout=60) == 1
+    assert "the run stopped before it had sent every layer" in worker.process.stderr.read().decode()
+    worker.stop()
+    assert not (tmp_path / "x.gpkg").exists()

@@ -1,16 +1,18 @@
 """Write a GeoPackage's big layers in a second process while the run goes on.
 
 GDAL writes a GeoPackage with Python's GIL held (pyogrio), so nothing else of a run, such as building the HTML
-map, can go on in a thread beside it (measured in docs/performance.md); a second process can. The run stages
-each big layer (its rows as Arrow record batches, the geometry as WKB) in an Arrow IPC stream file with
-:func:`stage`; :func:`start` runs ``python -m access15.gpkg_worker`` on a manifest of the staged layers, which
-streams each file into the GeoPackage with ``pyogrio.write_arrow`` (one batch in memory at a time) and deletes
-it; :meth:`Worker.wait` raises :class:`WorkerError` with the worker's one-line message when it failed. A small
-run writes the same staged layers in its own process (:func:`write_staged`): starting Python would cost more
-than it saves.
+map, can go on in a thread beside it (measured in docs/performance.md); a second process can. :func:`start`
+runs ``python -m access15.gpkg_worker`` early, so it has imported its libraries by the time there is work; the run
+stages each big layer (its rows as Arrow record batches, the geometry as WKB or, for points, as coordinates) in an
+Arrow IPC stream file with :func:`stage` and hands it over with :meth:`Worker.send` (one JSON line on the
+worker's standard input), so the worker writes one layer while the next is staged. The worker streams each file
+into the GeoPackage with ``pyogrio.write_arrow`` (one batch in memory at a time) and deletes it;
+:meth:`Worker.wait` raises :class:`WorkerError` with the worker's one-line message when it failed, and a worker
+whose run stopped (its standard input closed early) stops too. A small run writes the same staged layers in
+its own process (:func:`write_staged`): starting Python would cost more than it saves.
 
-The worker imports pyarrow and pyogrio only (``import access15`` loads nothing else), so it starts in about
-0.3 s and holds about 0.1 GB besides the batch it writes.
+The worker imports pyarrow, pyogrio, pyproj and shapely only (``import access15`` loads nothing else): about
+0.4 s to start and 0.15 GB, plus the batch it writes.
 """
 
 from __future__ import annotations
@@ -74,14 +76,19 @@ def write_staged(gpkg: str | Path, layers: list[StagedLayer], options: dict[str,
     file; GDAL configuration ``options`` apply meanwhile."""
     with gdal_options(options):
         for staged in layers:
-            with pa.OSFile(staged.path, "rb") as source:
-                reader = pa.ipc.open_stream(source)
-                if staged.points_crs is not None:
-                    reader = _points(reader, staged.points_crs, staged.crs)
-                pyogrio.write_arrow(reader, gpkg, layer=staged.layer, driver="GPKG", geometry_name="geometry",
-                                    geometry_type=staged.geometry_type, crs=staged.crs,
-                                    layer_options=staged.layer_options or None)
-            os.unlink(staged.path)
+            _write(gpkg, staged)
+
+
+def _write(gpkg: str | Path, staged: StagedLayer) -> None:
+    """One staged layer into ``gpkg``; its file is deleted."""
+    with pa.OSFile(staged.path, "rb") as source:
+        reader = pa.ipc.open_stream(source)
+        if staged.points_crs is not None:
+            reader = _points(reader, staged.points_crs, staged.crs)
+        pyogrio.write_arrow(reader, gpkg, layer=staged.layer, driver="GPKG", geometry_name="geometry",
+                            geometry_type=staged.geometry_type, crs=staged.crs,
+                            layer_options=staged.layer_options or None)
+    os.unlink(staged.path)
 
 
 def _points(reader: pa.RecordBatchReader, src: str, dst: str) -> pa.RecordBatchReader:
@@ -109,8 +116,22 @@ class Worker:
 
     process: subprocess.Popen
 
+    def send(self, staged: StagedLayer) -> None:
+        """Hand over a staged layer: the worker writes it when it has written those sent before."""
+        try:
+            self.process.stdin.write((json.dumps(asdict(staged)) + "\n").encode())
+            self.process.stdin.flush()
+        except BrokenPipeError:  # the worker has stopped: say why
+            self.wait()
+            raise WorkerError("the GeoPackage worker stopped") from None
+
     def wait(self) -> None:
-        """Wait for the worker to finish; raise :class:`WorkerError` if it failed."""
+        """Tell the worker that every layer was sent, wait for it to finish; raise :class:`WorkerError` if it
+        failed."""
+        try:
+            self.process.stdin.write(DONE)
+        except (BrokenPipeError, ValueError):  # it has stopped already, or was told
+            pass
         _, err = self.process.communicate()
         if self.process.returncode != 0:
             lines = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
@@ -121,26 +142,40 @@ class Worker:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        self.process.stderr.close()
+        for pipe in (self.process.stdin, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
-def start(gpkg: str | Path, layers: list[StagedLayer], options: dict[str, str]) -> Worker:
-    """Start a worker process that runs :func:`write_staged` on ``layers`` (manifest written beside ``gpkg``)."""
-    manifest = Path(gpkg).with_suffix(".layers.json")
-    manifest.write_text(json.dumps({"gpkg": str(gpkg), "layers": [asdict(s) for s in layers],
-                                    "gdal_options": options}), encoding="utf-8")
-    cmd = [sys.executable, "-m", "access15.gpkg_worker", str(manifest)]
+#: The last line a run sends its worker: every layer was sent.
+DONE = b'{"done": true}\n'
+
+
+def start(gpkg: str | Path, options: dict[str, str]) -> Worker:
+    """Start a worker that will write the layers :meth:`Worker.send` hands it into ``gpkg``, with GDAL
+    configuration ``options``."""
+    cmd = [sys.executable, "-m", "access15.gpkg_worker", str(gpkg), json.dumps(options)]
     src = str(Path(__file__).resolve().parents[1])  # this access15, whether installed or on sys.path only
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])}
-    return Worker(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    return Worker(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                    env=env))
 
 
 def main(argv: list[str]) -> int:
-    """The worker: ``python -m access15.gpkg_worker MANIFEST``; exit status 1 and one line on stderr on failure."""
+    """The worker: ``python -m access15.gpkg_worker GPKG OPTIONS_JSON``, one staged layer per line of standard
+    input until :data:`DONE`; exit status 1 and one line on stderr on failure, or when the input ends first (the
+    run stopped)."""
     try:
-        spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-        write_staged(spec["gpkg"], [StagedLayer(**s) for s in spec["layers"]], spec["gdal_options"])
+        import pyproj  # noqa: F401 - imported now, while the run stages the first layer
+        import shapely  # noqa: F401
+
+        with gdal_options(json.loads(argv[1])):
+            for line in sys.stdin.buffer:
+                if line == DONE:
+                    break
+                _write(argv[0], StagedLayer(**json.loads(line)))
+            else:
+                raise EOFError("the run stopped before it had sent every layer")
     except Exception as exc:  # noqa: BLE001 - reported to the run as one line
         print(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         return 1

@@ -244,8 +244,16 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
     except OSError as exc:
         raise InputError(out_dir, f"cannot create the output folder ({exc.strerror})",
                          "choose another folder with --out or [output] dir") from None
+    worker = None
     try:
         with gpkg_worker.gdal_options(GPKG_WRITE_OPTIONS), ThreadPoolExecutor(1) as pool:
+            gpkg = staging / "access15.gpkg"
+            view = MapData.from_result(result)  # one view for the stored tables and the map: they match
+            gap_rows = np.flatnonzero(~result.demand[f"covered_{COMBINED}"].to_numpy(bool))
+            if len(result.demand) + len(gap_rows) + len(view.streets) > GPKG_WORKER_ABOVE:
+                # the big layers by a worker process, beside the map (GDAL holds the GIL while it writes); it
+                # starts now, so it has imported its libraries by the time the first layer is staged
+                worker = gpkg_worker.start(gpkg, GPKG_WRITE_OPTIONS)
             files: dict[str, str] = {}
             result.coverage.to_csv(staging / "coverage.csv", index=False, float_format="%.6g", lineterminator="\n")
             files["coverage"] = "coverage.csv"
@@ -259,7 +267,6 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
                     name = "capacity_missing.csv" if key == "capacity" else f"{key}.csv"
                     table.to_csv(staging / name, index=False, float_format="%.6g", lineterminator="\n")
                     files[key] = name
-            gpkg = staging / "access15.gpkg"
             fac = result.facilities.to_crs(4326)
             fac.to_file(gpkg, layer="facilities", driver="GPKG", use_arrow=True)
             if result.boundaries is not None:
@@ -268,7 +275,6 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
                     unit_layer(result).to_file(gpkg, layer="unit_coverage", driver="GPKG", use_arrow=True)
             _write_tables(result, gpkg)
             write_meta_table(gpkg, {**meta_items(result.provenance), "gpkg_cells": gpkg_cells(result)})
-            view = MapData.from_result(result)  # one view for the stored tables and the map: they match
             write_map_tables(view, gpkg)
             files["gpkg"] = "access15.gpkg"
             attrs = demand_attributes(result)
@@ -276,26 +282,19 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
             # the rasters and GeoParquet are compressed by GDAL and Arrow without the GIL: in a thread, beside
             # the GeoPackage and the map (joined before run.json; the pool waits for it if this block raises)
             scalable = pool.submit(write_scalable, result, staging, cells, fac)
-            gap_rows = np.flatnonzero(~attrs[f"covered_{COMBINED}"].to_numpy(bool))
-            big = [stage_cells(result, cells, np.arange(len(attrs)), staging / ".demand.arrows", "demand"),
-                   stage_cells(result, cells.take(gap_rows), gap_rows, staging / ".gaps.arrows", "gaps"),
-                   stage_streets(view.streets, view.crs, staging / ".streets.arrows")]
+            big: list[StagedLayer] = []
+            hand_over = big.append if worker is None else worker.send  # the worker writes one while the next is staged
+            hand_over(stage_cells(result, cells, np.arange(len(attrs)), staging / ".demand.arrows", "demand"))
+            hand_over(stage_cells(result, cells.take(gap_rows), gap_rows, staging / ".gaps.arrows", "gaps"))
             del cells, attrs
-            # the big layers: by a worker process beside the map when there are many rows (GDAL holds the GIL)
-            worker = None
-            if len(result.demand) + len(gap_rows) + len(view.streets) > GPKG_WORKER_ABOVE:
-                worker = gpkg_worker.start(gpkg, big, GPKG_WRITE_OPTIONS)
-            else:
+            hand_over(stage_streets(view.streets, view.crs, staging / ".streets.arrows"))
+            if worker is None:
                 gpkg_worker.write_staged(gpkg, big, GPKG_WRITE_OPTIONS)
-            try:
-                if html:
-                    write_map(view, staging / "map.html")
-                    files["html"] = "map.html"
-                if worker is not None:
-                    worker.wait()
-            finally:
-                if worker is not None:
-                    worker.stop()
+            if html:
+                write_map(view, staging / "map.html")
+                files["html"] = "map.html"
+            if worker is not None:
+                worker.wait()
             files.update(scalable.result())
             write_run_json(staging / RUN_JSON, result.provenance, {k: staging / n for k, n in files.items()})
             files["run"] = RUN_JSON
@@ -315,6 +314,8 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
         raise InputError(out_dir, f"cannot write outputs ({exc.strerror or exc}); the previous outputs are unchanged",
                          "free disk space or choose another folder with --out") from None
     finally:
+        if worker is not None:
+            worker.stop()
         shutil.rmtree(staging, ignore_errors=True)
 
 
