@@ -31,7 +31,6 @@ import rasterio.features
 import rasterio.transform
 import shapely
 import shapely.geometry
-from scipy.spatial import cKDTree
 
 from .coords import transform_xy
 from .errors import AccessWarning, InputError
@@ -163,15 +162,15 @@ def check_grid_size(region: shapely.Geometry, cell_m: float) -> int:
 def near_network(net: WalkNetwork, x: np.ndarray, y: np.ndarray, dist_m: float) -> np.ndarray:
     """Whether each point (network CRS) lies within ``dist_m`` metres of a walkable edge.
 
-    Exact, in two steps: a point with an edge vertex within ``dist_m`` is near (vertices lie on edges), found
-    with a KD-tree over all vertices, O(n log V); only the rest go to the exact STRtree nearest-edge search.
-    (A bulk ``dwithin`` query would list every edge within ``dist_m`` of every point: hundreds per point.)
+    Exact, in two steps: a point with a network node within ``dist_m`` is near (nodes end edges), found with
+    the network's KD-tree over its nodes (:attr:`~access15.network.WalkNetwork.node_tree`, which snapping uses
+    next), O(n log N); only the rest go to the exact STRtree nearest-edge search. (A bulk ``dwithin`` query
+    would list every edge within ``dist_m`` of every point: hundreds per point.)
     """
     near = np.zeros(len(x), dtype=bool)
     if len(x) == 0:
         return near
-    verts = shapely.get_coordinates(net.edge_geometry)
-    d, _ = cKDTree(verts).query(np.column_stack([x, y]), distance_upper_bound=dist_m, workers=-1)
+    d, _ = net.node_tree.query(np.column_stack([x, y]), distance_upper_bound=dist_m, workers=-1)
     near[d <= dist_m] = True
     rest = np.flatnonzero(~near)
     if len(rest):
