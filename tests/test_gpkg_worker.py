@@ -123,3 +123,14 @@ def test_a_worker_whose_run_stopped_stops(tmp_path):
     assert "the run stopped before it had sent every layer" in worker.process.stderr.read().decode()
     worker.stop()
     assert not (tmp_path / "x.gpkg").exists()
+
+
+def test_without_a_python_to_start_the_run_writes_the_layers_itself(demo_result, in_process, tmp_path, monkeypatch):
+    """Embedded in another program (QGIS's console: sys.executable is qgis-bin), no worker is started."""
+    monkeypatch.setattr(gpkg_worker.sys, "executable", "/usr/bin/qgis-bin")
+    assert gpkg_worker.start(tmp_path / "x.gpkg", {}) is None
+    monkeypatch.setattr(outputs, "GPKG_WORKER_ABOVE", 0)
+    files = _write(demo_result, tmp_path / "out", html=False)
+    for layer in ("demand", "gaps", "streets"):
+        a, b = gpd.read_file(files["gpkg"], layer=layer), gpd.read_file(in_process["gpkg"], layer=layer)
+        assert len(a) == len(b) and a.geometry.geom_equals_exact(b.geometry, 0).all()

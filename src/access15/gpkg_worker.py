@@ -151,14 +151,21 @@ class Worker:
 DONE = b'{"done": true}\n'
 
 
-def start(gpkg: str | Path, options: dict[str, str]) -> Worker:
+def start(gpkg: str | Path, options: dict[str, str]) -> Worker | None:
     """Start a worker that will write the layers :meth:`Worker.send` hands it into ``gpkg``, with GDAL
-    configuration ``options``."""
-    cmd = [sys.executable, "-m", "access15.gpkg_worker", str(gpkg), json.dumps(options)]
+    configuration ``options``; None when no Python interpreter can be started (access15 embedded in another
+    program, such as QGIS, whose ``sys.executable`` is that program): the run then writes the layers itself."""
+    exe = Path(sys.executable or "")
+    if not exe.name.lower().startswith("python") or not exe.is_file():
+        return None
+    cmd = [str(exe), "-m", "access15.gpkg_worker", str(gpkg), json.dumps(options)]
     src = str(Path(__file__).resolve().parents[1])  # this access15, whether installed or on sys.path only
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])}
-    return Worker(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   env=env))
+    try:
+        return Worker(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.PIPE, env=env))
+    except OSError:
+        return None
 
 
 def main(argv: list[str]) -> int:

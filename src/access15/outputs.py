@@ -252,7 +252,8 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
             gap_rows = np.flatnonzero(~result.demand[f"covered_{COMBINED}"].to_numpy(bool))
             if len(result.demand) + len(gap_rows) + len(view.streets) > GPKG_WORKER_ABOVE:
                 # the big layers by a worker process, beside the map (GDAL holds the GIL while it writes); it
-                # starts now, so it has imported its libraries by the time the first layer is staged
+                # starts now, so it has imported its libraries by the time the first layer is staged (None: no
+                # Python to start, so this process writes them)
                 worker = gpkg_worker.start(gpkg, GPKG_WRITE_OPTIONS)
             files: dict[str, str] = {}
             result.coverage.to_csv(staging / "coverage.csv", index=False, float_format="%.6g", lineterminator="\n")
