@@ -110,8 +110,8 @@ def demand_layer(result: AnalysisResult) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(demand_attributes(result), geometry=cell_geometry(result), crs=4326)
 
 
-#: Demand points per Arrow batch when the ``demand`` and ``gaps`` layers are written: the geometry of one
-#: batch exists at a time.
+#: Demand cells per staged Arrow batch of the ``demand`` and ``gaps`` layers as squares: the polygons of one
+#: batch exist at a time.
 CELL_BATCH = 262_144
 #: Demand points per staged batch of a layer of points: the rows of one batch are what the writer holds.
 POINT_BATCH = 65_536
