@@ -134,3 +134,20 @@ def test_without_a_python_to_start_the_run_writes_the_layers_itself(demo_result,
     for layer in ("demand", "gaps", "streets"):
         a, b = gpd.read_file(files["gpkg"], layer=layer), gpd.read_file(in_process["gpkg"], layer=layer)
         assert len(a) == len(b) and a.geometry.geom_equals_exact(b.geometry, 0).all()
+
+
+def test_the_worker_ignores_modules_of_the_working_folder(tmp_path, monkeypatch):
+    """A planner's folder may hold a json.py or pyarrow.py of their own: the worker does not import them."""
+    import pyarrow as pa
+    import pyproj
+
+    for name in ("json", "pyarrow", "pyogrio"):
+        (tmp_path / f"{name}.py").write_text("raise RuntimeError('not the library')\n")
+    monkeypatch.chdir(tmp_path)
+    table = pa.table({"id": [1], "geometry": [shapely.to_wkb(shapely.Point(0, 0))]})
+    gpkg_worker.stage(tmp_path / "t.arrows", table.schema, table.to_batches())
+    worker = gpkg_worker.start(tmp_path / "t.gpkg", {})
+    worker.send(gpkg_worker.StagedLayer("t", str(tmp_path / "t.arrows"), "Point", pyproj.CRS(4326).to_wkt()))
+    worker.wait()
+    worker.stop()
+    assert len(gpd.read_file(tmp_path / "t.gpkg", layer="t")) == 1

@@ -2,7 +2,7 @@
 
 GDAL writes a GeoPackage with Python's GIL held (pyogrio), so nothing else of a run, such as building the HTML
 map, can go on in a thread beside it (measured in docs/performance.md); a second process can. :func:`start`
-runs ``python -m access15.gpkg_worker`` early, so it has imported its libraries by the time there is work; the run
+starts the worker process early, so it has imported its libraries by the time there is work; the run
 stages each big layer (its rows as Arrow record batches, the geometry as WKB or, for points, as coordinates) in an
 Arrow IPC stream file with :func:`stage` and hands it over with :meth:`Worker.send` (one JSON line on the
 worker's standard input), so the worker writes one layer while the next is staged. The worker streams each file
@@ -147,6 +147,11 @@ class Worker:
                 pipe.close()
 
 
+#: How the worker starts (``python -c BOOT SRC GPKG OPTIONS``): the working folder off ``sys.path``, SRC (the folder
+#: holding this access15) at its end, then :func:`main`.
+BOOT = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; sys.path.append(sys.argv.pop(1)); "
+        "from access15.gpkg_worker import main; sys.exit(main(sys.argv[1:]))")
+
 #: The last line a run sends its worker: every layer was sent.
 DONE = b'{"done": true}\n'
 
@@ -158,18 +163,19 @@ def start(gpkg: str | Path, options: dict[str, str]) -> Worker | None:
     exe = Path(sys.executable or "")
     if not exe.name.lower().startswith("python") or not exe.is_file():
         return None
-    cmd = [str(exe), "-m", "access15.gpkg_worker", str(gpkg), json.dumps(options)]
-    src = str(Path(__file__).resolve().parents[1])  # this access15, whether installed or on sys.path only
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    # this access15 (installed, or only on the run's sys.path: appended, so it shadows nothing), and no module
+    # of the working folder (a user's json.py, say) in place of a library's
+    src = str(Path(__file__).resolve().parents[1])
+    cmd = [str(exe), "-c", BOOT, src, str(gpkg), json.dumps(options)]
     try:
         return Worker(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE, env=env))
+                                       stderr=subprocess.PIPE))
     except OSError:
         return None
 
 
 def main(argv: list[str]) -> int:
-    """The worker: ``python -m access15.gpkg_worker GPKG OPTIONS_JSON``, one staged layer per line of standard
+    """The worker (see :data:`BOOT`): arguments GPKG and OPTIONS_JSON, one staged layer per line of standard
     input until :data:`DONE`; exit status 1 and one line on stderr on failure, or when the input ends first (the
     run stopped)."""
     try:
@@ -204,7 +210,3 @@ def _report_peak() -> None:
         return
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps({"peak_mb": kb / 1024}) + "\n")
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
