@@ -65,12 +65,13 @@ class MemoryProfile:
 
             import psutil
 
-            self._proc, self._stop = psutil.Process(), threading.Event()
+            self._proc, self._stop, self._lock = psutil.Process(), threading.Event(), threading.Lock()
             self._peak = self._proc.memory_info().rss
 
             def sample() -> None:
                 while not self._stop.wait(every_s):
-                    self._peak = max(self._peak, self._proc.memory_info().rss)
+                    with self._lock:  # (unlocked, a reading taken before mark() could land after its reset)
+                        self._peak = max(self._peak, self._proc.memory_info().rss)
 
             self._thread = threading.Thread(target=sample, daemon=True)
             self._thread.start()
@@ -94,8 +95,9 @@ class MemoryProfile:
             rss, peak = self._status("VmRSS"), self._status("VmHWM")
             self._reset_hwm()
         else:
-            rss = self._proc.memory_info().rss
-            peak, self._peak = max(self._peak, rss), rss
+            with self._lock:
+                rss = self._proc.memory_info().rss
+                peak, self._peak = max(self._peak, rss), rss
         self.rows.append({"stage": stage, "rss_mb": rss / 2**20, "peak_mb": peak / 2**20})
 
     def by_stage(self, rename: dict[str, str] | None = None) -> list[dict]:
