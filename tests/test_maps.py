@@ -583,13 +583,14 @@ def test_gpkg_cells_are_the_squares_reprojected_and_the_analysis_is_untouched(de
     assert "missing" not in demo_result.demand and demo_result.demand.crs == before.crs
 
 
-def test_streets_layer_written_in_blocks_reads_back_whole(demo_result, tmp_path, monkeypatch):
-    """The streets are written a block at a time (appended): every street comes back, in order, bit for bit."""
-    from access15 import outputs
+def test_streets_layer_staged_in_blocks_reads_back_whole(demo_result, tmp_path, monkeypatch):
+    """The streets are staged a block at a time: every street comes back, in order, bit for bit."""
+    from access15 import gpkg_worker, outputs
 
     monkeypatch.setattr(outputs, "STREETS_PER_ROW", 10)  # blocks of 2,560 streets: about ten blocks
     lines = np.asarray(demo_result.network.edge_geometry)
-    outputs.write_streets(lines, demo_result.network.crs, tmp_path / "s.gpkg")
+    staged = outputs.stage_streets(lines, demo_result.network.crs, tmp_path / "s.arrows")
+    gpkg_worker.write_staged(tmp_path / "s.gpkg", [staged], outputs.GPKG_WRITE_OPTIONS)
     back = gpd.read_file(tmp_path / "s.gpkg", layer="streets")
     assert len(back) == -(-len(lines) // 10) and back.crs == pyproj.CRS(demo_result.network.crs)
     assert shapely.equals_exact(shapely.get_parts(back.geometry.values), lines, tolerance=0).all()

@@ -11,7 +11,7 @@ into the GeoPackage with ``pyogrio.write_arrow`` (one batch in memory at a time)
 whose run stopped (its standard input closed early) stops too. A small run writes the same staged layers in
 its own process (:func:`write_staged`): starting Python would cost more than it saves.
 
-The worker imports pyarrow, pyogrio, pyproj and shapely only (``import access15`` loads nothing else): about
+The worker imports pyarrow, pyogrio and shapely only (``import access15`` loads nothing else): about
 0.4 s to start; 0.15 GB of libraries, and at most 0.23 GB at 1M edges, 0.4 GB at 10M while GDAL writes.
 """
 
@@ -40,12 +40,12 @@ class StagedLayer:
     geometry_type: str
     crs: str
     layer_options: dict[str, str] = field(default_factory=dict)
-    #: a layer of points staged as coordinates: the columns :data:`X`, :data:`Y` in this CRS (WKT) instead of a
-    #: WKB geometry, so their projection to ``crs`` and the WKB are made by whoever writes the layer
-    points_crs: str | None = None
+    #: a layer of points staged as coordinates: the columns :data:`X`, :data:`Y` (in ``crs``) instead of a WKB
+    #: geometry, whose WKB is made by whoever writes the layer
+    points: bool = False
 
 
-#: The coordinate columns of a layer of points staged without geometry (see :attr:`StagedLayer.points_crs`).
+#: The coordinate columns of a layer of points staged without geometry (see :attr:`StagedLayer.points`).
 X, Y = "__x", "__y"
 
 
@@ -83,28 +83,26 @@ def _write(gpkg: str | Path, staged: StagedLayer) -> None:
     """One staged layer into ``gpkg``; its file is deleted."""
     with pa.OSFile(staged.path, "rb") as source:
         reader = pa.ipc.open_stream(source)
-        if staged.points_crs is not None:
-            reader = _points(reader, staged.points_crs, staged.crs)
+        if staged.points:
+            reader = _points(reader)
         pyogrio.write_arrow(reader, gpkg, layer=staged.layer, driver="GPKG", geometry_name="geometry",
                             geometry_type=staged.geometry_type, crs=staged.crs,
                             layer_options=staged.layer_options or None)
     os.unlink(staged.path)
 
 
-def _points(reader: pa.RecordBatchReader, src: str, dst: str) -> pa.RecordBatchReader:
-    """``reader``'s batches with the coordinate columns :data:`X`, :data:`Y` (CRS ``src``) replaced by a WKB
-    ``geometry`` column of the points projected to ``dst`` (as ``GeoSeries.to_crs`` projects them)."""
-    import pyproj
+def _points(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """``reader``'s batches with the coordinate columns :data:`X`, :data:`Y` replaced by a WKB ``geometry``
+    column of those points."""
     import shapely
 
-    transformer = pyproj.Transformer.from_crs(pyproj.CRS(src), pyproj.CRS(dst), always_xy=True)
     names = [n for n in reader.schema.names if n not in (X, Y)]
     schema = pa.schema([reader.schema.field(n) for n in names] + [pa.field("geometry", pa.binary())])
 
     def batches():
         for batch in reader:
-            x, y = transformer.transform(batch.column(X).to_numpy(), batch.column(Y).to_numpy())
-            wkb = pa.array(shapely.to_wkb(shapely.points(x, y), output_dimension=2), pa.binary())
+            points = shapely.points(batch.column(X).to_numpy(), batch.column(Y).to_numpy())
+            wkb = pa.array(shapely.to_wkb(points, output_dimension=2), pa.binary())
             yield pa.record_batch([batch.column(n) for n in names] + [wkb], schema=schema)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
@@ -179,8 +177,7 @@ def main(argv: list[str]) -> int:
     input until :data:`DONE`; exit status 1 and one line on stderr on failure, or when the input ends first (the
     run stopped)."""
     try:
-        import pyproj  # noqa: F401 - imported now, while the run stages the first layer
-        import shapely  # noqa: F401
+        import shapely  # noqa: F401 - imported now, while the run stages the first layer
 
         with gdal_options(json.loads(argv[1])):
             for line in sys.stdin.buffer:

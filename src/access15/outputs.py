@@ -46,6 +46,7 @@ import shapely
 
 from . import gpkg_worker
 from .config import check_basemap, config_from_json, config_to_json
+from .coords import WGS84, transform_xy
 from .coverage import COMBINED
 from .demand import Grid
 from .errors import InputError
@@ -123,18 +124,20 @@ def arrow_table(attrs: pd.DataFrame) -> pa.Table:
     return table.cast(pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]))
 
 
-def stage_cells(result: AnalysisResult, table: pa.Table, rows: np.ndarray, path: Path, layer: str) -> StagedLayer:
+def stage_cells(result: AnalysisResult, table: pa.Table, rows: np.ndarray, lonlat: np.ndarray, path: Path,
+                layer: str) -> StagedLayer:
     """Stage the demand points ``rows`` (positions in ``result.demand``) with their attributes ``table`` (the
     same rows, see :func:`arrow_table`) as ``layer`` of the GeoPackage (:mod:`access15.gpkg_worker`), streamed
     to ``path`` in batches of :data:`CELL_BATCH` points: cell squares with their WKB (see :func:`cell_geometry`;
-    one batch's polygons exist at a time: 1.9 million cells, about 1 GB less), points as their coordinates in
-    the analysis CRS, projected by the writer. The layer equals :func:`demand_layer`'s rows. O(n)."""
+    one batch's polygons exist at a time: 1.9 million cells, about 1 GB less), or points as their coordinates
+    ``lonlat`` (the same rows, EPSG:4326), made into WKB by the writer. The layer equals :func:`demand_layer`'s
+    rows. O(n)."""
     wgs84 = pyproj.CRS(4326).to_wkt()
     if gpkg_cells(result) == "points":
-        xy = shapely.get_coordinates(result.demand.geometry.values[rows])
-        staged = table.append_column(gpkg_worker.X, pa.array(xy[:, 0])).append_column(gpkg_worker.Y, pa.array(xy[:, 1]))
+        staged = table.append_column(gpkg_worker.X, pa.array(lonlat[:, 0])).append_column(gpkg_worker.Y,
+                                                                                           pa.array(lonlat[:, 1]))
         gpkg_worker.stage(path, staged.schema, staged.to_batches(POINT_BATCH))
-        return StagedLayer(layer, str(path), "Point", wgs84, points_crs=result.demand.crs.to_wkt())
+        return StagedLayer(layer, str(path), "Point", wgs84, points=True)
     schema = table.schema.append(pa.field("geometry", pa.binary()))
 
     def batches():
@@ -282,12 +285,15 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
             cells = arrow_table(attrs)
             # the rasters and GeoParquet are compressed by GDAL and Arrow without the GIL: in a thread, beside
             # the GeoPackage and the map (joined before run.json; the pool waits for it if this block raises)
-            scalable = pool.submit(write_scalable, result, staging, cells, fac)
+            # the demand points in EPSG:4326, projected once for demand.parquet and the GeoPackage's points
+            lonlat = transform_xy(shapely.get_coordinates(result.demand.geometry.values), result.demand.crs, WGS84)
+            scalable = pool.submit(write_scalable, result, staging, cells, lonlat, fac)
             big: list[StagedLayer] = []
             hand_over = big.append if worker is None else worker.send  # the worker writes one while the next is staged
-            hand_over(stage_cells(result, cells, np.arange(len(attrs)), staging / ".demand.arrows", "demand"))
-            hand_over(stage_cells(result, cells.take(gap_rows), gap_rows, staging / ".gaps.arrows", "gaps"))
-            del cells, attrs
+            hand_over(stage_cells(result, cells, np.arange(len(attrs)), lonlat, staging / ".demand.arrows", "demand"))
+            hand_over(stage_cells(result, cells.take(gap_rows), gap_rows, lonlat[gap_rows], staging / ".gaps.arrows",
+                                  "gaps"))
+            del cells, attrs, lonlat
             hand_over(stage_streets(view.streets, view.crs, staging / ".streets.arrows"))
             if worker is None:
                 gpkg_worker.write_staged(gpkg, big, GPKG_WRITE_OPTIONS)
@@ -367,12 +373,6 @@ def stage_streets(lines: np.ndarray, crs: Any, path: Path) -> StagedLayer:
 
     gpkg_worker.stage(path, schema, batches())
     return StagedLayer("streets", str(path), "MultiLineString", pyproj.CRS(crs).to_wkt(), {"SPATIAL_INDEX": "NO"})
-
-
-def write_streets(lines: np.ndarray, crs: Any, gpkg: str | Path) -> None:
-    """Write the layer ``streets`` of :func:`stage_streets` into ``gpkg`` in this process."""
-    staged = stage_streets(lines, crs, Path(gpkg).with_suffix(".streets.arrows"))
-    gpkg_worker.write_staged(gpkg, [staged], GPKG_WRITE_OPTIONS)
 
 
 def write_map_tables(data: MapData, gpkg: str | Path) -> None:

@@ -36,7 +36,6 @@ import rasterio
 import shapely
 from rasterio.shutil import copy as rio_copy
 
-from .coords import WGS84, transform_xy
 from .coverage import COMBINED
 from .demand import Grid
 from .result import AnalysisResult
@@ -113,12 +112,13 @@ def write_points_parquet(path: Path, attributes: pa.Table, lonlat: np.ndarray) -
             writer.write_table(block.cast(schema))
 
 
-def write_scalable(result: AnalysisResult, folder: Path, demand_attributes: pa.Table,
+def write_scalable(result: AnalysisResult, folder: Path, demand_attributes: pa.Table, lonlat: np.ndarray,
                    facilities: gpd.GeoDataFrame) -> dict[str, str]:
     """Write the COGs (grid demand only) and the GeoParquet files into ``folder``; return key -> file name.
 
     ``demand_attributes`` (the GeoPackage's ``demand`` columns as Arrow, see
-    :func:`access15.outputs.arrow_table`) and ``facilities`` (its layer, EPSG:4326) are written as points.
+    :func:`access15.outputs.arrow_table`) at the demand points ``lonlat`` (n, 2; EPSG:4326) and ``facilities``
+    (its layer, EPSG:4326) are written as points.
     """
     files = {}
     if result.grid is not None and len(result.demand):
@@ -129,7 +129,6 @@ def write_scalable(result: AnalysisResult, folder: Path, demand_attributes: pa.T
         for name, bands in grid_bands(result).items():
             _write_cog(folder / name, result.grid, result.demand.crs, ix, iy, bands, tags)
             files[Path(name).stem + "_tif"] = name
-    lonlat = transform_xy(shapely.get_coordinates(result.demand.geometry.values), result.demand.crs, WGS84)
     write_points_parquet(folder / DEMAND_PARQUET, demand_attributes, lonlat)  # cell centres or nodes
     facilities = facilities.copy()
     facilities.attrs = {}  # run-time attachments (e.g. a source path) are not table metadata
