@@ -131,7 +131,7 @@ class DotLayer(folium.map.Layer):
 
 
 class RingLayer(folium.map.Layer):
-    """A (multi)polygon's rings as one canvas polygon, delta-coded; ``geom`` in EPSG:4326 (as drawn)."""
+    """A (multi)polygon's rings as one SVG polygon, delta-coded; ``geom`` in EPSG:4326 (as drawn)."""
 
     _template = branca.element.Template(
         "{% macro script(this, kwargs) %}"
@@ -143,11 +143,3 @@ class RingLayer(folium.map.Layer):
         self._name = "RingLayer"
         self.payload = json.dumps(rings(geom), separators=(",", ":"))
         self.style = json.dumps(style)
-
-
-def script_element() -> branca.element.MacroElement:
-    """The page's copy of :data:`SCRIPT` (add it once to a map that holds compact layers)."""
-    element = branca.element.MacroElement()
-    element._name = "access15_compact"
-    element._template = branca.element.Template("{% macro script(this, kwargs) %}" + SCRIPT + "{% endmacro %}")
-    return element

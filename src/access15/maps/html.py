@@ -440,7 +440,7 @@ def build_map(result: MapData | AnalysisResult, lang: str | None = None, basemap
     fmap = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, prefer_canvas=True)
     fmap.add_child(macro("access15_scale", "L.control.scale({imperial: false, maxWidth: 160})"
                                  ".addTo({{ this._parent.get_name() }});", "script"))
-    fmap.add_child(compact.script_element())  # the decoder of metro-size layers (dots, outlines), 1.5 KB
+    fmap.add_child(macro("access15_compact", compact.SCRIPT, "script"))  # the decoder of metro-size layers, 1.5 KB
     if bm.url:
         folium.TileLayer(bm.url, attr=bm.attribution, name=bm.name, subdomains=bm.subdomains, max_zoom=19).add_to(fmap)
     # without animation: an animated zoom to the bounds ends in a second full redraw of every canvas layer
