@@ -67,12 +67,17 @@ class Snapped:
 
     def concat(self, other: Snapped) -> Snapped:
         """These points followed by ``other``'s."""
-        if self.alt_edge is None and other.alt_edge is None:
-            return Snapped(*(np.concatenate([getattr(self, k), getattr(other, k)]) for k in ("edge", "offset_m",
-                                                                                            "dist_m", "xy")))
-        a, b = self.with_alt(), other.with_alt()
-        return Snapped(**{f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
-                          for f in dataclasses.fields(self)})
+        return Snapped.join([self, other])
+
+    @staticmethod
+    def join(parts: list[Snapped]) -> Snapped:
+        """The points of ``parts`` in order (with ``alt_*`` arrays when any part has them)."""
+        if all(p.alt_edge is None for p in parts):
+            return Snapped(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("edge", "offset_m", "dist_m",
+                                                                                     "xy")))
+        parts = [p.with_alt() for p in parts]
+        return Snapped(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                          for f in dataclasses.fields(Snapped)})
 
     def with_alt(self) -> Snapped:
         """The same points with the ``alt_*`` arrays filled (-1 / NaN) when they were None."""
@@ -118,14 +123,6 @@ FIRST_BLOCK = 1 << 10
 #: Threads snapping blocks at once (one block's points each): the KD-tree, STRtree and GEOS distance calls of
 #: :func:`nearest_edges` release the GIL, so two cores snap about twice as fast.
 SNAP_THREADS = max(1, min(4, os.cpu_count() or 1))
-
-
-def _concat(parts: list[Snapped]) -> Snapped:
-    """The points of ``parts`` in order (all with ``alt_*`` arrays or all without, as one network gives them)."""
-    names = [f.name for f in dataclasses.fields(Snapped)]
-    if parts[0].alt_edge is None:
-        names = names[:4]
-    return Snapped(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names})
 
 
 def nearest_edges(net: WalkNetwork, pts: np.ndarray, xy: np.ndarray,
@@ -177,7 +174,7 @@ def snap_points(net: WalkNetwork, xy: np.ndarray, max_snap_m: float = 500.0,
         with ThreadPoolExecutor(SNAP_THREADS) as pool:
             rest = pool.map(lambda i: snap_points(net, xy[i:i + SNAP_BLOCK], max_snap_m, prefer_main),
                             range(head, n, SNAP_BLOCK))
-            return _concat([first, *rest])
+            return Snapped.join([first, *rest])
     edge = np.full(n, -1, dtype=np.int64)
     offset = np.full(n, np.nan)
     dist = np.full(n, np.nan)
