@@ -45,7 +45,7 @@ import pyproj
 import shapely
 
 from . import gpkg_worker
-from .config import check_basemap, config_from_json, config_to_json
+from .config import GPKG_SQUARES_UP_TO, check_basemap, config_from_json, config_to_json
 from .coords import WGS84, transform_xy
 from .coverage import COMBINED
 from .demand import Grid
@@ -77,12 +77,6 @@ def demand_attributes(result: AnalysisResult) -> pd.DataFrame:
     for col in [c for c in d.columns if c.startswith("time_")]:
         d[col] = d[col].round(3)
     return d
-
-
-#: ``[output] gpkg_cells = "auto"``: the GeoPackage holds cell squares up to this many grid cells, their centres
-#: above (a metro-size grid, where the squares would be 60 % of the file and a third of its writing time, and
-#: QGIS draws ``travel_time.tif`` instead; docs/scale.md).
-GPKG_SQUARES_UP_TO = 250_000
 
 
 def gpkg_cells(result: AnalysisResult) -> str:
