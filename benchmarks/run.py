@@ -183,7 +183,6 @@ def run_pipeline(size: str, html: bool, population: bool = False, memory: bool =
     from access15.outputs import write_outputs
     from access15.pipeline import analyze
 
-    os.environ["ACCESS15_WORKER_STATS"] = str(Path(tempfile.mkdtemp()) / "worker.jsonl")
     mem = MemoryProfile() if memory else None
     timer = StageTimer(mem)
     times = timer.times
@@ -195,17 +194,18 @@ def run_pipeline(size: str, html: bool, population: bool = False, memory: bool =
     for k, v in res.timings.items():
         times[names.get(k, k)] = times.get(names.get(k, k), 0.0) + v
     with tempfile.TemporaryDirectory() as tmp:
+        stats = Path(tmp) / "worker.jsonl"  # the GeoPackage worker's peak memory, if render starts one
+        os.environ["ACCESS15_WORKER_STATS"] = str(stats)
         with timer("render"):
             written = write_outputs(res, Path(tmp) / "out", html=html)
         total = time.perf_counter() - t0
         output_mb = {k: Path(p).stat().st_size / 1e6 for k, p in written.items()}
+        worker_mb = max((json.loads(ln)["peak_mb"] for ln in stats.read_text().splitlines()), default=0.0) \
+            if stats.exists() else 0.0
     # (the kernel's high-water mark that MemoryProfile resets is the one getrusage reads: the stages' peaks hold it)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # the GeoPackage worker process of render (access15.gpkg_worker) runs beside the main process: its peak is
     # added to the main process's peak of render (with --memory) or of the whole run, an upper bound of the sum
-    stats = Path(os.environ["ACCESS15_WORKER_STATS"])
-    worker_mb = max((json.loads(ln)["peak_mb"] for ln in stats.read_text().splitlines()), default=0.0) \
-        if stats.exists() else 0.0
     if mem is None:
         peak_mb += worker_mb
     else:

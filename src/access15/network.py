@@ -175,7 +175,7 @@ class WalkNetwork:
     def drop_indexes(self) -> None:
         """Forget the spatial indexes (:attr:`tree`, :attr:`main_tree`, :attr:`node_tree`); the next use rebuilds
         them (about 0.3 s per million edges each). They take about 75 bytes per edge each (0.75 GB for the two
-        edge trees at 5 million edges), and an analysis needs them only to snap."""
+        edge trees at 5 million edges), and an analysis needs them only to lay its demand grid and to snap."""
         for name in ("tree", "main_tree", "node_tree"):
             self.__dict__.pop(name, None)
 
