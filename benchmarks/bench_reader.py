@@ -42,6 +42,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BUNDLED = ROOT / "data" / "osm" / "porto_alegre.osm.pbf"
+sys.path.insert(0, str(HERE))
+import run  # noqa: E402  (benchmarks/run.py: its jobs and machine description)
+
 JOBS = ["access15 read_walk_ways", "access15 network_from_osm", "pyrosm ways", "pyrosm segments",
         "osmnx graph_from_xml"]
 
@@ -108,7 +111,7 @@ def prepare(size: str, tmp: Path, xml: bool) -> dict:
         pbf, info = BUNDLED, {"edges": None}
     else:
         pbf = tmp / f"tiled_{size}.osm.pbf"
-        info = _child_run(["--write-pbf", size, str(pbf)])
+        info = run._child(["--write-pbf", size, str(pbf)])  # run.py tiles the bundled extract
     info.update(size=size, pbf=str(pbf), mb=pbf.stat().st_size / 1e6)
     if xml:
         import osmium
@@ -120,15 +123,6 @@ def prepare(size: str, tmp: Path, xml: bool) -> dict:
         writer.close()
         info.update(osm=str(osm), osm_mb=osm.stat().st_size / 1e6, osm_write_s=time.perf_counter() - t)
     return info
-
-
-def _child_run(args: list[str]) -> dict:
-    """A job of ``run.py`` in a fresh interpreter (it tiles the bundled extract)."""
-    proc = subprocess.run([sys.executable, str(HERE / "run.py"), *args], stdout=subprocess.PIPE, text=True,
-                          env={**os.environ, "TQDM_DISABLE": "1"})
-    if proc.returncode != 0:
-        raise SystemExit(f"run.py {args} failed (status {proc.returncode})")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def export_src(rev: str, dest: Path) -> Path:
@@ -163,15 +157,8 @@ def report(machine: str, sizes: list[dict]) -> str:
 
 
 def machine() -> str:
-    import platform
-    import re
-
-    try:
-        cpu = re.search(r"Model name:\s*(.+)", subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-                        ).group(1).strip()
-    except Exception:  # noqa: BLE001
-        cpu = platform.processor()
-    return f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()} ({platform.platform()})."
+    m = run.machine()
+    return f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']} ({m['platform']})."
 
 
 def main(argv: list[str] | None = None) -> int:
