@@ -189,3 +189,21 @@ def test_carriage_return_inside_the_header_line(tmp_path, data):
     p.write_bytes(data)
     got = clean(read_facility_file, FacilitySource(path=str(p)), p)
     assert isinstance(got, (InputError, gpd.GeoDataFrame))
+
+
+@pytest.mark.parametrize("data", [b'"0\n0"\n', b'"lon\r\nx",lat\n1,2\n'])
+def test_line_breaks_inside_a_quoted_column_name_stay_on_one_line(tmp_path, data):
+    """A column name holding a line break (found by the fuzz test above) is named in the error as ``\\n``."""
+    p = tmp_path / "nl.csv"
+    p.write_bytes(data)
+    err = clean(read_facility_file, FacilitySource(path=str(p), category="clinic"), p)
+    assert isinstance(err, InputError) and "\\n" in str(err) and "\n" not in err.text("zh")
+
+
+def test_every_message_is_one_line():
+    from access15.errors import AccessNote, AccessWarning
+
+    for msg in (InputError("a\nb.csv", "no column 'x\ny'", "rename\r\nit", field="x\ny", row=3),
+                AccessWarning("x\ny", "fix\nit", "s\nrc"), AccessNote("x\ry")):
+        assert "\n" not in str(msg) and "\r" not in str(msg), msg
+    assert str(InputError("f.csv", "no column 'x\ny'")) == "f.csv: no column 'x\\ny'"

@@ -12,6 +12,12 @@ from os import PathLike
 from .text import message
 
 
+def one_line(text: str) -> str:
+    """``text`` with its line breaks written out as ``\\n`` and ``\\r``: a value taken from a user's file (a
+    column name such as ``"lon\\nlat"``) cannot break a message over two lines."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 class Access15Error(Exception):
     """Base class of every error access15 raises on purpose."""
 
@@ -44,16 +50,16 @@ class InputError(Access15Error):
         row: int | None = None,
         field: str | None = None,
     ) -> None:
-        self.source = None if source is None else str(source)
-        self.problem = problem
-        self.fix = fix
+        self.source = None if source is None else one_line(str(source))
+        self.problem = one_line(problem)
+        self.fix = one_line(fix)
         self.row = row
-        self.field = field
+        self.field = None if field is None else one_line(field)
         where = [p for p in (self.source, None if row is None else f"row {row}",
-                             None if field is None else f"field '{field}'") if p]
-        msg = (", ".join(where) + ": " if where else "") + problem.rstrip(".")
-        if fix:
-            msg += ". " + (fix if fix.endswith(("?", "!")) else fix.rstrip(".") + ".")
+                             None if field is None else f"field '{self.field}'") if p]
+        msg = (", ".join(where) + ": " if where else "") + self.problem.rstrip(".")
+        if self.fix:
+            msg += ". " + (self.fix if self.fix.endswith(("?", "!")) else self.fix.rstrip(".") + ".")
         super().__init__(msg)
 
     def text(self, lang: str = "en") -> str:
@@ -75,9 +81,9 @@ class _Finding(UserWarning):
     (``source``, a file or config section). ``str()`` is the one line shown to the user."""
 
     def __init__(self, problem: str, fix: str = "", source: str | PathLike | None = None) -> None:
-        self.problem, self.fix = str(problem), fix
-        self.source = None if source is None else str(source)
-        super().__init__((f"{self.source}: " if self.source else "") + self.problem + (f"; {fix}" if fix else ""))
+        self.problem, self.fix = one_line(str(problem)), one_line(fix)
+        self.source = None if source is None else one_line(str(source))
+        super().__init__((f"{self.source}: " if self.source else "") + self.problem + (f"; {self.fix}" if fix else ""))
 
 
 class AccessWarning(_Finding):
