@@ -16,6 +16,7 @@ from access15 import gpkg_worker, outputs
 from access15.errors import InputError
 from access15.outputs import load_result, write_outputs
 from access15.provenance import verify_outputs
+from tests.conftest import ROOT
 
 
 def _write(result, out, **kw):
@@ -150,3 +151,22 @@ def test_the_worker_ignores_modules_of_the_working_folder(tmp_path, monkeypatch)
     worker.wait()
     worker.stop()
     assert len(gpd.read_file(tmp_path / "t.gpkg", layer="t")) == 1
+
+
+def test_the_worker_runs_the_copy_of_access15_that_started_it(tmp_path):
+    """With another access15 installed (here: the project's, on sys.path of every interpreter), the worker still
+    loads the package from the folder of the run's own copy."""
+    import shutil
+    import subprocess
+    import sys
+
+    pkg = tmp_path / "copy" / "access15"
+    shutil.copytree(ROOT / "src" / "access15", pkg, ignore=shutil.ignore_patterns("__pycache__", "data", "vendor",
+                                                                                 "web"))
+    marker = tmp_path / "ran"
+    with open(pkg / "gpkg_worker.py", "a", encoding="utf-8") as f:  # this copy's main leaves a mark
+        f.write(f"\n\ndef main(argv):\n    open({str(marker)!r}, 'w').write(__file__)\n    return 0\n")
+    done = subprocess.run([sys.executable, "-c", gpkg_worker.BOOT, str(pkg), "x.gpkg", "{}"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert marker.read_text() == str(pkg / "gpkg_worker.py")

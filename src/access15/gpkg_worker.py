@@ -145,9 +145,13 @@ class Worker:
                 pipe.close()
 
 
-#: How the worker starts (``python -c BOOT SRC GPKG OPTIONS``): the working folder off ``sys.path``, SRC (the folder
-#: holding this access15) at its end, then :func:`main`.
-BOOT = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; sys.path.append(sys.argv.pop(1)); "
+#: How the worker starts (``python -c BOOT PACKAGE GPKG OPTIONS``): the working folder off ``sys.path``, then the
+#: package ``access15`` loaded from PACKAGE, the folder of the run's own access15 (not whichever copy is
+#: installed), then :func:`main`.
+BOOT = ("import importlib.util, os, sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+        "pkg = sys.argv.pop(1); spec = importlib.util.spec_from_file_location("
+        "'access15', os.path.join(pkg, '__init__.py'), submodule_search_locations=[pkg]); "
+        "sys.modules['access15'] = module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
         "from access15.gpkg_worker import main; sys.exit(main(sys.argv[1:]))")
 
 #: The last line a run sends its worker: every layer was sent.
@@ -161,10 +165,9 @@ def start(gpkg: str | Path, options: dict[str, str]) -> Worker | None:
     exe = Path(sys.executable or "")
     if not exe.name.lower().startswith("python") or not exe.is_file():
         return None
-    # this access15 (installed, or only on the run's sys.path: appended, so it shadows nothing), and no module
-    # of the working folder (a user's json.py, say) in place of a library's
-    src = str(Path(__file__).resolve().parents[1])
-    cmd = [str(exe), "-c", BOOT, src, str(gpkg), json.dumps(options)]
+    # this very access15 (installed or not, whatever else is installed), and no module of the working folder (a
+    # user's json.py, say) in place of a library's
+    cmd = [str(exe), "-c", BOOT, str(Path(__file__).resolve().parent), str(gpkg), json.dumps(options)]
     try:
         return Worker(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.PIPE))
