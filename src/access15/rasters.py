@@ -39,6 +39,7 @@ from rasterio.shutil import copy as rio_copy
 from .coverage import COMBINED
 from .demand import Grid
 from .result import AnalysisResult
+from .wkb import points as points_wkb
 
 TRAVEL_TIME_TIF = "travel_time.tif"
 COVERAGE_TIF = "coverage.tif"
@@ -102,13 +103,12 @@ def geoparquet_schema(attributes: pa.Schema, lonlat: np.ndarray) -> pa.Schema:
 def write_points_parquet(path: Path, attributes: pa.Table, lonlat: np.ndarray) -> None:
     """``attributes`` (one row per point) with the points ``lonlat`` (n, 2; EPSG:4326) as GeoParquet, in batches
     of :data:`PARQUET_BATCH` rows (a row group each): the rows geopandas' ``to_parquet`` would write, without a
-    pandas copy of the table or a GEOS point per row at once (a third of a GB at 1.9 million cells). O(n)."""
+    pandas copy of the table or a GEOS point per row (:func:`access15.wkb.points`). O(n)."""
     schema = geoparquet_schema(attributes.schema, lonlat)
     with pq.ParquetWriter(path, schema) as writer:
         for start in range(0, max(len(lonlat), 1), PARQUET_BATCH):
-            wkb = shapely.to_wkb(shapely.points(lonlat[start:start + PARQUET_BATCH]), output_dimension=2)
-            block = attributes.slice(start, len(wkb)).append_column(schema.field("geometry"),
-                                                                   pa.array(wkb, pa.binary()))
+            wkb = points_wkb(lonlat[start:start + PARQUET_BATCH])
+            block = attributes.slice(start, len(wkb)).append_column(schema.field("geometry"), wkb)
             writer.write_table(block.cast(schema))
 
 
