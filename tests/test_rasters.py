@@ -148,11 +148,12 @@ def test_gpkg_as_points_holds_the_same_rows_and_renders_the_same_map(written, tm
     assert pts["gpkg"].stat().st_size < files["gpkg"].stat().st_size
 
 
-def test_gpkg_cells_auto_writes_squares_up_to_the_limit_and_points_above(written, tmp_path, monkeypatch):
-    """The default ("auto"): the demo's 14,369 cells are squares; a grid above GPKG_SQUARES_UP_TO cells gets
-    the centres (the same rows), and the meta table says which the layers hold."""
+def test_gpkg_cells_auto_writes_squares_up_to_the_limit_and_no_cell_layers_above(written, tmp_path, monkeypatch):
+    """The default ("auto"): the demo's 14,369 cells are squares; above GPKG_SQUARES_UP_TO demand points the
+    GeoPackage holds no demand and gaps layers (demand.parquet and the rasters hold the cells), its meta table
+    says so, and access15 map rebuilds the same view from the GeoPackage and demand.parquet beside it."""
     from access15 import outputs
-    from access15.outputs import read_meta_table
+    from access15.outputs import load_result, read_meta_table, render_maps
 
     res, out, files = written
     assert res.config.output.gpkg_cells == "auto" and len(res.demand) <= outputs.GPKG_SQUARES_UP_TO
@@ -162,11 +163,39 @@ def test_gpkg_cells_auto_writes_squares_up_to_the_limit_and_points_above(written
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         big = write_outputs(res, tmp_path / "big", html=False)
-    assert read_meta_table(big["gpkg"])["gpkg_cells"] == "points"
-    for layer in ("demand", "gaps"):
-        a, b = gpd.read_file(files["gpkg"], layer=layer), gpd.read_file(big["gpkg"], layer=layer)
-        assert (b.geom_type == "Point").all() and len(b) == len(a) > 0
-        assert a.geometry.contains(b.geometry).all()
+    assert read_meta_table(big["gpkg"])["gpkg_cells"] == "none"
+    layers = set(pyogrio.list_layers(big["gpkg"])[:, 0])
+    assert not {"demand", "gaps"} & layers and {"facilities", "streets", "coverage"} <= layers
+    assert big["gpkg"].stat().st_size < files["gpkg"].stat().st_size / 2
+    va, vb = load_result(files["gpkg"]), load_result(big["gpkg"])
+    pd.testing.assert_frame_equal(va.demand.drop(columns="geometry"), vb.demand.drop(columns="geometry"))
+    assert va.demand.geometry.geom_equals_exact(vb.demand.geometry, 0).all()
+    assert render_maps(big["gpkg"], out=tmp_path / "maps")["html"].stat().st_size > 0
+    assert verify_outputs(tmp_path / "big") == []
+
+
+def test_a_gpkg_without_its_demand_parquet_says_what_to_copy(written, tmp_path, monkeypatch):
+    """A GeoPackage of a run without demand layers, copied without demand.parquet (or with a damaged one): one
+    line that says where the demand is and what to do."""
+    import shutil
+
+    from access15 import outputs
+    from access15.errors import InputError
+    from access15.outputs import load_result
+
+    res, out, files = written
+    monkeypatch.setattr(outputs, "GPKG_SQUARES_UP_TO", 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        big = write_outputs(res, tmp_path / "big", html=False)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(big["gpkg"], alone)
+    with pytest.raises(InputError, match=r"demand in demand\.parquet beside the GeoPackage.*copy the whole output"):
+        load_result(alone)
+    (alone / "demand.parquet").write_bytes(b"not parquet")
+    with pytest.raises(InputError, match=r"demand\.parquet.*cannot read the demand table"):
+        load_result(alone)
 
 
 def test_gpkg_cells_is_checked(tmp_path):
@@ -175,8 +204,9 @@ def test_gpkg_cells_is_checked(tmp_path):
 
     base = {"network": {"path": "x.osm.pbf"}, "categories": {"clinic": {"minutes": 15}},
             "facilities": [{"path": "osm"}]}
-    with pytest.raises(InputError, match=r"gpkg_cells = 'cells'.*\"polygons\".*\"points\""):
+    with pytest.raises(InputError, match=r"gpkg_cells = 'cells'.*\"polygons\".*\"points\".*\"none\""):
         config_from_dict({**base, "output": {"gpkg_cells": "cells"}})
+    assert config_from_dict({**base, "output": {"gpkg_cells": "none"}}).output.gpkg_cells == "none"
 
 
 def test_grid_outline_is_the_union_of_the_cells(demo_result):

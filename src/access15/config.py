@@ -254,10 +254,9 @@ class OutputConfig:
     #: walking profiles (data/walk_profiles.toml) the HTML map can switch its travel-time and gap layers to:
     #: every category is also routed for each of them (docs/walking.md)
     map_profiles: list[str] = field(default_factory=list)
-    #: the GeoPackage's demand and gaps layers as grid-cell "polygons" or as their centre "points" (a fraction of
-    #: the size and time; travel_time.tif holds the cells); "auto": polygons up to GPKG_SQUARES_UP_TO cells,
-    #: points above
-    #: (a metro-size grid; docs/scale.md)
+    #: the GeoPackage's demand and gaps layers as grid-cell "polygons", as their centre "points", or "none"
+    #: (demand.parquet and the rasters hold the demand); "auto": polygons up to GPKG_SQUARES_UP_TO demand points
+    #: (points without a grid), none above (a metro-size run; docs/scale.md)
     gpkg_cells: str = "auto"
 
 
@@ -376,8 +375,8 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | str = ".", source: P
     check_basemap(cfg.output, source)
     if cfg.output.gpkg_cells not in GPKG_CELLS:
         raise InputError(source, f"[output] gpkg_cells = '{cfg.output.gpkg_cells}'",
-                         f"use \"auto\" (squares up to {GPKG_SQUARES_UP_TO:,} cells), \"polygons\" (grid cells) or "
-                         "\"points\" (their centres)", field="gpkg_cells")
+                         f"use \"auto\" (squares up to {GPKG_SQUARES_UP_TO:,} cells), \"polygons\" (grid cells), "
+                         "\"points\" (their centres) or \"none\" (demand.parquet only)", field="gpkg_cells")
 
     cats = data.get("categories", {})
     if not isinstance(cats, dict) or not cats:
@@ -525,10 +524,10 @@ def peek_lang(path: str | Path | None) -> str | None:
 
 
 #: How the GeoPackage holds grid demand (``[output] gpkg_cells``).
-GPKG_CELLS = ("auto", "polygons", "points")
-#: ``gpkg_cells = "auto"``: cell squares up to this many grid cells, their centres above (a metro-size grid, where
-#: the squares would be 60 % of the file and a third of its writing time, and QGIS draws ``travel_time.tif``
-#: instead; docs/scale.md).
+GPKG_CELLS = ("auto", "polygons", "points", "none")
+#: ``gpkg_cells = "auto"``: cell squares up to this many demand points, no demand layers above (a metro-size run,
+#: where GDAL's row-by-row writing of the cells would be half the writing time, and QGIS draws
+#: ``travel_time.tif`` and reads ``demand.parquet`` instead; docs/scale.md).
 GPKG_SQUARES_UP_TO = 250_000
 
 #: Population kinds (see :class:`PopulationConfig`).

@@ -30,11 +30,10 @@ import json
 import os
 import shutil
 import sqlite3
-import struct
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -54,8 +53,8 @@ from .gpkg_worker import StagedLayer
 from .maps.html import write_map
 from .maps.mapdata import MapData
 from .provenance import RUN_JSON, meta_items, write_run_json
+from .rasters import DEMAND_PARQUET, write_scalable
 from .rasters import NAMES as SCALABLE_NAMES
-from .rasters import write_scalable
 from .result import AnalysisResult
 
 #: The GeoPackage of a run, and its format (``format`` in its meta table).
@@ -80,13 +79,14 @@ def demand_attributes(result: AnalysisResult) -> pd.DataFrame:
 
 
 def gpkg_cells(result: AnalysisResult) -> str:
-    """How the GeoPackage holds the demand: ``"polygons"`` (grid cell squares) or ``"points"`` (grid cell centres,
-    or the demand points of a run without a grid), after ``[output] gpkg_cells`` (``"auto"``: squares up to
-    :data:`GPKG_SQUARES_UP_TO` cells)."""
+    """How the GeoPackage holds the demand, after ``[output] gpkg_cells``: ``"polygons"`` (grid cell squares),
+    ``"points"`` (grid cell centres, or the demand points of a run without a grid) or ``"none"`` (no ``demand``
+    and ``gaps`` layers: ``demand.parquet`` and the rasters hold them). ``"auto"``: squares (points without a
+    grid) up to :data:`GPKG_SQUARES_UP_TO` demand points, none above."""
     setting = result.config.output.gpkg_cells
-    if result.grid is None or setting == "points":
-        return "points"
-    return "polygons" if setting == "polygons" or len(result.demand) <= GPKG_SQUARES_UP_TO else "points"
+    if setting == "auto":
+        setting = "polygons" if len(result.demand) <= GPKG_SQUARES_UP_TO else "none"
+    return "points" if setting == "polygons" and result.grid is None else setting
 
 
 def cell_geometry(result: AnalysisResult, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
@@ -142,6 +142,26 @@ def stage_cells(result: AnalysisResult, table: pa.Table, rows: np.ndarray, lonla
 
     gpkg_worker.stage(path, schema, batches())
     return StagedLayer(layer, str(path), "Polygon", wgs84)
+
+
+def big_layers(result: AnalysisResult, view: MapData, cells: pa.Table, gap_rows: np.ndarray, lonlat: np.ndarray,
+               folder: Path, with_cells: bool) -> Iterator[StagedLayer]:
+    """Stage the GeoPackage's big layers in ``folder``, one at a time, in their order in the file: ``demand``
+    and ``gaps`` (``with_cells``; the rows ``gap_rows`` outside the combined circle; see :func:`stage_cells`),
+    then ``streets`` (:func:`stage_streets`)."""
+    if with_cells:
+        yield stage_cells(result, cells, np.arange(len(cells)), lonlat, folder / ".demand.arrows", "demand")
+        yield stage_cells(result, cells.take(gap_rows), gap_rows, lonlat[gap_rows], folder / ".gaps.arrows", "gaps")
+    yield stage_streets(view.streets, view.crs, folder / ".streets.arrows")
+
+
+def _hand_over(layers: Iterator[StagedLayer], worker: gpkg_worker.Worker | None) -> list[StagedLayer]:
+    """Send each staged layer to ``worker`` as soon as it is staged; without a worker, return them."""
+    if worker is None:
+        return list(layers)
+    for layer in layers:
+        worker.send(layer)
+    return []
 
 
 def missing_labels(demand: pd.DataFrame, required: list[str]) -> np.ndarray:
@@ -246,8 +266,9 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
         with gpkg_worker.gdal_options(GPKG_WRITE_OPTIONS), ThreadPoolExecutor(1) as pool:
             gpkg = staging / "access15.gpkg"
             view = MapData.from_result(result)  # one view for the stored tables and the map: they match
+            cells_in_gpkg = gpkg_cells(result) != "none"
             gap_rows = np.flatnonzero(~result.demand[f"covered_{COMBINED}"].to_numpy(bool))
-            if len(result.demand) + len(gap_rows) + len(view.streets) > GPKG_WORKER_ABOVE:
+            if (len(result.demand) + len(gap_rows)) * cells_in_gpkg + len(view.streets) > GPKG_WORKER_ABOVE:
                 # the big layers by a worker process, beside the map (GDAL holds the GIL while it writes); it
                 # starts now, so it has imported its libraries by the time the first layer is staged (None: no
                 # Python to start, so this process writes them)
@@ -275,26 +296,24 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
             write_meta_table(gpkg, {**meta_items(result.provenance), "gpkg_cells": gpkg_cells(result)})
             write_map_tables(view, gpkg)
             files["gpkg"] = "access15.gpkg"
-            attrs = demand_attributes(result)
-            cells = arrow_table(attrs)
-            # the rasters and GeoParquet are compressed by GDAL and Arrow without the GIL: in a thread, beside
-            # the GeoPackage and the map (joined before run.json; the pool waits for it if this block raises)
+            cells = arrow_table(demand_attributes(result))
             # the demand points in EPSG:4326, projected once for demand.parquet and the GeoPackage's points
             lonlat = transform_xy(shapely.get_coordinates(result.demand.geometry.values), result.demand.crs, WGS84)
+            # in a thread beside the map, one after the other (joined before run.json; the pool waits for them if
+            # this block raises): the rasters and GeoParquet, compressed by GDAL and Arrow without the GIL; then the
+            # big layers, staged by shapely and Arrow (the GIL released too) and handed to the worker, which
+            # writes one while the next is staged (this thread has written its own layers: one writer at a time)
             scalable = pool.submit(write_scalable, result, staging, cells, lonlat, fac)
-            big: list[StagedLayer] = []
-            hand_over = big.append if worker is None else worker.send  # the worker writes one while the next is staged
-            hand_over(stage_cells(result, cells, np.arange(len(attrs)), lonlat, staging / ".demand.arrows", "demand"))
-            hand_over(stage_cells(result, cells.take(gap_rows), gap_rows, lonlat[gap_rows], staging / ".gaps.arrows",
-                                  "gaps"))
-            del cells, attrs, lonlat
-            hand_over(stage_streets(view.streets, view.crs, staging / ".streets.arrows"))
-            if worker is None:
-                gpkg_worker.write_staged(gpkg, big, GPKG_WRITE_OPTIONS)
+            big = pool.submit(_hand_over, big_layers(result, view, cells, gap_rows, lonlat, staging, cells_in_gpkg),
+                              worker)
+            del cells, lonlat
             if html:
                 write_map(view, staging / "map.html")
                 files["html"] = "map.html"
-            if worker is not None:
+            if worker is None:
+                gpkg_worker.write_staged(gpkg, big.result(), GPKG_WRITE_OPTIONS)
+            else:
+                big.result()  # every layer sent
                 worker.wait()
             files.update(scalable.result())
             write_run_json(staging / RUN_JSON, result.provenance, {k: staging / n for k, n in files.items()})
@@ -349,21 +368,20 @@ STREETS_PER_ROW = 1_000
 
 def stage_streets(lines: np.ndarray, crs: Any, path: Path) -> StagedLayer:
     """Stage the streets the maps draw as the GeoPackage layer ``streets`` (:mod:`access15.gpkg_worker`), in
-    their own (metric) CRS, as one MultiLineString per :data:`STREETS_PER_ROW` consecutive lines: a
-    MultiLineString's WKB is its lines' WKBs behind a 9-byte header, so the rows are joined bytes, with no
-    geometry object per street, streamed to ``path`` in blocks (one block's WKB in memory at a time). A million
-    streets: 41 MB and under a second, instead of 3 s and 93 MB as a row each. O(total vertices).
-    :func:`load_result` takes them apart again (``shapely.get_parts``), in the same order."""
+    their own (metric) CRS, as one MultiLineString per :data:`STREETS_PER_ROW` consecutive lines, streamed to
+    ``path`` in blocks (one block's WKB in memory at a time). A million streets: 41 MB and 0.3 s, instead of 3 s
+    and 93 MB as a row each. O(total vertices). :func:`load_result` takes them apart again
+    (``shapely.get_parts``), in the same order."""
     lines = np.asarray(lines)
     schema = pa.schema([pa.field("geometry", pa.binary())])
 
     def batches():
         block = STREETS_PER_ROW * 256
         for start in range(0, len(lines), block):
-            wkb = shapely.to_wkb(lines[start:start + block], output_dimension=2, byte_order=1)
-            rows = [struct.pack("<BII", 1, 5, len(part)) + b"".join(part)
-                    for part in (wkb[i:i + STREETS_PER_ROW] for i in range(0, len(wkb), STREETS_PER_ROW))]
-            yield pa.record_batch([pa.array(rows, type=pa.binary())], schema=schema)
+            rows = [shapely.multilinestrings(lines[i:i + STREETS_PER_ROW])
+                    for i in range(start, min(start + block, len(lines)), STREETS_PER_ROW)]
+            wkb = shapely.to_wkb(rows, output_dimension=2, byte_order=1)
+            yield pa.record_batch([pa.array(wkb, type=pa.binary())], schema=schema)
 
     gpkg_worker.stage(path, schema, batches())
     return StagedLayer("streets", str(path), "MultiLineString", pyproj.CRS(crs).to_wkt(), {"SPATIAL_INDEX": "NO"})
@@ -415,11 +433,34 @@ def _table(gpkg: Path, layer: str) -> pd.DataFrame:
     return pd.DataFrame(pyogrio.read_dataframe(gpkg, layer=layer, read_geometry=False))
 
 
+def _read_demand(gpkg: Path, layers: set[str], meta: dict[str, Any]) -> gpd.GeoDataFrame:
+    """The demand rows of a run (EPSG:4326): the GeoPackage's ``demand`` layer, or, when the run kept its cells
+    out of the GeoPackage (``gpkg_cells`` ``"none"``), ``demand.parquet`` beside it (the same columns)."""
+    if "demand" in layers:
+        return gpd.read_file(gpkg, layer="demand")
+    parquet = gpkg.parent / DEMAND_PARQUET
+    if meta.get("gpkg_cells") != "none":
+        missing = {"demand"}
+        raise InputError(gpkg, f"not a complete access15 analysis (missing {', '.join(sorted(missing))})",
+                         "re-run 'access15 run' with this version of access15 to write them")
+    if not parquet.is_file():
+        raise InputError(gpkg, f"this run keeps its demand in {DEMAND_PARQUET} beside the GeoPackage "
+                         "(gpkg_cells = \"none\"), and it is not there",
+                         "copy the whole output folder, or re-run with [output] gpkg_cells = \"points\"")
+    try:
+        return gpd.read_parquet(parquet)
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise InputError(parquet, f"cannot read the demand table ({str(exc).splitlines()[0]})",
+                         "re-run 'access15 run' to write it again") from None
+
+
 def load_result(path: str | Path) -> MapData:
     """Load a finished analysis (``access15.gpkg`` or the folder holding it) for rendering.
 
-    Nothing is recomputed and no network or input file is read: the GeoPackage alone suffices.
-    Grid demand points are rebuilt exactly from the stored cell indices and grid spec (metric CRS).
+    Nothing is recomputed and no network or input file is read: the GeoPackage suffices, with
+    ``demand.parquet`` beside it when the run kept its demand out of the GeoPackage (``gpkg_cells = "none"``,
+    the default above :data:`~access15.config.GPKG_SQUARES_UP_TO` demand points). Grid demand points are
+    rebuilt exactly from the stored cell indices and grid spec (metric CRS).
 
     Raises
     ------
@@ -432,7 +473,7 @@ def load_result(path: str | Path) -> MapData:
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise InputError(gpkg, f"cannot read the GeoPackage ({str(exc).splitlines()[0]})",
                          "pass the access15.gpkg written by 'access15 run'") from None
-    missing = {META_TABLE, "demand", "facilities", "coverage", "streets"} - layers
+    missing = {META_TABLE, "facilities", "coverage", "streets"} - layers
     if missing:
         raise InputError(gpkg, f"not a complete access15 analysis (missing {', '.join(sorted(missing))})",
                          "re-run 'access15 run' with this version of access15 to write them")
@@ -442,7 +483,7 @@ def load_result(path: str | Path) -> MapData:
                          f"re-run 'access15 run' (this version reads {FORMAT})", field="format")
     cfg = config_from_json(meta["config"])
     crs = pyproj.CRS.from_wkt(meta["crs"])
-    dem = gpd.read_file(gpkg, layer="demand")
+    dem = _read_demand(gpkg, layers, meta)
     grid = Grid(**meta["grid"]) if meta.get("grid") else None
     if grid is not None:
         ix, iy = dem["ix"].to_numpy(), dem["iy"].to_numpy()
