@@ -615,3 +615,21 @@ def test_demand_and_gap_layers_written_in_batches_equal_geopandas_writing_them(d
         a, b = (gpd.read_file(p, layer=layer) for p in (written["gpkg"], tmp_path / "ref.gpkg"))
         pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry")))
         assert shapely.equals_exact(a.geometry.values, b.geometry.values, tolerance=0).all()
+
+
+def test_grid_gap_outlines_have_nothing_to_simplify(demo_result):
+    """The map draws grid gap outlines unsimplified: their vertices are cell corners, a cell apart, so the
+    1 m simplification the other layers get would remove none (on the demo's every circle, the map's datum
+    shift included)."""
+    import geopandas as gpd
+
+    from access15.maps.html import PRECISION_DEG, _gcj02_shift, _geo_layer
+
+    res = demo_result
+    for col in [c for c in res.demand.columns if c.startswith("covered_")]:
+        gap = ~res.demand[col].to_numpy(bool)
+        outline = res.grid.outline(res.demand["ix"].to_numpy()[gap], res.demand["iy"].to_numpy()[gap])
+        frame = gpd.GeoDataFrame({"layer": [col]}, geometry=[outline], crs=res.demand.crs)
+        plain = _geo_layer(frame, _gcj02_shift, 0.0, rounding="pointwise").geometry.values
+        simplified = _geo_layer(frame, _gcj02_shift, PRECISION_DEG, rounding="pointwise").geometry.values
+        assert shapely.get_num_coordinates(plain)[0] > 100 and shapely.equals_exact(plain, simplified, 0).all(), col

@@ -160,14 +160,15 @@ def burn_lines(lines: np.ndarray, x0: float, y1: float, res: float, shape: tuple
     lines = np.asarray(lines)
     for start in range(0, len(lines), BURN_BLOCK):  # a block of lines at a time: bounded memory
         coords, line = shapely.get_coordinates(lines[start:start + BURN_BLOCK], return_index=True)
-        inner = line[1:] == line[:-1]  # consecutive vertices of one line: a segment
-        a, d = coords[:-1][inner], np.diff(coords, axis=0)[inner]
-        n = np.maximum(np.ceil(np.hypot(d[:, 0], d[:, 1]) / (res / 2)), 1).astype(np.int64)
-        seg = np.repeat(np.arange(len(a)), n + 1)
-        k = np.arange(len(seg)) - np.repeat(np.cumsum(n + 1) - (n + 1), n + 1)
-        xy = a[seg] + d[seg] * (k / n[seg])[:, None]
-        col = np.floor((xy[:, 0] - x0) / res).astype(np.int64)
-        row = np.floor((y1 - xy[:, 1]) / res).astype(np.int64)
+        first = np.flatnonzero(line[1:] == line[:-1])  # consecutive vertices of one line: a segment
+        x, y = coords[:, 0], coords[:, 1]  # one coordinate at a time: no (samples, 2) temporaries
+        ax, ay = x[first], y[first]
+        dx, dy = x[first + 1] - ax, y[first + 1] - ay
+        n = np.maximum(np.ceil(np.hypot(dx, dy) / (res / 2)), 1).astype(np.int64)
+        seg = np.repeat(np.arange(len(ax)), n + 1)
+        f = (np.arange(len(seg)) - np.repeat(np.cumsum(n + 1) - (n + 1), n + 1)) / n[seg]
+        col = np.floor((ax[seg] + dx[seg] * f - x0) / res).astype(np.int64)
+        row = np.floor((y1 - (ay[seg] + dy[seg] * f)) / res).astype(np.int64)
         ok = (col >= 0) & (col < shape[1]) & (row >= 0) & (row < shape[0])
         out[row[ok], col[ok]] = 1.0
     return out
@@ -374,8 +375,10 @@ def _gap_group(data: MapData, covered: str, name: str, shift: Shift, weights: np
     else:
         pts = data.demand.geometry.values[gap]
         merged = shapely.union_all(shapely.buffer(pts, 20)) if len(pts) else shapely.Polygon()
+    # a grid outline's vertices are cell corners, a cell apart: nothing for a 1 m simplification to remove
+    grid = data.grid is not None
     outline = _geo_layer(gpd.GeoDataFrame({"layer": [name]}, geometry=[merged], crs=data.crs), shift,
-                         simplify_deg=PRECISION_DEG, rounding="pointwise" if data.grid is not None else "valid_output")
+                         simplify_deg=0.0 if grid else PRECISION_DEG, rounding="pointwise" if grid else "valid_output")
     style = {"color": GAP_COLOUR, "weight": 2, "fill": data.grid is None, "fillColor": GAP_COLOUR, "fillOpacity": 0.3}
     if len(outline) and shapely.get_num_coordinates(outline.geometry.values).sum() > compact.OUTLINE_VERTICES_ABOVE:
         compact.RingLayer(outline.geometry.values[0], style, name).add_to(group)
