@@ -186,3 +186,14 @@ def test_point_wkb_is_shapelys_to_the_bit(demo_result):
     for pts in (xy, lonlat, odd, np.zeros((0, 2))):
         want = shapely.to_wkb(shapely.points(pts), output_dimension=2, byte_order=1) if len(pts) else []
         assert wkb.points(pts).to_pylist() == list(want)
+
+
+def test_the_worker_starts_where_gdal_would_hold_the_map_up():
+    """The worker starts when GDAL's work on the big layers outweighs starting it (measured, performance.md):
+    not for the streets alone of a 1M-edge run (0.3 s of GDAL), but for those of a 5M-edge run, and for a
+    metro grid's cells whenever the GeoPackage holds them."""
+    from access15.outputs import GPKG_WORKER_ABOVE, gdal_work
+
+    assert gdal_work(0, 1_056_896) < GPKG_WORKER_ABOVE < gdal_work(0, 5_053_284)
+    assert gdal_work(404_512 + 123_936, 1_056_896) > GPKG_WORKER_ABOVE
+    assert gdal_work(14_369 + 5_000, 26_262) < GPKG_WORKER_ABOVE  # the demo

@@ -14,8 +14,9 @@ The GeoPackage holds the layers ``facilities``, ``demand``, ``gaps``, ``boundari
 :mod:`access15.provenance`).
 
 The big layers (``demand``, ``gaps``, ``streets``) are staged as Arrow IPC files and written by a worker
-process while this one builds the map, when they hold more than :data:`GPKG_WORKER_ABOVE` rows (GDAL holds
-the GIL while it writes; :mod:`access15.gpkg_worker`); the rasters and GeoParquet are written in a thread.
+process while this one builds the map, when GDAL's work on them is more than :data:`GPKG_WORKER_ABOVE` demand
+rows (GDAL holds the GIL while it writes; :mod:`access15.gpkg_worker`); the rasters and GeoParquet are written,
+and the big layers staged, in a thread.
 
 Every file is first written into a staging folder beside the output folder and moved into place only
 when all of them are complete, so a failed or interrupted run never leaves a half-written file and never
@@ -202,9 +203,18 @@ OUTPUT_NAMES = ("coverage.csv", "unit_coverage.csv", "unit_check.csv", "supply.c
 STAGING_PREFIX = ".access15-staging-"
 
 
-#: Rows (demand points, gap points and streets) above which a worker process writes the GeoPackage's big layers
-#: beside the map (:mod:`access15.gpkg_worker`); below, starting it would cost more than it saves.
+#: GDAL's work on the big layers, in demand rows, above which a worker process writes them beside the map
+#: (:mod:`access15.gpkg_worker`); below, starting it (about 0.45 CPU-seconds of imports) costs more than it saves.
 GPKG_WORKER_ABOVE = 200_000
+#: Streets per demand row of that work: GDAL takes 0.28 s per million streets (as 1,000-line rows), 3.5 µs per
+#: demand row.
+STREETS_PER_ROW_OF_WORK = 12
+
+
+def gdal_work(cell_rows: int, streets: int) -> int:
+    """GDAL's work on the big layers, in demand rows: ``cell_rows`` rows of ``demand`` and ``gaps`` and the
+    ``streets`` lines (see :data:`GPKG_WORKER_ABOVE`)."""
+    return cell_rows + streets // STREETS_PER_ROW_OF_WORK
 
 #: GDAL's SQLite settings while a run writes its GeoPackage into the staging folder: no fsync per transaction
 #: (every staged file is fsync'ed once before it is moved into place, so a crash never exposes a damaged file).
@@ -268,7 +278,7 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
             view = MapData.from_result(result)  # one view for the stored tables and the map: they match
             cells_in_gpkg = gpkg_cells(result) != "none"
             gap_rows = np.flatnonzero(~result.demand[f"covered_{COMBINED}"].to_numpy(bool))
-            if (len(result.demand) + len(gap_rows)) * cells_in_gpkg + len(view.streets) > GPKG_WORKER_ABOVE:
+            if gdal_work((len(result.demand) + len(gap_rows)) * cells_in_gpkg, len(view.streets)) > GPKG_WORKER_ABOVE:
                 # the big layers by a worker process, beside the map (GDAL holds the GIL while it writes); it
                 # starts now, so it has imported its libraries by the time the first layer is staged (None: no
                 # Python to start, so this process writes them)
