@@ -175,8 +175,8 @@ def test_gpkg_cells_auto_writes_squares_up_to_the_limit_and_no_cell_layers_above
 
 
 def test_a_gpkg_without_its_demand_parquet_says_what_to_copy(written, tmp_path, monkeypatch):
-    """A GeoPackage of a run without demand layers, copied without demand.parquet (or with a damaged one): one
-    line that says where the demand is and what to do."""
+    """A GeoPackage of a run without demand layers, copied without demand.parquet (or with a damaged one, or
+    another run's): one line that says where the demand is and what to do."""
     import shutil
 
     from access15 import outputs
@@ -196,6 +196,14 @@ def test_a_gpkg_without_its_demand_parquet_says_what_to_copy(written, tmp_path, 
     (alone / "demand.parquet").write_bytes(b"not parquet")
     with pytest.raises(InputError, match=r"demand\.parquet.*cannot read the demand table"):
         load_result(alone)
+    with warnings.catch_warnings():  # another run's demand.parquet beside this GeoPackage: never drawn with it
+        warnings.simplefilter("ignore")
+        other = write_outputs(res, tmp_path / "other", html=False)
+    shutil.copy(other["demand_parquet"], alone)
+    with pytest.raises(InputError, match=r"demand\.parquet.*written by another run than the GeoPackage"):
+        load_result(alone)
+    shutil.copy(big["demand_parquet"], alone)
+    assert len(load_result(alone).demand) == len(res.demand)
 
 
 def test_gpkg_cells_is_checked(tmp_path):

@@ -12,7 +12,7 @@ whose run stopped (its standard input closed early) stops too. A small run write
 its own process (:func:`write_staged`): starting Python would cost more than it saves.
 
 The worker imports numpy, pyarrow and pyogrio only (``import access15`` loads nothing else): about
-0.4 s to start; 0.15 GB of libraries, and at most 0.23 GB at 1M edges, 0.4 GB at 10M while GDAL writes.
+0.4 s to start; 0.15 GB of libraries, and about 0.18 GB at 5M and 10M edges while GDAL writes.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ The GeoPackage holds the layers ``facilities``, ``demand``, ``gaps``, ``boundari
 ``coverage``, ``supply``, ``targets``, ``unit_check`` and ``capacity_missing``, and the table
 ``access15_meta`` (``key``, ``value`` as JSON text; the last row of a key wins): ``format``, ``version``,
 ``config``, ``crs`` (WKT of the metric CRS), ``grid`` (x0, y0, cell in metres, nx, ny), ``gpkg_cells``
-(whether ``demand`` and ``gaps`` hold cell ``polygons`` or ``points``), ``demand_label``,
+(whether ``demand`` and ``gaps`` hold cell ``polygons`` or ``points``, or are left to ``demand.parquet``:
+``none``), ``run_id`` (also in ``demand.parquet``), ``demand_label``,
 ``sources``, ``data_date``, ``created`` and the provenance keys (inputs with SHA-256, run times, OSM date; see
 :mod:`access15.provenance`).
 
@@ -32,6 +33,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
@@ -40,6 +42,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pyogrio
 import pyproj
 import shapely
@@ -63,6 +66,9 @@ GPKG_NAME = "access15.gpkg"
 FORMAT = "access15-gpkg/1"
 #: The GeoPackage's non-spatial table of metadata and provenance (``key``, ``value`` as JSON text).
 META_TABLE = "access15_meta"
+#: A run's random id, in the meta table (this key) and in ``demand.parquet``'s schema metadata (this field), so
+#: that a run whose demand is only there is never rendered with another run's.
+RUN_ID, RUN_ID_FIELD = "run_id", b"access15_run_id"
 
 
 def demand_attributes(result: AnalysisResult) -> pd.DataFrame:
@@ -216,6 +222,7 @@ def gdal_work(cell_rows: int, streets: int) -> int:
     ``streets`` lines (see :data:`GPKG_WORKER_ABOVE`)."""
     return cell_rows + streets // STREETS_PER_ROW_OF_WORK
 
+
 #: GDAL's SQLite settings while a run writes its GeoPackage into the staging folder: no fsync per transaction
 #: (every staged file is fsync'ed once before it is moved into place, so a crash never exposes a damaged file).
 #: (A larger SQLite page cache, ``OGR_SQLITE_CACHE``, was measured: no faster, and up to 0.25 GB more memory.)
@@ -303,10 +310,13 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
                 if len(result.unit_coverage):
                     unit_layer(result).to_file(gpkg, layer="unit_coverage", driver="GPKG", use_arrow=True)
             _write_tables(result, gpkg)
-            write_meta_table(gpkg, {**meta_items(result.provenance), "gpkg_cells": gpkg_cells(result)})
+            run_id = uuid.uuid4().hex  # also in demand.parquet: the two files of one run are known as such
+            write_meta_table(gpkg, {**meta_items(result.provenance), "gpkg_cells": gpkg_cells(result),
+                                    RUN_ID: run_id})
             write_map_tables(view, gpkg)
             files["gpkg"] = "access15.gpkg"
             cells = arrow_table(demand_attributes(result))
+            cells = cells.replace_schema_metadata({**(cells.schema.metadata or {}), RUN_ID_FIELD: run_id.encode()})
             # the demand points in EPSG:4326, projected once for demand.parquet and the GeoPackage's points
             lonlat = transform_xy(shapely.get_coordinates(result.demand.geometry.values), result.demand.crs, WGS84)
             # in a thread beside the map, one after the other (joined before run.json; the pool waits for them if
@@ -458,10 +468,15 @@ def _read_demand(gpkg: Path, layers: set[str], meta: dict[str, Any]) -> gpd.GeoD
                          "(gpkg_cells = \"none\"), and it is not there",
                          "copy the whole output folder, or re-run with [output] gpkg_cells = \"points\"")
     try:
-        return gpd.read_parquet(parquet)
+        run_id = (pq.read_schema(parquet).metadata or {}).get(RUN_ID_FIELD, b"").decode()
+        demand = gpd.read_parquet(parquet)
     except Exception as exc:  # pyarrow raises several types for damaged files
         raise InputError(parquet, f"cannot read the demand table ({str(exc).splitlines()[0]})",
                          "re-run 'access15 run' to write it again") from None
+    if run_id != meta.get(RUN_ID):
+        raise InputError(parquet, "written by another run than the GeoPackage beside it",
+                         "keep each run's output folder together, or re-run 'access15 run'")
+    return demand
 
 
 def load_result(path: str | Path) -> MapData:
