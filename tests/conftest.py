@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 OSM = DATA / "osm"
 DEMO_CONFIG = ROOT / "configs" / "porto_alegre.toml"
+
+
+def write_outputs_quietly(result, out, **kw):
+    """``write_outputs`` with the analysis's warnings silenced (the tests that use it check the files)."""
+    from access15.outputs import write_outputs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return write_outputs(result, out, **kw)
 
 
 @pytest.fixture(scope="session")

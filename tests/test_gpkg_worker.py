@@ -4,8 +4,6 @@ behind."""
 
 from __future__ import annotations
 
-import warnings
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -14,15 +12,10 @@ import shapely
 
 from access15 import gpkg_worker, outputs
 from access15.errors import InputError
-from access15.outputs import load_result, write_outputs
+from access15.outputs import load_result
 from access15.provenance import verify_outputs
 from tests.conftest import ROOT
-
-
-def _write(result, out, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return write_outputs(result, out, **kw)
+from tests.conftest import write_outputs_quietly as _write
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ GeoPackage."""
 from __future__ import annotations
 
 import json
-import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -14,16 +13,14 @@ import pytest
 import rasterio
 import shapely
 
-from access15.outputs import write_outputs
 from access15.provenance import verify_outputs
+from tests.conftest import write_outputs_quietly
 
 
 @pytest.fixture(scope="module")
 def written(demo_result, tmp_path_factory):
     out = tmp_path_factory.mktemp("scalable")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        files = write_outputs(demo_result, out, html=False)
+    files = write_outputs_quietly(demo_result, out, html=False)
     return demo_result, out, files
 
 
@@ -134,9 +131,7 @@ def test_gpkg_as_points_holds_the_same_rows_and_renders_the_same_map(written, tm
 
     res, out, files = written
     cfg = replace(res.config, output=replace(res.config.output, gpkg_cells="points"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pts = write_outputs(replace(res, config=cfg), tmp_path / "pts", html=False)
+    pts = write_outputs_quietly(replace(res, config=cfg), tmp_path / "pts", html=False)
     for layer in ("demand", "gaps"):
         a, b = gpd.read_file(files["gpkg"], layer=layer), gpd.read_file(pts["gpkg"], layer=layer)
         assert (b.geom_type == "Point").all() and (a.geom_type == "Polygon").all() and len(a) == len(b) > 0
@@ -160,9 +155,7 @@ def test_gpkg_cells_auto_writes_squares_up_to_the_limit_and_no_cell_layers_above
     assert pyogrio.read_info(files["gpkg"], layer="demand")["geometry_type"] == "Polygon"
     assert read_meta_table(files["gpkg"])["gpkg_cells"] == "polygons"
     monkeypatch.setattr(outputs, "GPKG_SQUARES_UP_TO", len(res.demand) - 1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        big = write_outputs(res, tmp_path / "big", html=False)
+    big = write_outputs_quietly(res, tmp_path / "big", html=False)
     assert read_meta_table(big["gpkg"])["gpkg_cells"] == "none"
     layers = set(pyogrio.list_layers(big["gpkg"])[:, 0])
     assert not {"demand", "gaps"} & layers and {"facilities", "streets", "coverage"} <= layers
@@ -185,9 +178,7 @@ def test_a_gpkg_without_its_demand_parquet_says_what_to_copy(written, tmp_path, 
 
     res, out, files = written
     monkeypatch.setattr(outputs, "GPKG_SQUARES_UP_TO", 0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        big = write_outputs(res, tmp_path / "big", html=False)
+    big = write_outputs_quietly(res, tmp_path / "big", html=False)
     alone = tmp_path / "alone"
     alone.mkdir()
     shutil.copy(big["gpkg"], alone)
@@ -196,10 +187,8 @@ def test_a_gpkg_without_its_demand_parquet_says_what_to_copy(written, tmp_path, 
     (alone / "demand.parquet").write_bytes(b"not parquet")
     with pytest.raises(InputError, match=r"demand\.parquet.*cannot read the demand table"):
         load_result(alone)
-    with warnings.catch_warnings():  # another run's demand.parquet beside this GeoPackage: never drawn with it
-        warnings.simplefilter("ignore")
-        other = write_outputs(res, tmp_path / "other", html=False)
-    shutil.copy(other["demand_parquet"], alone)
+    other = write_outputs_quietly(res, tmp_path / "other", html=False)
+    shutil.copy(other["demand_parquet"], alone)  # another run's: never drawn with this GeoPackage
     with pytest.raises(InputError, match=r"demand\.parquet.*written by another run than the GeoPackage"):
         load_result(alone)
     shutil.copy(big["demand_parquet"], alone)
@@ -229,3 +218,18 @@ def test_grid_outline_is_the_union_of_the_cells(demo_result):
         assert shapely.symmetric_difference(traced, union).area < 1e-6 * union.area
         assert traced.area == pytest.approx(len(gaps) * res.grid.cell ** 2, rel=1e-12)
     assert res.grid.outline(np.array([], int), np.array([], int)).is_empty
+
+
+def test_a_gpkg_missing_its_demand_layer_is_incomplete(written, tmp_path, monkeypatch):
+    """Only a run that kept its cells out (gpkg_cells "none") may lack the demand layer: a GeoPackage without
+    it whose meta table says otherwise is reported incomplete, with demand.parquet beside it or not."""
+    from access15 import outputs
+    from access15.errors import InputError
+    from access15.outputs import load_result, write_meta_table
+
+    res, out, files = written
+    monkeypatch.setattr(outputs, "GPKG_SQUARES_UP_TO", 0)
+    big = write_outputs_quietly(res, tmp_path / "big", html=False)
+    write_meta_table(big["gpkg"], {"gpkg_cells": "polygons"})  # the last row of a key wins
+    with pytest.raises(InputError, match=r"not a complete access15 analysis \(missing demand\)"):
+        load_result(big["gpkg"])

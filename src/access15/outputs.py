@@ -253,7 +253,8 @@ def _remove_dead_staging(out_dir: Path) -> None:
 def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None = None) -> dict[str, Path]:
     """Write ``coverage.csv``, ``unit_coverage.csv`` (with boundaries), ``unit_check.csv``, ``supply.csv``,
     ``targets.csv`` and ``capacity_missing.csv`` (when present), ``access15.gpkg`` (layers ``facilities``,
-    ``demand``, ``gaps``, ``boundaries``, ``unit_coverage``, ``streets``, the same tables, and the tables
+    ``demand`` and ``gaps`` (unless :func:`gpkg_cells` is ``"none"``), ``boundaries``, ``unit_coverage``,
+    ``streets``, the same tables, and the tables
     ``coverage`` and ``access15_meta``: enough for ``access15 map`` to re-render without recomputing),
     ``travel_time.tif`` / ``coverage.tif`` (grid demand) and ``demand.parquet`` / ``facilities.parquet``
 (:mod:`access15.rasters`), ``map.html`` and ``run.json`` into ``out_dir``; return the written paths.
@@ -283,7 +284,8 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
         with gpkg_worker.gdal_options(GPKG_WRITE_OPTIONS), ThreadPoolExecutor(1) as pool:
             gpkg = staging / "access15.gpkg"
             view = MapData.from_result(result)  # one view for the stored tables and the map: they match
-            cells_in_gpkg = gpkg_cells(result) != "none"
+            cells_mode = gpkg_cells(result)
+            cells_in_gpkg = cells_mode != "none"
             gap_rows = np.flatnonzero(~result.demand[f"covered_{COMBINED}"].to_numpy(bool))
             if gdal_work((len(result.demand) + len(gap_rows)) * cells_in_gpkg, len(view.streets)) > GPKG_WORKER_ABOVE:
                 # the big layers by a worker process, beside the map (GDAL holds the GIL while it writes); it
@@ -311,8 +313,7 @@ def write_outputs(result: AnalysisResult, out_dir: str | Path, html: bool | None
                     unit_layer(result).to_file(gpkg, layer="unit_coverage", driver="GPKG", use_arrow=True)
             _write_tables(result, gpkg)
             run_id = uuid.uuid4().hex  # also in demand.parquet: the two files of one run are known as such
-            write_meta_table(gpkg, {**meta_items(result.provenance), "gpkg_cells": gpkg_cells(result),
-                                    RUN_ID: run_id})
+            write_meta_table(gpkg, {**meta_items(result.provenance), "gpkg_cells": cells_mode, RUN_ID: run_id})
             write_map_tables(view, gpkg)
             files["gpkg"] = "access15.gpkg"
             cells = arrow_table(demand_attributes(result))
@@ -459,10 +460,6 @@ def _read_demand(gpkg: Path, layers: set[str], meta: dict[str, Any]) -> gpd.GeoD
     if "demand" in layers:
         return gpd.read_file(gpkg, layer="demand")
     parquet = gpkg.parent / DEMAND_PARQUET
-    if meta.get("gpkg_cells") != "none":
-        missing = {"demand"}
-        raise InputError(gpkg, f"not a complete access15 analysis (missing {', '.join(sorted(missing))})",
-                         "re-run 'access15 run' with this version of access15 to write them")
     if not parquet.is_file():
         raise InputError(gpkg, f"this run keeps its demand in {DEMAND_PARQUET} beside the GeoPackage "
                          "(gpkg_cells = \"none\"), and it is not there",
@@ -498,11 +495,12 @@ def load_result(path: str | Path) -> MapData:
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise InputError(gpkg, f"cannot read the GeoPackage ({str(exc).splitlines()[0]})",
                          "pass the access15.gpkg written by 'access15 run'") from None
-    missing = {META_TABLE, "facilities", "coverage", "streets"} - layers
+    meta = read_meta_table(gpkg) if META_TABLE in layers else {}
+    kept_out = {"demand"} if meta.get("gpkg_cells") == "none" else set()  # in demand.parquet (see _read_demand)
+    missing = {META_TABLE, "demand", "facilities", "coverage", "streets"} - kept_out - layers
     if missing:
         raise InputError(gpkg, f"not a complete access15 analysis (missing {', '.join(sorted(missing))})",
                          "re-run 'access15 run' with this version of access15 to write them")
-    meta = read_meta_table(gpkg)
     if meta.get("format") != FORMAT:
         raise InputError(gpkg, f"unknown access15 GeoPackage format {meta.get('format')!r}",
                          f"re-run 'access15 run' (this version reads {FORMAT})", field="format")
