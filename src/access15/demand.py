@@ -78,14 +78,9 @@ class Grid:
         if not len(ix):
             return shapely.Polygon()
         mask = self.raster(ix, iy, 1, fill=0, dtype=np.uint8)
-        polygons = [g["coordinates"] for g, _ in rasterio.features.shapes(mask, mask=mask.astype(bool),
-                                                                          transform=self.transform)]
-        # the rings as one coordinate array, made into rings and polygons (shell first) by shapely at once
-        rings = [ring for polygon in polygons for ring in polygon]
-        ring_of = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
-        polygon_of = np.repeat(np.arange(len(polygons)), [len(p) for p in polygons])
-        parts = shapely.polygons(shapely.linearrings(np.concatenate(rings), indices=ring_of), indices=polygon_of)
-        return parts[0] if len(parts) == 1 else shapely.MultiPolygon(list(parts))
+        parts = [shapely.geometry.shape(g) for g, _ in rasterio.features.shapes(mask, mask=mask.astype(bool),
+                                                                                transform=self.transform)]
+        return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
 
     def cell_polygons(self, ix: np.ndarray, iy: np.ndarray, crs: Any = None, to: Any = None) -> np.ndarray:
         """Square polygons for the given cell indices, in the grid's CRS; with ``crs`` (the grid's) and ``to``,
