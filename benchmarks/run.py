@@ -24,6 +24,7 @@ import dataclasses
 import importlib.metadata
 import json
 import math
+import os
 import platform
 import re
 import resource
@@ -178,8 +179,6 @@ def _inputs(size: str, timer, population: bool = False):
 def run_pipeline(size: str, html: bool, population: bool = False, memory: bool = False) -> dict:
     """Every stage for one size, in this process; ``memory``: also the RSS after and the peak within each stage
     (:class:`MemoryProfile`)."""
-    import os
-
     from access15.outputs import write_outputs
     from access15.pipeline import analyze
 
@@ -292,8 +291,6 @@ def read_one(path: str, mode: str, cache_dir: str, extent: str) -> dict:
 
 def _child(args: list[str]) -> dict:
     """Run one job in a fresh interpreter; its last stdout line is the JSON result."""
-    import os
-
     env = {**os.environ, "TQDM_DISABLE": "1"}
     proc = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, env=env)
     if proc.returncode != 0:
@@ -309,8 +306,6 @@ def machine() -> dict:
         info["cpu"] = re.search(r"Model name:\s*(.+)", lscpu).group(1).strip()
     except Exception:  # noqa: BLE001
         info["cpu"] = platform.processor()
-    import os
-
     info["cores"] = os.cpu_count()
     try:
         kb = int(re.search(r"MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text()).group(1))

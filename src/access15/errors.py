@@ -83,7 +83,7 @@ class _Finding(UserWarning):
     def __init__(self, problem: str, fix: str = "", source: str | PathLike | None = None) -> None:
         self.problem, self.fix = one_line(str(problem)), one_line(fix)
         self.source = None if source is None else one_line(str(source))
-        super().__init__((f"{self.source}: " if self.source else "") + self.problem + (f"; {self.fix}" if fix else ""))
+        super().__init__((f"{self.source}: " if self.source else "") + self.problem + (f"; {self.fix}" if self.fix else ""))
 
 
 class AccessWarning(_Finding):
